@@ -1,0 +1,118 @@
+//! The experiments list: every active experiment with its run count and last update,
+//! and a form that creates a new one in place.
+
+use aiops_core::tracking::ExperimentSummary;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::error::AppError;
+use crate::format::timestamp_utc;
+
+#[server(prefix = "/_app")]
+pub async fn list_experiments() -> Result<Vec<ExperimentSummary>, AppError> {
+    let state = crate::state::app_state()?;
+    Ok(state.tracking.list_experiment_summaries().await?)
+}
+
+/// Creates an experiment with the default artifact location; returns its id.
+#[server(prefix = "/_app")]
+pub async fn create_experiment(name: String) -> Result<String, AppError> {
+    let name = aiops_core::validation::experiment_name(&name).map_err(AppError::Invalid)?;
+    let state = crate::state::app_state()?;
+    Ok(state.tracking.create_experiment(&name, None, &[]).await?)
+}
+
+#[component]
+pub fn ExperimentsPage() -> impl IntoView {
+    let create = ServerAction::<CreateExperiment>::new();
+    // Refetch the list whenever a creation finishes.
+    let experiments = Resource::new(move || create.version().get(), |_| list_experiments());
+    let form_error = move || create.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    let created_id = move || create.value().get().and_then(|result| result.ok());
+
+    view! {
+        <Title text="Experiments"/>
+        <section class="page">
+            <header class="page-header">
+                <h1>"Experiments"</h1>
+            </header>
+            <div class="card">
+                <ActionForm action=create>
+                    <div class="inline-form">
+                        <label for="new-experiment-name">"New experiment"</label>
+                        <input
+                            id="new-experiment-name"
+                            type="text"
+                            name="name"
+                            placeholder="e.g. churn-model"
+                            autocomplete="off"
+                            maxlength="500"
+                            aria-invalid=move || form_error().is_some().to_string()
+                            aria-describedby="new-experiment-error"
+                        />
+                        <button type="submit" class="button primary" disabled=move || create.pending().get()>
+                            "Create"
+                        </button>
+                    </div>
+                </ActionForm>
+                <p id="new-experiment-error" class="form-error" role="alert">
+                    {form_error}
+                </p>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading experiments…"</p> }>
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <p class="error" role="alert">
+                            {move || {
+                                errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")
+                            }}
+                        </p>
+                    }
+                }>
+                    {move || Suspend::new(async move {
+                        experiments
+                            .await
+                            .map(|list| view! { <ExperimentTable experiments=list highlight=created_id()/> })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String>) -> impl IntoView {
+    if experiments.is_empty() {
+        return view! { <p class="empty">"No experiments yet. Create one above, or log a run with the MLflow client."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="table" id="experiments-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"ID"</th>
+                    <th scope="col" class="num">"Runs"</th>
+                    <th scope="col">"Last update"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {experiments
+                    .into_iter()
+                    .map(|e| {
+                        let is_new = highlight.as_deref() == Some(e.experiment_id.as_str());
+                        view! {
+                            <tr class:new-row=is_new data-experiment-id=e.experiment_id.clone()>
+                                <td class="name">{e.name}</td>
+                                <td class="mono">{e.experiment_id}</td>
+                                <td class="num">{e.run_count}</td>
+                                <td>{timestamp_utc(e.last_update_time)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,2 @@
+pub mod experiments;
+pub mod placeholder;

@@ -1,0 +1,46 @@
+//! Sections whose pages arrive with later features: each says what it will hold.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+fn Upcoming(title: &'static str, summary: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <section class="page">
+            <header class="page-header">
+                <h1>{title}</h1>
+            </header>
+            <p class="empty">{summary}</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    view! { <Upcoming title="Models" summary="Registered models, versions, stages and aliases will be listed here."/> }
+}
+
+#[component]
+pub fn DeploymentsPage() -> impl IntoView {
+    view! { <Upcoming title="Deployments" summary="ONNX model versions deployed to the embedded predictor will be listed here."/> }
+}
+
+#[component]
+pub fn InferencePage() -> impl IntoView {
+    view! { <Upcoming title="Inference" summary="Send test requests to deployed models from here."/> }
+}
+
+#[component]
+pub fn MonitoringPage() -> impl IntoView {
+    view! { <Upcoming title="Monitoring" summary="Request rates, latencies and errors of deployed models will be charted here."/> }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! { <Upcoming title="Page not found" summary="There is no page at this address."/> }
+}

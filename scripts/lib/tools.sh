@@ -1,0 +1,90 @@
+# Installs what the build and the tests need, skipping whatever is already there.
+# Sourced by scripts/run.sh and scripts/test.sh.
+
+export PATH="$HOME/.cargo/bin:$PATH"
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TOOLS_DIR="$ROOT/.tools"
+
+log() { printf '\n==> %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif have sudo; then sudo "$@"; else
+    echo "need root for: $*" >&2; return 1; fi
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ensure_rust_tools() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q '0\.3\.10'; then
+    log "cargo install cargo-leptos 0.3.10 (slow, once)"
+    cargo install cargo-leptos --version 0.3.10 --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q '0\.2\.130'; then
+    log "cargo install wasm-bindgen-cli 0.2.130 (once)"
+    cargo install wasm-bindgen-cli --version 0.2.130
+  fi
+}
+
+# wasm-opt for release bundles: binaryen 123 from npm (Debian's 108 breaks hydration).
+ensure_wasm_opt() {
+  local bin="$TOOLS_DIR/binaryen/node_modules/.bin"
+  if [ ! -x "$bin/wasm-opt" ]; then
+    have npm || apt_install nodejs npm
+    log "npm install binaryen@123"
+    mkdir -p "$TOOLS_DIR/binaryen"
+    (cd "$TOOLS_DIR/binaryen" && npm init -y >/dev/null && npm install --no-audit --no-fund binaryen@123 >/dev/null)
+  fi
+  export PATH="$bin:$PATH"
+}
+
+ensure_s3_server() {
+  if ! s3s-fs --version 2>/dev/null | grep -q '0\.14\.1'; then
+    log "cargo install s3s-fs 0.14.1 (S3 server for tests, once)"
+    cargo install s3s-fs --version 0.14.1 --features binary --locked
+  fi
+}
+
+ensure_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_install postgresql
+  fi
+  PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
+  export PGBIN
+}
+
+ensure_browser() {
+  have chromium || apt_install chromium
+  have node || apt_install nodejs npm
+  if [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    log "npm ci (Playwright test runner; no browser download)"
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# wait_ready URL SECONDS: polls until the URL answers 200.
+wait_ready() {
+  local url=$1 limit=${2:-60}
+  for _ in $(seq $((limit * 10))); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "no answer from $url after ${limit}s" >&2
+  return 1
+}

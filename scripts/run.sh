@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds and runs AI Ops Dashboard on the embedded default (SQLite + ./aiops-data),
+# at http://127.0.0.1:3000. Extra arguments go to `aiops serve` (see `--help`).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+source scripts/lib/tools.sh
+
+ensure_rust_tools
+ensure_wasm_opt
+log "cargo leptos build --release"
+cargo leptos build --release
+log "starting aiops on ${AIOPS_ADDR:-127.0.0.1:3000}"
+exec "$ROOT/target/release/aiops" serve "$@"

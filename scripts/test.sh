@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a warm one:
+#   quality gates (fmt, clippy for the server and the WASM builds),
+#   Rust unit and integration tests against SQLite and a throwaway PostgreSQL,
+#   a local folder and a real S3 server (s3s-fs),
+#   then Playwright in Debian's Chromium against a running aiops.
+# Installs what is missing first and skips what is already there.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+source scripts/lib/tools.sh
+
+# Compile-time variables cargo-leptos sets; setting them for plain cargo too keeps one
+# build cache for clippy, tests and the cargo-leptos build.
+export LEPTOS_OUTPUT_NAME=aiops
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+SSR_PACKAGES=(-p aiops-core -p aiops-app -p aiops-server)
+
+log "checking tools"
+ensure_rust_tools
+ensure_s3_server
+ensure_postgres
+ensure_browser
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (server build)"
+cargo clippy "${SSR_PACKAGES[@]}" --all-targets --features ssr -- -D warnings
+log "cargo clippy (browser build)"
+cargo clippy -p aiops-app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+
+# Throwaway services, removed on exit whatever happens.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/aiops-test.XXXXXX")
+PGTMP= S3_PID= S3TMP= SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$S3_PID" ] && bash scripts/lib/s3-down.sh "$S3_PID" "$S3TMP" || true
+  [ -n "$PGTMP" ] && bash scripts/lib/pg-down.sh "$PGTMP" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "starting PostgreSQL and S3 for the tests"
+eval "$(bash scripts/lib/pg-up.sh postgres_admin)"
+# Distinct keys, so a test can tell a leaked secret from a logged access key.
+eval "$(S3_ACCESS_KEY=aiops-test-access S3_SECRET_KEY=aiops-test-secret-0b7f bash scripts/lib/s3-up.sh)"
+export AIOPS_TEST_POSTGRES_URL=$DATABASE_URL
+export AIOPS_TEST_S3_ENDPOINT=$S3_ENDPOINT AIOPS_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY AIOPS_TEST_S3_SECRET_KEY=$S3_SECRET_KEY
+export PGBIN
+
+log "cargo test (SQLite + PostgreSQL, local folder + S3)"
+cargo test "${SSR_PACKAGES[@]}" --features ssr
+
+log "cargo leptos build"
+cargo leptos build
+
+log "browser tests (Playwright + Chromium)"
+PORT=$(free_port)
+"$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/e2e-data" >"$WORK/e2e-server.log" 2>&1 &
+SERVER_PID=$!
+wait_ready "http://127.0.0.1:$PORT/ready" 60 || { cat "$WORK/e2e-server.log"; exit 1; }
+if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" npx playwright test); then
+  echo "--- server log ---"; tail -n 50 "$WORK/e2e-server.log"
+  exit 1
+fi
+
+log "all tests passed"

@@ -1,0 +1,115 @@
+//! `aiops`: the AI Ops Dashboard server.
+
+mod config;
+mod health;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use aiops_app::state::AppState;
+use aiops_app::{shell, App, BUNDLE_NAME};
+use aiops_core::artifacts::open_artifact_store;
+use aiops_core::store::open_tracking_store;
+use axum::routing::get;
+use axum::Router;
+use clap::Parser;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::{redact_url, Cli, Command, ServeArgs};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            telemetry::init(args.log_format);
+            match serve(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "aiops stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.database_url.is_none() || args.artifacts.is_none() {
+        std::fs::create_dir_all(&args.data_dir)?;
+    }
+    let database_url = args.database_url();
+    tracing::info!(database = %redact_url(&database_url), "opening tracking store");
+    let tracking = open_tracking_store(&database_url).await?;
+    let artifacts = open_artifact_store(&args.artifact_root()).await?;
+    tracing::info!(artifacts = %artifacts.describe(), "opened artifact store");
+
+    let site_root = args.resolve_site_root();
+    match &site_root {
+        Some(root) => tracing::info!(site_root = %root.display(), "serving web assets"),
+        None => tracing::warn!(
+            "web assets not found (build with `cargo leptos build`, or pass --site-root); \
+             pages render without interactivity"
+        ),
+    }
+    let leptos_options = LeptosOptions::builder()
+        .output_name(BUNDLE_NAME)
+        .site_root(site_root.map(|p| p.display().to_string()).unwrap_or_else(|| "target/site".into()))
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .build();
+
+    let state = AppState { tracking, artifacts, leptos_options: leptos_options.clone() };
+    let app = router(state);
+
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let app_context = move || provide_context(context_state.clone());
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .leptos_routes(&state, routes, move || shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(app_context, shell))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

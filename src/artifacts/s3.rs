@@ -1,0 +1,334 @@
+//! Artifacts in an S3 bucket (AWS, MinIO or any S3-compatible server), path-style.
+
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use tokio_util::io::ReaderStream;
+
+use super::{ArtifactEntry, ArtifactPath, ArtifactStore, ByteStream};
+use crate::{CoreError, CoreResult};
+
+/// Uploads are sent in parts of this size, so an upload of any length holds at most
+/// one part in memory. S3 needs parts of at least 5 MiB (except the last).
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+pub struct S3ArtifactStore {
+    client: Client,
+    bucket: String,
+    /// Key prefix without leading or trailing slash ("" for the bucket root).
+    prefix: String,
+}
+
+fn storage_error(context: &str, e: impl std::error::Error) -> CoreError {
+    CoreError::Storage(format!("{context}: {}", DisplayErrorContext(e)))
+}
+
+impl S3ArtifactStore {
+    /// Builds a client from the usual `AWS_*` variables and `AWS_ENDPOINT_URL`.
+    pub async fn from_env(bucket: &str, prefix: &str) -> CoreResult<Self> {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(true)
+            // S3-compatible servers differ in their support of the newer default checksums.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if shared.region().is_none() {
+            config = config.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        Ok(Self::new(Client::from_conf(config.build()), bucket, prefix))
+    }
+
+    /// Builds a client for an explicit endpoint and key pair (MinIO, s3s-fs, tests).
+    pub fn with_static_credentials(
+        endpoint: &str,
+        access_key: &str,
+        secret_key: &str,
+        bucket: &str,
+        prefix: &str,
+    ) -> Self {
+        let credentials = aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "static");
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Self::new(Client::from_conf(config), bucket, prefix)
+    }
+
+    pub fn new(client: Client, bucket: &str, prefix: &str) -> Self {
+        S3ArtifactStore {
+            client,
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn key(&self, path: &ArtifactPath) -> String {
+        match (self.prefix.is_empty(), path.is_root()) {
+            (true, _) => path.to_string(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{}", self.prefix, path),
+        }
+    }
+
+    /// The key prefix that lists the inside of `dir`.
+    fn dir_prefix(&self, dir: &ArtifactPath) -> String {
+        let key = self.key(dir);
+        if key.is_empty() {
+            key
+        } else {
+            format!("{key}/")
+        }
+    }
+
+    async fn put_single(&self, key: &str, data: Bytes) -> CoreResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(S3Body::from(data))
+            .send()
+            .await
+            .map_err(|e| storage_error("put_object", e))?;
+        Ok(())
+    }
+
+    async fn put_multipart(&self, key: &str, first: Bytes, body: &mut ByteStream) -> CoreResult<u64> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| storage_error("create_multipart_upload", e))?;
+        let upload_id = upload
+            .upload_id()
+            .ok_or_else(|| CoreError::Storage("no upload id from S3".into()))?
+            .to_string();
+        let result = async {
+            let mut parts = Vec::new();
+            let mut written = 0u64;
+            let mut pending = Some(first);
+            let mut buffer = BytesMut::with_capacity(PART_SIZE);
+            let mut done = false;
+            while !done {
+                while buffer.len() < PART_SIZE {
+                    match body.next().await {
+                        Some(chunk) => buffer.extend_from_slice(&chunk?),
+                        None => {
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+                let data = match pending.take() {
+                    Some(first) => {
+                        // The first part was read before we knew the upload was large.
+                        let mut joined = BytesMut::from(&first[..]);
+                        joined.extend_from_slice(&buffer.split());
+                        joined.freeze()
+                    }
+                    None => buffer.split().freeze(),
+                };
+                if data.is_empty() {
+                    break;
+                }
+                written += data.len() as u64;
+                let part_number = i32::try_from(parts.len() + 1)
+                    .map_err(|_| CoreError::InvalidParameter("artifact too large".into()))?;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(part_number)
+                    .body(S3Body::from(data))
+                    .send()
+                    .await
+                    .map_err(|e| storage_error("upload_part", e))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .set_e_tag(part.e_tag().map(str::to_string))
+                        .part_number(part_number)
+                        .build(),
+                );
+            }
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| storage_error("complete_multipart_upload", e))?;
+            Ok::<u64, CoreError>(written)
+        }
+        .await;
+        if result.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    /// Every key under `prefix`, following continuation tokens.
+    async fn keys_under(&self, prefix: &str) -> CoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| storage_error("list_objects_v2", e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(keys)
+    }
+}
+
+#[async_trait::async_trait]
+impl ArtifactStore for S3ArtifactStore {
+    async fn put(&self, path: &ArtifactPath, mut body: ByteStream) -> CoreResult<u64> {
+        if path.is_root() {
+            return Err(super::PathError::Empty.into());
+        }
+        let key = self.key(path);
+        // Read up to one part; small files go up in one request, larger ones as multipart.
+        let mut buffer = BytesMut::new();
+        while buffer.len() < PART_SIZE {
+            match body.next().await {
+                Some(chunk) => buffer.extend_from_slice(&chunk?),
+                None => {
+                    let len = buffer.len() as u64;
+                    self.put_single(&key, buffer.freeze()).await?;
+                    return Ok(len);
+                }
+            }
+        }
+        self.put_multipart(&key, buffer.freeze(), &mut body).await
+    }
+
+    async fn get(&self, path: &ArtifactPath) -> CoreResult<ByteStream> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(path))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_no_such_key() => CoreError::NotFound(format!("artifact '{path}' not found")),
+                _ => storage_error("get_object", e),
+            })?;
+        let reader = output.body.into_async_read();
+        Ok(Box::pin(ReaderStream::with_capacity(reader, 64 * 1024)))
+    }
+
+    async fn list(&self, dir: &ArtifactPath) -> CoreResult<Vec<ArtifactEntry>> {
+        let prefix = self.dir_prefix(dir);
+        let strip = |key: &str| -> Option<String> {
+            let name = key.strip_prefix(&prefix)?.trim_end_matches('/');
+            if name.is_empty() {
+                return None;
+            }
+            Some(if dir.is_root() { name.to_string() } else { format!("{dir}/{name}") })
+        };
+        let mut entries = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .delimiter("/")
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| storage_error("list_objects_v2", e))?;
+            for common in page.common_prefixes() {
+                if let Some(path) = common.prefix().and_then(strip) {
+                    entries.push(ArtifactEntry { path, is_dir: true, file_size: None });
+                }
+            }
+            for object in page.contents() {
+                if let Some(path) = object.key().and_then(strip) {
+                    let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                    entries.push(ArtifactEntry { path, is_dir: false, file_size: Some(size) });
+                }
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.dedup_by(|a, b| a.path == b.path);
+        Ok(entries)
+    }
+
+    async fn delete(&self, path: &ArtifactPath) -> CoreResult<()> {
+        let mut keys = self.keys_under(&self.dir_prefix(path)).await?;
+        if !path.is_root() {
+            keys.push(self.key(path));
+        }
+        for key in keys {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| storage_error("delete_object", e))?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> CoreResult<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| storage_error("head_bucket", e))?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The one error type of the domain core. Variants say whose fault it is, so the
+//! server can map them to 4xx (the caller's) or 5xx (ours) without guessing.
+
+use crate::artifacts::PathError;
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The caller sent something we refuse (MLflow `INVALID_PARAMETER_VALUE`).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The thing named does not exist (MLflow `RESOURCE_DOES_NOT_EXIST`).
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique name is taken (MLflow `RESOURCE_ALREADY_EXISTS`).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An artifact path tried to leave the store or was malformed.
+    #[error(transparent)]
+    InvalidPath(#[from] PathError),
+    /// The database failed; details are logged, never sent to clients.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database schema could not be brought up to date.
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The artifact store failed; details are logged, never sent to clients.
+    #[error("artifact storage error: {0}")]
+    Storage(String),
+    /// Bad configuration at start-up (URLs, folders).
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl CoreError {
+    /// True when the caller, not the server, is at fault.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            CoreError::InvalidParameter(_)
+                | CoreError::NotFound(_)
+                | CoreError::AlreadyExists(_)
+                | CoreError::InvalidPath(_)
+        )
+    }
+}
+
+impl From<std::io::Error> for CoreError {
+    fn from(e: std::io::Error) -> Self {
+        CoreError::Storage(e.to_string())
+    }
+}

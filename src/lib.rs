@@ -1,0 +1,27 @@
+//! AI Ops Dashboard domain core.
+//!
+//! The types in [`tracking`] compile everywhere (server and WASM); storage, artifact
+//! handling and everything that touches I/O sits behind the `ssr` feature.
+
+pub mod tracking;
+pub mod validation;
+
+#[cfg(feature = "ssr")]
+pub mod artifacts;
+#[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+#[cfg(feature = "ssr")]
+pub use error::{CoreError, CoreResult};
+
+/// Milliseconds since the Unix epoch, the time unit of the MLflow wire format.
+#[cfg(feature = "ssr")]
+pub fn now_millis() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,54 @@
+//! The tracking store: one interface, backed by SQLite or PostgreSQL.
+
+mod sql;
+
+pub use sql::{Backend, SqlTrackingStore};
+
+use std::sync::Arc;
+
+use crate::tracking::{
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo, RunTag,
+    RunUpdate,
+};
+use crate::CoreResult;
+
+#[async_trait::async_trait]
+pub trait TrackingStore: Send + Sync {
+    /// Which database is behind the store.
+    fn backend(&self) -> Backend;
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> CoreResult<()>;
+
+    /// Creates an experiment; `artifact_location` defaults to `mlflow-artifacts:/<id>`.
+    async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[ExperimentTag],
+    ) -> CoreResult<String>;
+    async fn get_experiment(&self, experiment_id: &str) -> CoreResult<Experiment>;
+    async fn get_experiment_by_name(&self, name: &str) -> CoreResult<Experiment>;
+    /// Active experiments with run counts, most recently updated first.
+    async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>>;
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()>;
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()>;
+    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()>;
+
+    async fn create_run(&self, run: NewRun) -> CoreResult<Run>;
+    async fn get_run(&self, run_id: &str) -> CoreResult<Run>;
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo>;
+    async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()>;
+    /// Runs of an experiment, newest first (ties by run id), at most `limit`.
+    async fn list_runs(&self, experiment_id: &str, limit: i64) -> CoreResult<Vec<RunInfo>>;
+
+    /// Logs metrics, params and tags atomically: all of the batch or none of it.
+    async fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()>;
+    async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()>;
+    /// The full history of one metric, by step then timestamp.
+    async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;
+}
+
+/// Opens the store named by a database URL (`sqlite://…` or `postgres://…`) and migrates it.
+pub async fn open_tracking_store(database_url: &str) -> CoreResult<Arc<dyn TrackingStore>> {
+    Ok(Arc::new(SqlTrackingStore::connect(database_url).await?))
+}

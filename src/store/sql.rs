@@ -1,0 +1,756 @@
+//! The SQL tracking store over sqlx's `Any` driver.
+//!
+//! The two databases share every query: the schema uses only types both read the same
+//! way (BIGINT/INTEGER, TEXT, DOUBLE/REAL). What differs per database lives here in
+//! [`Backend`]: migrations, connection set-up, and SQLite's single writer.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, QueryBuilder, Row};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::TrackingStore;
+use crate::tracking::{
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo, RunStatus,
+    RunTag, RunUpdate, RUN_NAME_TAG,
+};
+use crate::validation;
+use crate::{now_millis, CoreError, CoreResult};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
+const INSERT_CHUNK: usize = 500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> CoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(CoreError::Config(
+                "database URL must start with sqlite: or postgres:// (postgresql://)".into(),
+            ))
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+pub struct SqlTrackingStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite allows one writer; taking turns here avoids SQLITE_BUSY on lock upgrades.
+    write_lock: Option<Mutex<()>>,
+}
+
+impl SqlTrackingStore {
+    /// Connects, applies the pending migrations, and returns the store.
+    pub async fn connect(database_url: &str) -> CoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(database_url)?;
+        let options = AnyConnectOptions::from_str(database_url)
+            .map_err(|e| CoreError::Config(format!("invalid database URL: {e}")))?;
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(true);
+        let pool = match backend {
+            Backend::Sqlite => {
+                pool_options
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA foreign_keys = ON",
+                                // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
+                                "PRAGMA case_sensitive_like = ON",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(SqlTrackingStore {
+            pool,
+            backend,
+            write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
+        })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    async fn experiment_where(&self, clause: &str, bind: BindValue<'_>) -> CoreResult<Option<Experiment>> {
+        let sql = format!(
+            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time \
+             FROM experiments WHERE {clause}"
+        );
+        let query = sqlx::query(&sql);
+        let query = match bind {
+            BindValue::Int(v) => query.bind(v),
+            BindValue::Text(v) => query.bind(v),
+        };
+        let Some(row) = query.fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("experiment_id")?;
+        let tags = sqlx::query("SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(ExperimentTag { key: r.try_get("key")?, value: r.try_get("value")? }))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(Experiment {
+            experiment_id: id.to_string(),
+            name: row.try_get("name")?,
+            artifact_location: row.try_get("artifact_location")?,
+            lifecycle_stage: stage_from(&row.try_get::<String, _>("lifecycle_stage")?),
+            creation_time: row.try_get("creation_time")?,
+            last_update_time: row.try_get("last_update_time")?,
+            tags,
+        }))
+    }
+
+    async fn run_info(&self, run_id: &str) -> CoreResult<RunInfo> {
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"))
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| run_not_found(run_id))?;
+        run_info_from(&row)
+    }
+
+    async fn active_run(&self, run_id: &str) -> CoreResult<RunInfo> {
+        let info = self.run_info(run_id).await?;
+        if info.lifecycle_stage != LifecycleStage::Active {
+            return Err(CoreError::InvalidParameter(format!(
+                "The run {run_id} must be in the 'active' state. Current state is {}.",
+                info.lifecycle_stage.as_str()
+            )));
+        }
+        Ok(info)
+    }
+}
+
+enum BindValue<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+const RUN_COLUMNS: &str =
+    "run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri";
+
+fn stage_from(s: &str) -> LifecycleStage {
+    LifecycleStage::parse(s).unwrap_or(LifecycleStage::Active)
+}
+
+fn run_info_from(row: &AnyRow) -> CoreResult<RunInfo> {
+    let experiment_id: i64 = row.try_get("experiment_id")?;
+    Ok(RunInfo {
+        run_id: row.try_get("run_uuid")?,
+        experiment_id: experiment_id.to_string(),
+        run_name: row.try_get("name")?,
+        user_id: row.try_get("user_id")?,
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?).unwrap_or_default(),
+        start_time: row.try_get("start_time")?,
+        end_time: row.try_get("end_time")?,
+        artifact_uri: row.try_get("artifact_uri")?,
+        lifecycle_stage: stage_from(&row.try_get::<String, _>("lifecycle_stage")?),
+    })
+}
+
+fn metric_from(row: &AnyRow) -> CoreResult<Metric> {
+    let is_nan: i64 = row.try_get("is_nan")?;
+    Ok(Metric {
+        key: row.try_get("key")?,
+        value: if is_nan != 0 { f64::NAN } else { row.try_get("value")? },
+        timestamp: row.try_get("timestamp")?,
+        step: row.try_get("step")?,
+    })
+}
+
+fn run_not_found(run_id: &str) -> CoreError {
+    CoreError::NotFound(format!("Run with id={run_id} not found"))
+}
+
+fn experiment_not_found(experiment_id: &str) -> CoreError {
+    CoreError::NotFound(format!("No Experiment with id={experiment_id} exists"))
+}
+
+/// Experiment ids are decimal strings on the wire; anything else names no experiment.
+fn parse_experiment_id(experiment_id: &str) -> CoreResult<i64> {
+    experiment_id.trim().parse::<i64>().map_err(|_| experiment_not_found(experiment_id))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// NaN is stored as 0 with a flag: SQLite turns NaN into NULL.
+fn stored_value(value: f64) -> (f64, i64) {
+    if value.is_nan() {
+        (0.0, 1)
+    } else {
+        (value, 0)
+    }
+}
+
+/// MLflow's "latest" point: highest step, then timestamp, then value.
+fn is_later(a: &Metric, b: &Metric) -> bool {
+    let va = stored_value(a.value).0;
+    let vb = stored_value(b.value).0;
+    (a.step, a.timestamp).cmp(&(b.step, b.timestamp)).then(va.total_cmp(&vb)) == std::cmp::Ordering::Greater
+}
+
+fn validate_batch(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()> {
+    let invalid = CoreError::InvalidParameter;
+    if metrics.len() > validation::MAX_METRICS_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {} metrics. Got {} metrics.",
+            validation::MAX_METRICS_PER_BATCH,
+            metrics.len()
+        )));
+    }
+    if params.len() + tags.len() > validation::MAX_PARAMS_TAGS_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {} params and tags. Got {} params and tags.",
+            validation::MAX_PARAMS_TAGS_PER_BATCH,
+            params.len() + tags.len()
+        )));
+    }
+    if metrics.len() + params.len() + tags.len() > validation::MAX_ENTITIES_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {} metrics, params and tags in total.",
+            validation::MAX_ENTITIES_PER_BATCH
+        )));
+    }
+    for m in metrics {
+        validation::entity_key("Metric", &m.key).map_err(invalid)?;
+    }
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for p in params {
+        validation::entity_key("Param", &p.key).map_err(invalid)?;
+        if p.value.chars().count() > validation::MAX_PARAM_VALUE_LENGTH {
+            return Err(invalid(format!(
+                "Param value for key '{}' exceeds the maximum length of {}",
+                p.key,
+                validation::MAX_PARAM_VALUE_LENGTH
+            )));
+        }
+        if let Some(previous) = seen.insert(&p.key, &p.value) {
+            if previous != p.value {
+                return Err(invalid(format!(
+                    "Duplicate parameter keys with different values in one batch: '{}'",
+                    p.key
+                )));
+            }
+        }
+    }
+    for t in tags {
+        validation::entity_key("Tag", &t.key).map_err(invalid)?;
+        if t.value.chars().count() > validation::MAX_TAG_VALUE_LENGTH {
+            return Err(invalid(format!(
+                "Tag value for key '{}' exceeds the maximum length of {}",
+                t.key,
+                validation::MAX_TAG_VALUE_LENGTH
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl TrackingStore for SqlTrackingStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> CoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_experiment(
+        &self,
+        name: &str,
+        artifact_location: Option<&str>,
+        tags: &[ExperimentTag],
+    ) -> CoreResult<String> {
+        let name = validation::experiment_name(name).map_err(CoreError::InvalidParameter)?;
+        for tag in tags {
+            validation::entity_key("Tag", &tag.key).map_err(CoreError::InvalidParameter)?;
+        }
+        let now = now_millis();
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
+             VALUES ($1, $2, 'active', $3, $3) RETURNING experiment_id",
+        )
+        .bind(&name)
+        .bind(artifact_location.unwrap_or(""))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get("experiment_id")?,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(CoreError::AlreadyExists(format!("Experiment(name={name}) already exists.")))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if artifact_location.is_none() {
+            sqlx::query("UPDATE experiments SET artifact_location = $1 WHERE experiment_id = $2")
+                .bind(format!("mlflow-artifacts:/{id}"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(id)
+            .bind(&tag.key)
+            .bind(&tag.value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id.to_string())
+    }
+
+    async fn get_experiment(&self, experiment_id: &str) -> CoreResult<Experiment> {
+        let id = parse_experiment_id(experiment_id)?;
+        self.experiment_where("experiment_id = $1", BindValue::Int(id))
+            .await?
+            .ok_or_else(|| experiment_not_found(experiment_id))
+    }
+
+    async fn get_experiment_by_name(&self, name: &str) -> CoreResult<Experiment> {
+        self.experiment_where("name = $1", BindValue::Text(name))
+            .await?
+            .ok_or_else(|| CoreError::NotFound(format!("Could not find experiment with name '{name}'")))
+    }
+
+    async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>> {
+        let rows = sqlx::query(
+            "SELECT e.experiment_id, e.name, e.last_update_time, \
+               (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.experiment_id \
+                  AND r.lifecycle_stage = 'active') AS run_count, \
+               (SELECT MAX(r.start_time) FROM runs r WHERE r.experiment_id = e.experiment_id) AS last_run_start \
+             FROM experiments e WHERE e.lifecycle_stage = 'active'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut summaries = rows
+            .iter()
+            .map(|row| {
+                let id: i64 = row.try_get("experiment_id")?;
+                let updated: i64 = row.try_get("last_update_time")?;
+                let last_run: Option<i64> = row.try_get("last_run_start")?;
+                Ok(ExperimentSummary {
+                    experiment_id: id.to_string(),
+                    name: row.try_get("name")?,
+                    run_count: row.try_get("run_count")?,
+                    last_update_time: updated.max(last_run.unwrap_or(0)),
+                })
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        summaries.sort_by(|a, b| b.last_update_time.cmp(&a.last_update_time).then_with(|| a.name.cmp(&b.name)));
+        Ok(summaries)
+    }
+
+    async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        let new_name = validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
+        let _writer = self.writer().await;
+        let result = sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
+            .bind(&new_name)
+            .bind(now_millis())
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(done) if done.rows_affected() == 0 => Err(experiment_not_found(experiment_id)),
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(CoreError::AlreadyExists(format!("Experiment(name={new_name}) already exists.")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        if id == 0 && stage == LifecycleStage::Deleted {
+            return Err(CoreError::InvalidParameter("Cannot delete the default experiment '0'.".into()));
+        }
+        let _writer = self.writer().await;
+        let done = sqlx::query(
+            "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 WHERE experiment_id = $3",
+        )
+        .bind(stage.as_str())
+        .bind(now_millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(experiment_not_found(experiment_id));
+        }
+        Ok(())
+    }
+
+    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()> {
+        let id = parse_experiment_id(experiment_id)?;
+        validation::entity_key("Tag", key).map_err(CoreError::InvalidParameter)?;
+        let experiment = self.get_experiment(experiment_id).await?;
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(CoreError::InvalidParameter(format!(
+                "The experiment {experiment_id} must be in the 'active' state."
+            )));
+        }
+        let _writer = self.writer().await;
+        sqlx::query(
+            "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_run(&self, run: NewRun) -> CoreResult<Run> {
+        let experiment = self.get_experiment(&run.experiment_id).await?;
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(CoreError::InvalidParameter(format!(
+                "The experiment {} must be in the 'active' state. Current state is deleted.",
+                run.experiment_id
+            )));
+        }
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        // The name comes from run_name, else the mlflow.runName tag, else a generated one.
+        let tag_name = run.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+        let name = run
+            .run_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or(tag_name)
+            .unwrap_or_else(|| generated_run_name(&run_id));
+        let start_time = if run.start_time > 0 { run.start_time } else { now_millis() };
+        let artifact_uri = format!("{}/{run_id}/artifacts", experiment.artifact_location.trim_end_matches('/'));
+        let mut tags: Vec<RunTag> = run.tags.into_iter().filter(|t| t.key != RUN_NAME_TAG).collect();
+        tags.push(RunTag { key: RUN_NAME_TAG.into(), value: name.clone() });
+        validate_batch(&[], &[], &tags)?;
+
+        let experiment_id = parse_experiment_id(&experiment.experiment_id)?;
+        {
+            let _writer = self.writer().await;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+                 lifecycle_stage, artifact_uri) VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7)",
+            )
+            .bind(&run_id)
+            .bind(experiment_id)
+            .bind(&name)
+            .bind(&run.user_id)
+            .bind(RunStatus::Running.as_str())
+            .bind(start_time)
+            .bind(&artifact_uri)
+            .execute(&mut *tx)
+            .await?;
+            insert_tags(&mut tx, &run_id, &tags).await?;
+            tx.commit().await?;
+        }
+        self.get_run(&run_id).await
+    }
+
+    async fn get_run(&self, run_id: &str) -> CoreResult<Run> {
+        let info = self.run_info(run_id).await?;
+        let params = sqlx::query("SELECT key, value FROM params WHERE run_uuid = $1 ORDER BY key")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(Param { key: r.try_get("key")?, value: r.try_get("value")? }))
+            .collect::<CoreResult<Vec<_>>>()?;
+        let tags = sqlx::query("SELECT key, value FROM tags WHERE run_uuid = $1 ORDER BY key")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(RunTag { key: r.try_get("key")?, value: r.try_get("value")? }))
+            .collect::<CoreResult<Vec<_>>>()?;
+        let metrics = sqlx::query(
+            "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = $1 ORDER BY key",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(metric_from)
+        .collect::<CoreResult<Vec<_>>>()?;
+        Ok(Run { info, params, tags, metrics })
+    }
+
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo> {
+        let info = self.active_run(run_id).await?;
+        if let Some(name) = &update.run_name {
+            if name.chars().count() > validation::MAX_TAG_VALUE_LENGTH {
+                return Err(CoreError::InvalidParameter("run_name is too long".into()));
+            }
+        }
+        {
+            let _writer = self.writer().await;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
+                .bind(update.status.unwrap_or(info.status).as_str())
+                .bind(update.end_time.or(info.end_time))
+                .bind(update.run_name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&info.run_name))
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
+                insert_tags(&mut tx, run_id, &[RunTag { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
+            }
+            tx.commit().await?;
+        }
+        self.run_info(run_id).await
+    }
+
+    async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
+        let _writer = self.writer().await;
+        let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
+        let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
+            .bind(stage.as_str())
+            .bind(deleted_time)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(run_not_found(run_id));
+        }
+        Ok(())
+    }
+
+    async fn list_runs(&self, experiment_id: &str, limit: i64) -> CoreResult<Vec<RunInfo>> {
+        let id = parse_experiment_id(experiment_id)?;
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE experiment_id = $1 AND lifecycle_stage = 'active' \
+             ORDER BY start_time DESC, run_uuid ASC LIMIT $2"
+        ))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_info_from)
+        .collect()
+    }
+
+    async fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()> {
+        validate_batch(metrics, params, tags)?;
+        self.active_run(run_id).await?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+
+        if !params.is_empty() {
+            // A param is immutable once logged: same value again is fine, another is refused.
+            let mut existing = QueryBuilder::new("SELECT key, value FROM params WHERE run_uuid = ");
+            existing.push_bind(run_id).push(" AND key IN (");
+            let mut keys = existing.separated(", ");
+            for p in params {
+                keys.push_bind(p.key.clone());
+            }
+            keys.push_unseparated(")");
+            for row in existing.build().fetch_all(&mut *tx).await? {
+                let key: String = row.try_get("key")?;
+                let old: String = row.try_get("value")?;
+                if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
+                    return Err(CoreError::InvalidParameter(format!(
+                        "Changing param values is not allowed. Param with key='{key}' was already logged with \
+                         value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
+                        new.value
+                    )));
+                }
+            }
+            let mut seen = HashSet::new();
+            let unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+            for chunk in unique.chunks(INSERT_CHUNK) {
+                let mut insert = QueryBuilder::new("INSERT INTO params (run_uuid, key, value) ");
+                insert.push_values(chunk, |mut row, p| {
+                    row.push_bind(run_id.to_string()).push_bind(p.key.clone()).push_bind(p.value.clone());
+                });
+                insert.push(" ON CONFLICT (run_uuid, key) DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+        }
+
+        insert_tags(&mut tx, run_id, tags).await?;
+        if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
+            sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
+                .bind(&name.value)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        if !metrics.is_empty() {
+            for chunk in metrics.chunks(INSERT_CHUNK) {
+                let mut insert = QueryBuilder::new("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) ");
+                insert.push_values(chunk, |mut row, m| {
+                    let (value, is_nan) = stored_value(m.value);
+                    row.push_bind(run_id.to_string())
+                        .push_bind(m.key.clone())
+                        .push_bind(m.step)
+                        .push_bind(m.timestamp)
+                        .push_bind(value)
+                        .push_bind(is_nan);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
+            let mut latest: HashMap<&str, &Metric> = HashMap::new();
+            for m in metrics {
+                match latest.get(m.key.as_str()) {
+                    Some(current) if !is_later(m, current) => {}
+                    _ => {
+                        latest.insert(&m.key, m);
+                    }
+                }
+            }
+            let latest: Vec<&Metric> = latest.into_values().collect();
+            for chunk in latest.chunks(INSERT_CHUNK) {
+                let mut upsert =
+                    QueryBuilder::new("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) ");
+                upsert.push_values(chunk, |mut row, m| {
+                    let (value, is_nan) = stored_value(m.value);
+                    row.push_bind(run_id.to_string())
+                        .push_bind(m.key.clone())
+                        .push_bind(m.step)
+                        .push_bind(m.timestamp)
+                        .push_bind(value)
+                        .push_bind(is_nan);
+                });
+                upsert.push(
+                    " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+                     timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
+                     WHERE excluded.step > latest_metrics.step \
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+                            AND excluded.value > latest_metrics.value)",
+                );
+                upsert.build().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()> {
+        self.active_run(run_id).await?;
+        let _writer = self.writer().await;
+        let done = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
+            .bind(run_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(CoreError::NotFound(format!("No tag with name: {key} in run with id {run_id}")));
+        }
+        Ok(())
+    }
+
+    async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>> {
+        self.run_info(run_id).await?;
+        sqlx::query(
+            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
+             ORDER BY step, timestamp, value",
+        )
+        .bind(run_id)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(metric_from)
+        .collect()
+    }
+}
+
+async fn insert_tags(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tags: &[RunTag]) -> CoreResult<()> {
+    // Last value wins for a key repeated in one batch (PostgreSQL refuses a double upsert).
+    let mut last: HashMap<&str, &RunTag> = HashMap::new();
+    for tag in tags {
+        last.insert(&tag.key, tag);
+    }
+    let unique: Vec<&RunTag> = last.into_values().collect();
+    for chunk in unique.chunks(INSERT_CHUNK) {
+        let mut insert = QueryBuilder::new("INSERT INTO tags (run_uuid, key, value) ");
+        insert.push_values(chunk, |mut row, t| {
+            row.push_bind(run_id.to_string()).push_bind(t.key.clone()).push_bind(t.value.clone());
+        });
+        insert.push(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A readable default name, like MLflow's "adjective-noun-123".
+fn generated_run_name(run_id: &str) -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "brave", "calm", "clever", "bold", "bright", "eager", "gentle", "keen", "lucky", "merry", "nimble", "quiet",
+        "rapid", "sharp", "swift", "wise",
+    ];
+    const NOUNS: [&str; 16] = [
+        "otter", "falcon", "lynx", "heron", "panda", "wolf", "koala", "raven", "tiger", "whale", "fox", "owl", "seal",
+        "crane", "bison", "gecko",
+    ];
+    let n = u64::from_str_radix(run_id.get(..8).unwrap_or("0"), 16).unwrap_or(0);
+    let adjective = ADJECTIVES[(n % 16) as usize];
+    let noun = NOUNS[((n / 16) % 16) as usize];
+    format!("{adjective}-{noun}-{}", (n / 256) % 1000)
+}

@@ -1,0 +1,160 @@
+//! The tracking data model: experiments, runs, params, tags and metrics.
+//!
+//! Field names and enum spellings follow MLflow's wire format so the REST layer can
+//! serialize these types directly.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether an experiment or run is live or in the trash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleStage {
+    #[default]
+    Active,
+    Deleted,
+}
+
+impl LifecycleStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleStage::Active => "active",
+            LifecycleStage::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(LifecycleStage::Active),
+            "deleted" => Some(LifecycleStage::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// A run's execution status, spelled as MLflow's `RunStatus` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    #[default]
+    Running,
+    Scheduled,
+    Finished,
+    Failed,
+    Killed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "RUNNING",
+            RunStatus::Scheduled => "SCHEDULED",
+            RunStatus::Finished => "FINISHED",
+            RunStatus::Failed => "FAILED",
+            RunStatus::Killed => "KILLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RUNNING" => Some(RunStatus::Running),
+            "SCHEDULED" => Some(RunStatus::Scheduled),
+            "FINISHED" => Some(RunStatus::Finished),
+            "FAILED" => Some(RunStatus::Failed),
+            "KILLED" => Some(RunStatus::Killed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentTag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub experiment_id: String,
+    pub name: String,
+    pub artifact_location: String,
+    pub lifecycle_stage: LifecycleStage,
+    pub creation_time: i64,
+    pub last_update_time: i64,
+    pub tags: Vec<ExperimentTag>,
+}
+
+/// One row of the experiments list page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentSummary {
+    pub experiment_id: String,
+    pub name: String,
+    pub run_count: i64,
+    /// The later of the experiment's own update time and its newest run's start.
+    pub last_update_time: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTag {
+    pub key: String,
+    pub value: String,
+}
+
+/// One point of a metric's history. `value` may be NaN or infinite, as in MLflow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub key: String,
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub run_name: String,
+    pub user_id: String,
+    pub status: RunStatus,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub artifact_uri: String,
+    pub lifecycle_stage: LifecycleStage,
+}
+
+/// A run with its params, tags and the latest value of each metric.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub info: RunInfo,
+    pub params: Vec<Param>,
+    pub tags: Vec<RunTag>,
+    pub metrics: Vec<Metric>,
+}
+
+/// What a caller supplies to start a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    pub experiment_id: String,
+    pub user_id: String,
+    pub run_name: Option<String>,
+    pub start_time: i64,
+    pub tags: Vec<RunTag>,
+}
+
+/// Changes to a run's info (MLflow `runs/update`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunUpdate {
+    pub status: Option<RunStatus>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+/// Tag MLflow uses to carry the run name.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// The experiment every MLflow server has; it cannot be deleted.
+pub const DEFAULT_EXPERIMENT_ID: &str = "0";
