@@ -37,7 +37,10 @@ pub fn entity_key(kind: &str, key: &str) -> Result<(), String> {
     }
     // MLflow keys are path-safe names: letters, digits, `_ - . / space`, and no `..` part.
     let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':');
-    if !key.chars().all(allowed) || key.split('/').any(|part| part == ".." || part == ".") || key.starts_with('/') {
+    if !key.chars().all(allowed)
+        || key.split('/').any(|part| part == ".." || part == ".")
+        || key.starts_with('/')
+    {
         return Err(format!(
             "Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
         ));

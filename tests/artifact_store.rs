@@ -57,56 +57,113 @@ async fn read(store: &dyn ArtifactStore, p: &str) -> Vec<u8> {
 }
 
 async fn put_get_round_trip(store: &dyn ArtifactStore) {
-    let written = store.put(&path("1/run/artifacts/model.txt"), stream_from("hello")).await.unwrap();
+    let written = store
+        .put(&path("1/run/artifacts/model.txt"), stream_from("hello"))
+        .await
+        .unwrap();
     assert_eq!(written, 5);
     assert_eq!(read(store, "1/run/artifacts/model.txt").await, b"hello");
     // Replacing keeps only the new content.
-    store.put(&path("1/run/artifacts/model.txt"), stream_from("bye")).await.unwrap();
+    store
+        .put(&path("1/run/artifacts/model.txt"), stream_from("bye"))
+        .await
+        .unwrap();
     assert_eq!(read(store, "1/run/artifacts/model.txt").await, b"bye");
     // Empty files exist too.
-    store.put(&path("empty.bin"), stream_from(Bytes::new())).await.unwrap();
+    store
+        .put(&path("empty.bin"), stream_from(Bytes::new()))
+        .await
+        .unwrap();
     assert!(read(store, "empty.bin").await.is_empty());
     // Names with spaces, colons and percent signs are ordinary names.
-    store.put(&path("odd names/v1:final 100%.txt"), stream_from("x")).await.unwrap();
+    store
+        .put(&path("odd names/v1:final 100%.txt"), stream_from("x"))
+        .await
+        .unwrap();
     assert_eq!(read(store, "odd names/v1:final 100%.txt").await, b"x");
-    assert!(store.put(&ArtifactPath::root(), stream_from("x")).await.is_err());
+    assert!(store
+        .put(&ArtifactPath::root(), stream_from("x"))
+        .await
+        .is_err());
 }
 
 async fn list_directories_and_files(store: &dyn ArtifactStore) {
-    for (p, body) in [("r/a.txt", "aa"), ("r/sub/b.txt", "bbb"), ("r/sub/deeper/c.txt", "c"), ("rx/other.txt", "o")] {
+    for (p, body) in [
+        ("r/a.txt", "aa"),
+        ("r/sub/b.txt", "bbb"),
+        ("r/sub/deeper/c.txt", "c"),
+        ("rx/other.txt", "o"),
+    ] {
         store.put(&path(p), stream_from(body)).await.unwrap();
     }
     let top = store.list(&path("r")).await.unwrap();
-    let summary: Vec<(String, bool, Option<u64>)> = top.into_iter().map(|e| (e.path, e.is_dir, e.file_size)).collect();
-    assert_eq!(summary, vec![("r/a.txt".into(), false, Some(2)), ("r/sub".into(), true, None)]);
+    let summary: Vec<(String, bool, Option<u64>)> = top
+        .into_iter()
+        .map(|e| (e.path, e.is_dir, e.file_size))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("r/a.txt".into(), false, Some(2)),
+            ("r/sub".into(), true, None)
+        ]
+    );
     let sub = store.list(&path("r/sub")).await.unwrap();
-    assert_eq!(sub.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), vec!["r/sub/b.txt", "r/sub/deeper"]);
+    assert_eq!(
+        sub.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+        vec!["r/sub/b.txt", "r/sub/deeper"]
+    );
     let root = store.list(&ArtifactPath::root()).await.unwrap();
-    assert_eq!(root.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), vec!["r", "rx"]);
+    assert_eq!(
+        root.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+        vec!["r", "rx"]
+    );
     assert!(store.list(&path("nothing/here")).await.unwrap().is_empty());
 }
 
 async fn delete_files_and_trees(store: &dyn ArtifactStore) {
-    for p in ["d/keep.txt", "d/tree/a.txt", "d/tree/b/c.txt", "d/treehouse.txt"] {
+    for p in [
+        "d/keep.txt",
+        "d/tree/a.txt",
+        "d/tree/b/c.txt",
+        "d/treehouse.txt",
+    ] {
         store.put(&path(p), stream_from("x")).await.unwrap();
     }
     store.delete(&path("d/tree")).await.unwrap();
-    let left: Vec<String> = store.list(&path("d")).await.unwrap().into_iter().map(|e| e.path).collect();
-    assert_eq!(left, vec!["d/keep.txt", "d/treehouse.txt"], "a sibling sharing the prefix survives");
+    let left: Vec<String> = store
+        .list(&path("d"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(
+        left,
+        vec!["d/keep.txt", "d/treehouse.txt"],
+        "a sibling sharing the prefix survives"
+    );
     store.delete(&path("d/keep.txt")).await.unwrap();
-    assert!(matches!(store.get(&path("d/keep.txt")).await.err(), Some(CoreError::NotFound(_))));
+    assert!(matches!(
+        store.get(&path("d/keep.txt")).await.err(),
+        Some(CoreError::NotFound(_))
+    ));
     // Deleting what is not there is not an error.
     store.delete(&path("d/never")).await.unwrap();
 }
 
 async fn missing_files_are_not_found(store: &dyn ArtifactStore) {
-    assert!(matches!(store.get(&path("no/such/file")).await.err(), Some(CoreError::NotFound(_))));
+    assert!(matches!(
+        store.get(&path("no/such/file")).await.err(),
+        Some(CoreError::NotFound(_))
+    ));
 }
 
 async fn large_uploads_stream_in_parts(store: &dyn ArtifactStore) {
     // 20 MiB in 1 MiB chunks: more than two S3 parts, never one buffer of the whole.
     let chunk: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
-    let chunks: Vec<std::io::Result<Bytes>> = (0..20).map(|_| Ok(Bytes::from(chunk.clone()))).collect();
+    let chunks: Vec<std::io::Result<Bytes>> =
+        (0..20).map(|_| Ok(Bytes::from(chunk.clone()))).collect();
     let body: ByteStream = Box::pin(futures::stream::iter(chunks));
     let written = store.put(&path("big/blob.bin"), body).await.unwrap();
     assert_eq!(written, 20 * 1024 * 1024);
@@ -144,6 +201,9 @@ async fn local_store_does_not_follow_symlinks_out_of_the_root() {
     std::os::unix::fs::symlink(&outside, dir.path().join("artifacts/link")).unwrap();
     assert!(store.get(&path("link/secret.txt")).await.is_err());
     assert!(store.list(&path("link")).await.is_err());
-    assert!(store.put(&path("link/new.txt"), stream_from("x")).await.is_err());
+    assert!(store
+        .put(&path("link/new.txt"), stream_from("x"))
+        .await
+        .is_err());
     assert!(!outside.join("new.txt").exists());
 }

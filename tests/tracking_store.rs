@@ -4,7 +4,9 @@
 mod common;
 
 use aiops_core::store::TrackingStore;
-use aiops_core::tracking::{ExperimentTag, LifecycleStage, Metric, NewRun, Param, RunStatus, RunTag, RunUpdate};
+use aiops_core::tracking::{
+    ExperimentTag, LifecycleStage, Metric, NewRun, Param, RunStatus, RunTag, RunUpdate,
+};
 use aiops_core::CoreError;
 
 /// Runs each case once on a fresh SQLite store and once on a fresh PostgreSQL database.
@@ -46,12 +48,22 @@ store_cases!(
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
-    Metric { key: key.into(), value, step, timestamp }
+    Metric {
+        key: key.into(),
+        value,
+        step,
+        timestamp,
+    }
 }
 
 async fn new_run(store: &dyn TrackingStore, experiment_id: &str, start_time: i64) -> String {
     store
-        .create_run(NewRun { experiment_id: experiment_id.into(), user_id: "ada".into(), start_time, ..NewRun::default() })
+        .create_run(NewRun {
+            experiment_id: experiment_id.into(),
+            user_id: "ada".into(),
+            start_time,
+            ..NewRun::default()
+        })
         .await
         .unwrap()
         .info
@@ -62,23 +74,46 @@ async fn default_experiment_exists(store: &dyn TrackingStore) {
     let default = store.get_experiment("0").await.unwrap();
     assert_eq!(default.name, "Default");
     assert_eq!(default.artifact_location, "mlflow-artifacts:/0");
-    assert_eq!(store.get_experiment_by_name("Default").await.unwrap().experiment_id, "0");
+    assert_eq!(
+        store
+            .get_experiment_by_name("Default")
+            .await
+            .unwrap()
+            .experiment_id,
+        "0"
+    );
     store.ping().await.unwrap();
 }
 
 async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
-    let tags = vec![ExperimentTag { key: "team".into(), value: "risk".into() }];
+    let tags = vec![ExperimentTag {
+        key: "team".into(),
+        value: "risk".into(),
+    }];
     let id = store.create_experiment("churn", None, &tags).await.unwrap();
     let experiment = store.get_experiment(&id).await.unwrap();
     assert_eq!(experiment.name, "churn");
-    assert_eq!(experiment.artifact_location, format!("mlflow-artifacts:/{id}"));
+    assert_eq!(
+        experiment.artifact_location,
+        format!("mlflow-artifacts:/{id}")
+    );
     assert_eq!(experiment.lifecycle_stage, LifecycleStage::Active);
     assert_eq!(experiment.tags, tags);
     assert!(experiment.creation_time > 0);
 
-    let other = store.create_experiment("fraud", Some("mlflow-artifacts:/custom"), &[]).await.unwrap();
+    let other = store
+        .create_experiment("fraud", Some("mlflow-artifacts:/custom"), &[])
+        .await
+        .unwrap();
     assert_ne!(id, other);
-    assert_eq!(store.get_experiment(&other).await.unwrap().artifact_location, "mlflow-artifacts:/custom");
+    assert_eq!(
+        store
+            .get_experiment(&other)
+            .await
+            .unwrap()
+            .artifact_location,
+        "mlflow-artifacts:/custom"
+    );
 
     new_run(store, &id, 0).await;
     new_run(store, &id, 0).await;
@@ -86,14 +121,27 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
     let churn = summaries.iter().find(|s| s.name == "churn").unwrap();
     assert_eq!(churn.run_count, 2);
     assert!(churn.last_update_time >= experiment.creation_time);
-    assert_eq!(summaries.iter().find(|s| s.name == "fraud").unwrap().run_count, 0);
+    assert_eq!(
+        summaries
+            .iter()
+            .find(|s| s.name == "fraud")
+            .unwrap()
+            .run_count,
+        0
+    );
     assert_eq!(summaries.len(), 3, "Default, churn and fraud");
 }
 
 async fn refuses_bad_and_duplicate_experiment_names(store: &dyn TrackingStore) {
     store.create_experiment("dup", None, &[]).await.unwrap();
-    assert!(matches!(store.create_experiment("dup", None, &[]).await, Err(CoreError::AlreadyExists(_))));
-    assert!(matches!(store.create_experiment("  ", None, &[]).await, Err(CoreError::InvalidParameter(_))));
+    assert!(matches!(
+        store.create_experiment("dup", None, &[]).await,
+        Err(CoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store.create_experiment("  ", None, &[]).await,
+        Err(CoreError::InvalidParameter(_))
+    ));
     assert!(matches!(
         store.create_experiment(&"x".repeat(501), None, &[]).await,
         Err(CoreError::InvalidParameter(_))
@@ -107,22 +155,59 @@ async fn experiment_lifecycle_and_tags(store: &dyn TrackingStore) {
     store.set_experiment_tag(&id, "owner", "bob").await.unwrap();
     store.set_experiment_tag(&id, "owner", "eve").await.unwrap();
     let tags = store.get_experiment(&id).await.unwrap().tags;
-    assert_eq!(tags, vec![ExperimentTag { key: "owner".into(), value: "eve".into() }]);
+    assert_eq!(
+        tags,
+        vec![ExperimentTag {
+            key: "owner".into(),
+            value: "eve".into()
+        }]
+    );
 
     store.rename_experiment(&id, "life2").await.unwrap();
-    assert_eq!(store.get_experiment_by_name("life2").await.unwrap().experiment_id, id);
-    assert!(matches!(store.rename_experiment(&id, "Default").await, Err(CoreError::AlreadyExists(_))));
-
-    store.set_experiment_lifecycle(&id, LifecycleStage::Deleted).await.unwrap();
-    assert_eq!(store.get_experiment(&id).await.unwrap().lifecycle_stage, LifecycleStage::Deleted);
-    assert!(!store.list_experiment_summaries().await.unwrap().iter().any(|s| s.experiment_id == id));
+    assert_eq!(
+        store
+            .get_experiment_by_name("life2")
+            .await
+            .unwrap()
+            .experiment_id,
+        id
+    );
     assert!(matches!(
-        store.create_run(NewRun { experiment_id: id.clone(), ..NewRun::default() }).await,
+        store.rename_experiment(&id, "Default").await,
+        Err(CoreError::AlreadyExists(_))
+    ));
+
+    store
+        .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_experiment(&id).await.unwrap().lifecycle_stage,
+        LifecycleStage::Deleted
+    );
+    assert!(!store
+        .list_experiment_summaries()
+        .await
+        .unwrap()
+        .iter()
+        .any(|s| s.experiment_id == id));
+    assert!(matches!(
+        store
+            .create_run(NewRun {
+                experiment_id: id.clone(),
+                ..NewRun::default()
+            })
+            .await,
         Err(CoreError::InvalidParameter(_))
     ));
-    store.set_experiment_lifecycle(&id, LifecycleStage::Active).await.unwrap();
+    store
+        .set_experiment_lifecycle(&id, LifecycleStage::Active)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.set_experiment_lifecycle("0", LifecycleStage::Deleted).await,
+        store
+            .set_experiment_lifecycle("0", LifecycleStage::Deleted)
+            .await,
         Err(CoreError::InvalidParameter(_))
     ));
 }
@@ -135,7 +220,10 @@ async fn runs_have_info_tags_and_artifact_uri(store: &dyn TrackingStore) {
             user_id: "ada".into(),
             run_name: Some("first".into()),
             start_time: 1_700_000_000_000,
-            tags: vec![RunTag { key: "source".into(), value: "notebook".into() }],
+            tags: vec![RunTag {
+                key: "source".into(),
+                value: "notebook".into(),
+            }],
         })
         .await
         .unwrap();
@@ -148,16 +236,33 @@ async fn runs_have_info_tags_and_artifact_uri(store: &dyn TrackingStore) {
     assert_eq!(info.status, RunStatus::Running);
     assert_eq!(info.start_time, 1_700_000_000_000);
     assert_eq!(info.end_time, None);
-    assert_eq!(info.artifact_uri, format!("mlflow-artifacts:/{id}/{}/artifacts", info.run_id));
-    let tag = |k: &str| run.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
+    assert_eq!(
+        info.artifact_uri,
+        format!("mlflow-artifacts:/{id}/{}/artifacts", info.run_id)
+    );
+    let tag = |k: &str| {
+        run.tags
+            .iter()
+            .find(|t| t.key == k)
+            .map(|t| t.value.clone())
+    };
     assert_eq!(tag("mlflow.runName").as_deref(), Some("first"));
     assert_eq!(tag("source").as_deref(), Some("notebook"));
 
     // Without a name the run gets a generated one, also carried as the tag.
-    let unnamed = store.create_run(NewRun { experiment_id: id, ..NewRun::default() }).await.unwrap();
+    let unnamed = store
+        .create_run(NewRun {
+            experiment_id: id,
+            ..NewRun::default()
+        })
+        .await
+        .unwrap();
     assert!(!unnamed.info.run_name.is_empty());
     assert!(unnamed.info.start_time > 0);
-    assert!(unnamed.tags.iter().any(|t| t.key == "mlflow.runName" && t.value == unnamed.info.run_name));
+    assert!(unnamed
+        .tags
+        .iter()
+        .any(|t| t.key == "mlflow.runName" && t.value == unnamed.info.run_name));
 }
 
 async fn runs_listed_newest_first(store: &dyn TrackingStore) {
@@ -165,50 +270,113 @@ async fn runs_listed_newest_first(store: &dyn TrackingStore) {
     let old = new_run(store, &id, 1_000).await;
     let new = new_run(store, &id, 3_000).await;
     let mid = new_run(store, &id, 2_000).await;
-    let listed: Vec<String> = store.list_runs(&id, 10).await.unwrap().into_iter().map(|r| r.run_id).collect();
+    let listed: Vec<String> = store
+        .list_runs(&id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
     assert_eq!(listed, vec![new, mid, old]);
     assert_eq!(store.list_runs(&id, 2).await.unwrap().len(), 2);
 }
 
 async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) {
     let run_id = new_run(store, "0", 0).await;
-    let history: Vec<Metric> = (0..100).map(|step| metric("loss", 1.0 / (step as f64 + 1.0), step, 1000 + step)).collect();
+    let history: Vec<Metric> = (0..100)
+        .map(|step| metric("loss", 1.0 / (step as f64 + 1.0), step, 1000 + step))
+        .collect();
     store.log_batch(&run_id, &history, &[], &[]).await.unwrap();
     // An older point logged later must not replace the latest value.
-    store.log_batch(&run_id, &[metric("loss", 9.0, 5, 5000)], &[], &[]).await.unwrap();
-    // The same point twice is kept once.
-    store.log_batch(&run_id, &[metric("loss", 9.0, 5, 5000)], &[], &[]).await.unwrap();
     store
-        .log_batch(&run_id, &[metric("acc", 0.5, 0, 10), metric("acc", 0.7, 1, 10), metric("acc", 0.6, 1, 9)], &[], &[])
+        .log_batch(&run_id, &[metric("loss", 9.0, 5, 5000)], &[], &[])
+        .await
+        .unwrap();
+    // The same point twice is kept once.
+    store
+        .log_batch(&run_id, &[metric("loss", 9.0, 5, 5000)], &[], &[])
+        .await
+        .unwrap();
+    store
+        .log_batch(
+            &run_id,
+            &[
+                metric("acc", 0.5, 0, 10),
+                metric("acc", 0.7, 1, 10),
+                metric("acc", 0.6, 1, 9),
+            ],
+            &[],
+            &[],
+        )
         .await
         .unwrap();
 
     let loss = store.get_metric_history(&run_id, "loss").await.unwrap();
     assert_eq!(loss.len(), 101);
-    assert!(loss.windows(2).all(|w| (w[0].step, w[0].timestamp) <= (w[1].step, w[1].timestamp)));
+    assert!(loss
+        .windows(2)
+        .all(|w| (w[0].step, w[0].timestamp) <= (w[1].step, w[1].timestamp)));
     let run = store.get_run(&run_id).await.unwrap();
     let latest = |k: &str| run.metrics.iter().find(|m| m.key == k).cloned().unwrap();
     assert_eq!(latest("loss").step, 99);
     assert!((latest("loss").value - 0.01).abs() < 1e-12);
-    assert_eq!((latest("acc").step, latest("acc").timestamp, latest("acc").value), (1, 10, 0.7));
+    assert_eq!(
+        (
+            latest("acc").step,
+            latest("acc").timestamp,
+            latest("acc").value
+        ),
+        (1, 10, 0.7)
+    );
 
     // Larger than one insert chunk.
-    let wide: Vec<Metric> = (0..1000).map(|i| metric(&format!("m{}", i % 7), i as f64, i, i)).collect();
+    let wide: Vec<Metric> = (0..1000)
+        .map(|i| metric(&format!("m{}", i % 7), i as f64, i, i))
+        .collect();
     store.log_batch(&run_id, &wide, &[], &[]).await.unwrap();
-    assert_eq!(store.get_metric_history(&run_id, "m3").await.unwrap().len(), 143);
-    assert!(store.get_metric_history(&run_id, "missing").await.unwrap().is_empty());
+    assert_eq!(
+        store.get_metric_history(&run_id, "m3").await.unwrap().len(),
+        143
+    );
+    assert!(store
+        .get_metric_history(&run_id, "missing")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn params_are_immutable_and_batches_atomic(store: &dyn TrackingStore) {
     let run_id = new_run(store, "0", 0).await;
-    let p = |k: &str, v: &str| Param { key: k.into(), value: v.into() };
-    let t = |k: &str, v: &str| RunTag { key: k.into(), value: v.into() };
-    store.log_batch(&run_id, &[], &[p("lr", "0.1"), p("depth", "3")], &[t("stage", "a")]).await.unwrap();
+    let p = |k: &str, v: &str| Param {
+        key: k.into(),
+        value: v.into(),
+    };
+    let t = |k: &str, v: &str| RunTag {
+        key: k.into(),
+        value: v.into(),
+    };
+    store
+        .log_batch(
+            &run_id,
+            &[],
+            &[p("lr", "0.1"), p("depth", "3")],
+            &[t("stage", "a")],
+        )
+        .await
+        .unwrap();
     // Same value again is fine; tags overwrite.
-    store.log_batch(&run_id, &[], &[p("lr", "0.1")], &[t("stage", "b")]).await.unwrap();
+    store
+        .log_batch(&run_id, &[], &[p("lr", "0.1")], &[t("stage", "b")])
+        .await
+        .unwrap();
 
     let refused = store
-        .log_batch(&run_id, &[metric("never", 1.0, 0, 0)], &[p("lr", "0.2"), p("new", "x")], &[t("stage", "c")])
+        .log_batch(
+            &run_id,
+            &[metric("never", 1.0, 0, 0)],
+            &[p("lr", "0.2"), p("new", "x")],
+            &[t("stage", "c")],
+        )
         .await;
     match refused {
         Err(CoreError::InvalidParameter(message)) => assert!(message.contains("lr"), "{message}"),
@@ -216,24 +384,43 @@ async fn params_are_immutable_and_batches_atomic(store: &dyn TrackingStore) {
     }
     let run = store.get_run(&run_id).await.unwrap();
     assert_eq!(run.params, vec![p("depth", "3"), p("lr", "0.1")]);
-    assert!(run.tags.contains(&t("stage", "b")), "the refused batch changed nothing");
+    assert!(
+        run.tags.contains(&t("stage", "b")),
+        "the refused batch changed nothing"
+    );
     assert!(run.metrics.is_empty());
 
     for bad in [
         store.log_batch(&run_id, &[], &[p("../up", "x")], &[]).await,
-        store.log_batch(&run_id, &[], &[p("a", &"v".repeat(6001))], &[]).await,
-        store.log_batch(&run_id, &[], &[p("a", "1"), p("a", "2")], &[]).await,
-        store.log_batch(&run_id, &vec![metric("m", 1.0, 0, 0); 1001], &[], &[]).await,
+        store
+            .log_batch(&run_id, &[], &[p("a", &"v".repeat(6001))], &[])
+            .await,
+        store
+            .log_batch(&run_id, &[], &[p("a", "1"), p("a", "2")], &[])
+            .await,
+        store
+            .log_batch(&run_id, &vec![metric("m", 1.0, 0, 0); 1001], &[], &[])
+            .await,
     ] {
-        assert!(matches!(bad, Err(CoreError::InvalidParameter(_))), "{bad:?}");
+        assert!(
+            matches!(bad, Err(CoreError::InvalidParameter(_))),
+            "{bad:?}"
+        );
     }
     store.delete_tag(&run_id, "stage").await.unwrap();
-    assert!(matches!(store.delete_tag(&run_id, "stage").await, Err(CoreError::NotFound(_))));
+    assert!(matches!(
+        store.delete_tag(&run_id, "stage").await,
+        Err(CoreError::NotFound(_))
+    ));
 }
 
 async fn nan_and_infinite_metrics_round_trip(store: &dyn TrackingStore) {
     let run_id = new_run(store, "0", 0).await;
-    let points = [metric("x", f64::NAN, 0, 1), metric("x", f64::INFINITY, 1, 1), metric("x", f64::NEG_INFINITY, 2, 1)];
+    let points = [
+        metric("x", f64::NAN, 0, 1),
+        metric("x", f64::INFINITY, 1, 1),
+        metric("x", f64::NEG_INFINITY, 2, 1),
+    ];
     store.log_batch(&run_id, &points, &[], &[]).await.unwrap();
     let history = store.get_metric_history(&run_id, "x").await.unwrap();
     assert!(history[0].value.is_nan());
@@ -246,32 +433,76 @@ async fn update_and_delete_runs(store: &dyn TrackingStore) {
     let info = store
         .update_run(
             &run_id,
-            RunUpdate { status: Some(RunStatus::Finished), end_time: Some(42), run_name: Some("renamed".into()) },
+            RunUpdate {
+                status: Some(RunStatus::Finished),
+                end_time: Some(42),
+                run_name: Some("renamed".into()),
+            },
         )
         .await
         .unwrap();
-    assert_eq!((info.status, info.end_time, info.run_name.as_str()), (RunStatus::Finished, Some(42), "renamed"));
+    assert_eq!(
+        (info.status, info.end_time, info.run_name.as_str()),
+        (RunStatus::Finished, Some(42), "renamed")
+    );
     let run = store.get_run(&run_id).await.unwrap();
-    assert!(run.tags.iter().any(|t| t.key == "mlflow.runName" && t.value == "renamed"));
+    assert!(run
+        .tags
+        .iter()
+        .any(|t| t.key == "mlflow.runName" && t.value == "renamed"));
 
-    store.set_run_lifecycle(&run_id, LifecycleStage::Deleted).await.unwrap();
-    assert_eq!(store.get_run(&run_id).await.unwrap().info.lifecycle_stage, LifecycleStage::Deleted);
+    store
+        .set_run_lifecycle(&run_id, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_run(&run_id).await.unwrap().info.lifecycle_stage,
+        LifecycleStage::Deleted
+    );
     assert!(matches!(
-        store.log_batch(&run_id, &[metric("m", 1.0, 0, 0)], &[], &[]).await,
+        store
+            .log_batch(&run_id, &[metric("m", 1.0, 0, 0)], &[], &[])
+            .await,
         Err(CoreError::InvalidParameter(_))
     ));
     assert!(store.list_runs("0", 10).await.unwrap().is_empty());
-    store.set_run_lifecycle(&run_id, LifecycleStage::Active).await.unwrap();
+    store
+        .set_run_lifecycle(&run_id, LifecycleStage::Active)
+        .await
+        .unwrap();
     assert_eq!(store.list_runs("0", 10).await.unwrap().len(), 1);
 }
 
 async fn unknown_ids_are_not_found(store: &dyn TrackingStore) {
     let missing = "0123456789abcdef0123456789abcdef";
-    assert!(matches!(store.get_run(missing).await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.get_experiment("999").await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.get_experiment("not-a-number").await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.get_experiment_by_name("nope").await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.log_batch(missing, &[], &[], &[]).await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.get_metric_history(missing, "m").await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.set_run_lifecycle(missing, LifecycleStage::Deleted).await, Err(CoreError::NotFound(_))));
+    assert!(matches!(
+        store.get_run(missing).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_experiment("999").await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_experiment("not-a-number").await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_experiment_by_name("nope").await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.log_batch(missing, &[], &[], &[]).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_metric_history(missing, "m").await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .set_run_lifecycle(missing, LifecycleStage::Deleted)
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
 }

@@ -68,7 +68,10 @@ impl ServeArgs {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("aiops.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("aiops.db").display()
+            ),
         }
     }
 
@@ -89,14 +92,24 @@ impl ServeArgs {
         if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
             candidates.push(PathBuf::from(root));
         }
-        if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
             candidates.push(dir.join("site"));
             candidates.push(dir.join("../site"));
         }
-        candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site")));
+        candidates.push(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/site"
+        )));
         candidates
             .into_iter()
-            .find(|root| root.join("pkg").join(format!("{}.js", aiops_app::BUNDLE_NAME)).is_file())
+            .find(|root| {
+                root.join("pkg")
+                    .join(format!("{}.js", aiops_app::BUNDLE_NAME))
+                    .is_file()
+            })
             .map(|root| root.canonicalize().unwrap_or(root))
     }
 }
@@ -121,7 +134,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://h:5432/db"), "postgres://h:5432/db");
         assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
     }

@@ -24,7 +24,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = check("database", database);
     let artifacts = check("artifact store", artifacts);
     let ok = database.is_ok() && artifacts.is_ok();
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "checks": {
@@ -35,7 +39,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-fn check<E: std::fmt::Display>(what: &str, result: Result<Result<(), E>, tokio::time::error::Elapsed>) -> Result<(), ()> {
+fn check<E: std::fmt::Display>(
+    what: &str,
+    result: Result<Result<(), E>, tokio::time::error::Elapsed>,
+) -> Result<(), ()> {
     match result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {

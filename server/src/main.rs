@@ -59,17 +59,27 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
-        .site_root(site_root.map(|p| p.display().to_string()).unwrap_or_else(|| "target/site".into()))
+        .site_root(
+            site_root
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "target/site".into()),
+        )
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
         .build();
 
-    let state = AppState { tracking, artifacts, leptos_options: leptos_options.clone() };
+    let state = AppState {
+        tracking,
+        artifacts,
+        leptos_options: leptos_options.clone(),
+    };
     let app = router(state);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -82,7 +92,10 @@ fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .leptos_routes(&state, routes, move || shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(app_context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(app_context, shell))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

@@ -17,12 +17,18 @@ impl LocalArtifactStore {
     /// Opens (creating if needed) the folder `root`.
     pub async fn open(root: impl AsRef<Path>) -> CoreResult<Self> {
         let root = root.as_ref();
-        tokio::fs::create_dir_all(root)
-            .await
-            .map_err(|e| CoreError::Config(format!("cannot create artifact folder {}: {e}", root.display())))?;
-        let root = tokio::fs::canonicalize(root)
-            .await
-            .map_err(|e| CoreError::Config(format!("cannot open artifact folder {}: {e}", root.display())))?;
+        tokio::fs::create_dir_all(root).await.map_err(|e| {
+            CoreError::Config(format!(
+                "cannot create artifact folder {}: {e}",
+                root.display()
+            ))
+        })?;
+        let root = tokio::fs::canonicalize(root).await.map_err(|e| {
+            CoreError::Config(format!(
+                "cannot open artifact folder {}: {e}",
+                root.display()
+            ))
+        })?;
         Ok(LocalArtifactStore { root })
     }
 
@@ -64,10 +70,16 @@ impl ArtifactStore for LocalArtifactStore {
         self.confined(&parent).await?;
         tokio::fs::create_dir_all(&parent).await?;
         if tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_dir()) {
-            return Err(CoreError::InvalidParameter(format!("'{path}' is a directory")));
+            return Err(CoreError::InvalidParameter(format!(
+                "'{path}' is a directory"
+            )));
         }
         // Write beside the target and rename, so readers never see half a file.
-        let tmp = parent.join(format!(".{}.{}.part", path.file_name(), uuid::Uuid::new_v4().simple()));
+        let tmp = parent.join(format!(
+            ".{}.{}.part",
+            path.file_name(),
+            uuid::Uuid::new_v4().simple()
+        ));
         let result = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
             let mut written = 0u64;
@@ -93,7 +105,11 @@ impl ArtifactStore for LocalArtifactStore {
         self.confined(&full).await?;
         match tokio::fs::metadata(&full).await {
             Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(CoreError::InvalidParameter(format!("'{path}' is a directory"))),
+            Ok(_) => {
+                return Err(CoreError::InvalidParameter(format!(
+                    "'{path}' is a directory"
+                )))
+            }
             Err(_) => return Err(CoreError::NotFound(format!("artifact '{path}' not found"))),
         }
         let file = tokio::fs::File::open(&full).await?;
@@ -117,7 +133,11 @@ impl ArtifactStore for LocalArtifactStore {
                 continue; // an upload in progress
             }
             let meta = entry.metadata().await?;
-            let child = if dir.is_root() { name } else { format!("{dir}/{name}") };
+            let child = if dir.is_root() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
             entries.push(ArtifactEntry {
                 path: child,
                 is_dir: meta.is_dir(),

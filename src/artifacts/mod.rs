@@ -52,7 +52,9 @@ pub async fn open_artifact_store(spec: &str) -> CoreResult<Arc<dyn ArtifactStore
     if let Some(rest) = spec.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(crate::CoreError::Config(format!("no bucket in artifact root '{spec}'")));
+            return Err(crate::CoreError::Config(format!(
+                "no bucket in artifact root '{spec}'"
+            )));
         }
         let store = S3ArtifactStore::from_env(bucket, prefix).await?;
         return Ok(Arc::new(store));

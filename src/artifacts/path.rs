@@ -133,7 +133,10 @@ fn check(path: &str, raw: &str) -> Result<(), PathError> {
 /// `C:` or `c:/...`: absolute on Windows, and a URI scheme such as `file:` looks alike.
 fn looks_like_drive(path: &str) -> bool {
     let first = path.split('/').next().unwrap_or("");
-    first.ends_with(':') && first[..first.len() - 1].chars().all(|c| c.is_ascii_alphanumeric())
+    first.ends_with(':')
+        && first[..first.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
@@ -142,11 +145,22 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for ok in ["a", "a/b.txt", "dir/", "model/MLmodel", "100%.txt", "v1:final/x", "a b/c d.csv"] {
+        for ok in [
+            "a",
+            "a/b.txt",
+            "dir/",
+            "model/MLmodel",
+            "100%.txt",
+            "v1:final/x",
+            "a b/c d.csv",
+        ] {
             assert!(ArtifactPath::parse(ok).is_ok(), "{ok}");
         }
         assert!(ArtifactPath::parse("").is_ok_and(|p| p.is_root()));
-        assert_eq!(ArtifactPath::parse("dir/").map(|p| p.to_string()), Ok("dir".into()));
+        assert_eq!(
+            ArtifactPath::parse("dir/").map(|p| p.to_string()),
+            Ok("dir".into())
+        );
     }
 
     #[test]
@@ -173,13 +187,18 @@ mod tests {
             "a\0b",
             "a\nb",
         ] {
-            assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                ArtifactPath::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
     #[test]
     fn joins() {
-        let base = ArtifactPath::parse("1/abc/artifacts").ok().unwrap_or_default();
+        let base = ArtifactPath::parse("1/abc/artifacts")
+            .ok()
+            .unwrap_or_default();
         let child = ArtifactPath::parse("x/y").ok().unwrap_or_default();
         assert_eq!(base.join(&child).as_str(), "1/abc/artifacts/x/y");
         assert_eq!(ArtifactPath::root().join(&child).as_str(), "x/y");

@@ -30,7 +30,9 @@ fn storage_error(context: &str, e: impl std::error::Error) -> CoreError {
 impl S3ArtifactStore {
     /// Builds a client from the usual `AWS_*` variables and `AWS_ENDPOINT_URL`.
     pub async fn from_env(bucket: &str, prefix: &str) -> CoreResult<Self> {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let mut config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(true)
             // S3-compatible servers differ in their support of the newer default checksums.
@@ -50,7 +52,8 @@ impl S3ArtifactStore {
         bucket: &str,
         prefix: &str,
     ) -> Self {
-        let credentials = aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "static");
+        let credentials =
+            aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "static");
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -105,7 +108,12 @@ impl S3ArtifactStore {
         Ok(())
     }
 
-    async fn put_multipart(&self, key: &str, first: Bytes, body: &mut ByteStream) -> CoreResult<u64> {
+    async fn put_multipart(
+        &self,
+        key: &str,
+        first: Bytes,
+        body: &mut ByteStream,
+    ) -> CoreResult<u64> {
         let upload = self
             .client
             .create_multipart_upload()
@@ -172,7 +180,11 @@ impl S3ArtifactStore {
                 .bucket(&self.bucket)
                 .key(key)
                 .upload_id(&upload_id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| storage_error("complete_multipart_upload", e))?;
@@ -206,9 +218,15 @@ impl S3ArtifactStore {
                 .send()
                 .await
                 .map_err(|e| storage_error("list_objects_v2", e))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
             match page.next_continuation_token() {
-                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
+                Some(next) if page.is_truncated().unwrap_or(false) => {
+                    token = Some(next.to_string())
+                }
                 _ => break,
             }
         }
@@ -247,7 +265,9 @@ impl ArtifactStore for S3ArtifactStore {
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_no_such_key() => CoreError::NotFound(format!("artifact '{path}' not found")),
+                Some(se) if se.is_no_such_key() => {
+                    CoreError::NotFound(format!("artifact '{path}' not found"))
+                }
                 _ => storage_error("get_object", e),
             })?;
         let reader = output.body.into_async_read();
@@ -261,7 +281,11 @@ impl ArtifactStore for S3ArtifactStore {
             if name.is_empty() {
                 return None;
             }
-            Some(if dir.is_root() { name.to_string() } else { format!("{dir}/{name}") })
+            Some(if dir.is_root() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            })
         };
         let mut entries = Vec::new();
         let mut token = None;
@@ -278,17 +302,30 @@ impl ArtifactStore for S3ArtifactStore {
                 .map_err(|e| storage_error("list_objects_v2", e))?;
             for common in page.common_prefixes() {
                 if let Some(path) = common.prefix().and_then(strip) {
-                    entries.push(ArtifactEntry { path, is_dir: true, file_size: None });
+                    entries.push(ArtifactEntry {
+                        path,
+                        is_dir: true,
+                        file_size: None,
+                    });
                 }
             }
             for object in page.contents() {
                 if let Some(path) = object.key().and_then(strip) {
-                    let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                    entries.push(ArtifactEntry { path, is_dir: false, file_size: Some(size) });
+                    let size = object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0);
+                    entries.push(ArtifactEntry {
+                        path,
+                        is_dir: false,
+                        file_size: Some(size),
+                    });
                 }
             }
             match page.next_continuation_token() {
-                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
+                Some(next) if page.is_truncated().unwrap_or(false) => {
+                    token = Some(next.to_string())
+                }
                 _ => break,
             }
         }
@@ -299,8 +336,21 @@ impl ArtifactStore for S3ArtifactStore {
 
     async fn delete(&self, path: &ArtifactPath) -> CoreResult<()> {
         let mut keys = self.keys_under(&self.dir_prefix(path)).await?;
+        // A directory is only a prefix; delete the exact key only when it is an object
+        // (some S3-compatible servers fail on deleting a missing key).
         if !path.is_root() {
-            keys.push(self.key(path));
+            let key = self.key(path);
+            let exists = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .is_ok();
+            if exists {
+                keys.push(key);
+            }
         }
         for key in keys {
             self.client

@@ -7,8 +7,8 @@ pub use sql::{Backend, SqlTrackingStore};
 use std::sync::Arc;
 
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo, RunTag,
-    RunUpdate,
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run,
+    RunInfo, RunTag, RunUpdate,
 };
 use crate::CoreResult;
 
@@ -31,8 +31,17 @@ pub trait TrackingStore: Send + Sync {
     /// Active experiments with run counts, most recently updated first.
     async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>>;
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()>;
-    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()>;
-    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()>;
+    async fn set_experiment_lifecycle(
+        &self,
+        experiment_id: &str,
+        stage: LifecycleStage,
+    ) -> CoreResult<()>;
+    async fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<()>;
 
     async fn create_run(&self, run: NewRun) -> CoreResult<Run>;
     async fn get_run(&self, run_id: &str) -> CoreResult<Run>;
@@ -42,7 +51,13 @@ pub trait TrackingStore: Send + Sync {
     async fn list_runs(&self, experiment_id: &str, limit: i64) -> CoreResult<Vec<RunInfo>>;
 
     /// Logs metrics, params and tags atomically: all of the batch or none of it.
-    async fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()>;
+    async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> CoreResult<()>;
     async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()>;
     /// The full history of one metric, by step then timestamp.
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;

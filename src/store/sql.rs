@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor, QueryBuilder, Row};
+use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::TrackingStore;
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo, RunStatus,
-    RunTag, RunUpdate, RUN_NAME_TAG,
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run,
+    RunInfo, RunStatus, RunTag, RunUpdate, RUN_NAME_TAG,
 };
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
@@ -93,7 +93,12 @@ impl SqlTrackingStore {
                     .connect_with(options)
                     .await?
             }
-            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+            Backend::Postgres => {
+                pool_options
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
+            }
         };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
@@ -117,7 +122,11 @@ impl SqlTrackingStore {
         }
     }
 
-    async fn experiment_where(&self, clause: &str, bind: BindValue<'_>) -> CoreResult<Option<Experiment>> {
+    async fn experiment_where(
+        &self,
+        clause: &str,
+        bind: BindValue<'_>,
+    ) -> CoreResult<Option<Experiment>> {
         let sql = format!(
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time \
              FROM experiments WHERE {clause}"
@@ -131,13 +140,20 @@ impl SqlTrackingStore {
             return Ok(None);
         };
         let id: i64 = row.try_get("experiment_id")?;
-        let tags = sqlx::query("SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok(ExperimentTag { key: r.try_get("key")?, value: r.try_get("value")? }))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let tags = sqlx::query(
+            "SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ExperimentTag {
+                key: r.try_get("key")?,
+                value: r.try_get("value")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Some(Experiment {
             experiment_id: id.to_string(),
             name: row.try_get("name")?,
@@ -150,11 +166,13 @@ impl SqlTrackingStore {
     }
 
     async fn run_info(&self, run_id: &str) -> CoreResult<RunInfo> {
-        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"))
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| run_not_found(run_id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"
+        ))
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| run_not_found(run_id))?;
         run_info_from(&row)
     }
 
@@ -201,7 +219,11 @@ fn metric_from(row: &AnyRow) -> CoreResult<Metric> {
     let is_nan: i64 = row.try_get("is_nan")?;
     Ok(Metric {
         key: row.try_get("key")?,
-        value: if is_nan != 0 { f64::NAN } else { row.try_get("value")? },
+        value: if is_nan != 0 {
+            f64::NAN
+        } else {
+            row.try_get("value")?
+        },
         timestamp: row.try_get("timestamp")?,
         step: row.try_get("step")?,
     })
@@ -217,7 +239,10 @@ fn experiment_not_found(experiment_id: &str) -> CoreError {
 
 /// Experiment ids are decimal strings on the wire; anything else names no experiment.
 fn parse_experiment_id(experiment_id: &str) -> CoreResult<i64> {
-    experiment_id.trim().parse::<i64>().map_err(|_| experiment_not_found(experiment_id))
+    experiment_id
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| experiment_not_found(experiment_id))
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -237,7 +262,10 @@ fn stored_value(value: f64) -> (f64, i64) {
 fn is_later(a: &Metric, b: &Metric) -> bool {
     let va = stored_value(a.value).0;
     let vb = stored_value(b.value).0;
-    (a.step, a.timestamp).cmp(&(b.step, b.timestamp)).then(va.total_cmp(&vb)) == std::cmp::Ordering::Greater
+    (a.step, a.timestamp)
+        .cmp(&(b.step, b.timestamp))
+        .then(va.total_cmp(&vb))
+        == std::cmp::Ordering::Greater
 }
 
 fn validate_batch(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()> {
@@ -333,7 +361,9 @@ impl TrackingStore for SqlTrackingStore {
         let id: i64 = match inserted {
             Ok(row) => row.try_get("experiment_id")?,
             Err(e) if is_unique_violation(&e) => {
-                return Err(CoreError::AlreadyExists(format!("Experiment(name={name}) already exists.")))
+                return Err(CoreError::AlreadyExists(format!(
+                    "Experiment(name={name}) already exists."
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -369,7 +399,9 @@ impl TrackingStore for SqlTrackingStore {
     async fn get_experiment_by_name(&self, name: &str) -> CoreResult<Experiment> {
         self.experiment_where("name = $1", BindValue::Text(name))
             .await?
-            .ok_or_else(|| CoreError::NotFound(format!("Could not find experiment with name '{name}'")))
+            .ok_or_else(|| {
+                CoreError::NotFound(format!("Could not find experiment with name '{name}'"))
+            })
     }
 
     async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>> {
@@ -396,34 +428,47 @@ impl TrackingStore for SqlTrackingStore {
                 })
             })
             .collect::<CoreResult<Vec<_>>>()?;
-        summaries.sort_by(|a, b| b.last_update_time.cmp(&a.last_update_time).then_with(|| a.name.cmp(&b.name)));
+        summaries.sort_by(|a, b| {
+            b.last_update_time
+                .cmp(&a.last_update_time)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         Ok(summaries)
     }
 
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
-        let new_name = validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
+        let new_name =
+            validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
         let _writer = self.writer().await;
-        let result = sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
-            .bind(&new_name)
-            .bind(now_millis())
-            .bind(id)
-            .execute(&self.pool)
-            .await;
+        let result = sqlx::query(
+            "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
+        )
+        .bind(&new_name)
+        .bind(now_millis())
+        .bind(id)
+        .execute(&self.pool)
+        .await;
         match result {
             Ok(done) if done.rows_affected() == 0 => Err(experiment_not_found(experiment_id)),
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => {
-                Err(CoreError::AlreadyExists(format!("Experiment(name={new_name}) already exists.")))
-            }
+            Err(e) if is_unique_violation(&e) => Err(CoreError::AlreadyExists(format!(
+                "Experiment(name={new_name}) already exists."
+            ))),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()> {
+    async fn set_experiment_lifecycle(
+        &self,
+        experiment_id: &str,
+        stage: LifecycleStage,
+    ) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         if id == 0 && stage == LifecycleStage::Deleted {
-            return Err(CoreError::InvalidParameter("Cannot delete the default experiment '0'.".into()));
+            return Err(CoreError::InvalidParameter(
+                "Cannot delete the default experiment '0'.".into(),
+            ));
         }
         let _writer = self.writer().await;
         let done = sqlx::query(
@@ -440,7 +485,12 @@ impl TrackingStore for SqlTrackingStore {
         Ok(())
     }
 
-    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()> {
+    async fn set_experiment_tag(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         validation::entity_key("Tag", key).map_err(CoreError::InvalidParameter)?;
         let experiment = self.get_experiment(experiment_id).await?;
@@ -472,17 +522,35 @@ impl TrackingStore for SqlTrackingStore {
         }
         let run_id = uuid::Uuid::new_v4().simple().to_string();
         // The name comes from run_name, else the mlflow.runName tag, else a generated one.
-        let tag_name = run.tags.iter().find(|t| t.key == RUN_NAME_TAG).map(|t| t.value.clone());
+        let tag_name = run
+            .tags
+            .iter()
+            .find(|t| t.key == RUN_NAME_TAG)
+            .map(|t| t.value.clone());
         let name = run
             .run_name
             .clone()
             .filter(|n| !n.is_empty())
             .or(tag_name)
             .unwrap_or_else(|| generated_run_name(&run_id));
-        let start_time = if run.start_time > 0 { run.start_time } else { now_millis() };
-        let artifact_uri = format!("{}/{run_id}/artifacts", experiment.artifact_location.trim_end_matches('/'));
-        let mut tags: Vec<RunTag> = run.tags.into_iter().filter(|t| t.key != RUN_NAME_TAG).collect();
-        tags.push(RunTag { key: RUN_NAME_TAG.into(), value: name.clone() });
+        let start_time = if run.start_time > 0 {
+            run.start_time
+        } else {
+            now_millis()
+        };
+        let artifact_uri = format!(
+            "{}/{run_id}/artifacts",
+            experiment.artifact_location.trim_end_matches('/')
+        );
+        let mut tags: Vec<RunTag> = run
+            .tags
+            .into_iter()
+            .filter(|t| t.key != RUN_NAME_TAG)
+            .collect();
+        tags.push(RunTag {
+            key: RUN_NAME_TAG.into(),
+            value: name.clone(),
+        });
         validate_batch(&[], &[], &tags)?;
 
         let experiment_id = parse_experiment_id(&experiment.experiment_id)?;
@@ -515,14 +583,24 @@ impl TrackingStore for SqlTrackingStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Ok(Param { key: r.try_get("key")?, value: r.try_get("value")? }))
+            .map(|r| {
+                Ok(Param {
+                    key: r.try_get("key")?,
+                    value: r.try_get("value")?,
+                })
+            })
             .collect::<CoreResult<Vec<_>>>()?;
         let tags = sqlx::query("SELECT key, value FROM tags WHERE run_uuid = $1 ORDER BY key")
             .bind(run_id)
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| Ok(RunTag { key: r.try_get("key")?, value: r.try_get("value")? }))
+            .map(|r| {
+                Ok(RunTag {
+                    key: r.try_get("key")?,
+                    value: r.try_get("value")?,
+                })
+            })
             .collect::<CoreResult<Vec<_>>>()?;
         let metrics = sqlx::query(
             "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = $1 ORDER BY key",
@@ -533,7 +611,12 @@ impl TrackingStore for SqlTrackingStore {
         .iter()
         .map(metric_from)
         .collect::<CoreResult<Vec<_>>>()?;
-        Ok(Run { info, params, tags, metrics })
+        Ok(Run {
+            info,
+            params,
+            tags,
+            metrics,
+        })
     }
 
     async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo> {
@@ -546,15 +629,31 @@ impl TrackingStore for SqlTrackingStore {
         {
             let _writer = self.writer().await;
             let mut tx = self.pool.begin().await?;
-            sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
-                .bind(update.status.unwrap_or(info.status).as_str())
-                .bind(update.end_time.or(info.end_time))
-                .bind(update.run_name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&info.run_name))
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4",
+            )
+            .bind(update.status.unwrap_or(info.status).as_str())
+            .bind(update.end_time.or(info.end_time))
+            .bind(
+                update
+                    .run_name
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&info.run_name),
+            )
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
             if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
-                insert_tags(&mut tx, run_id, &[RunTag { key: RUN_NAME_TAG.into(), value: name.into() }]).await?;
+                insert_tags(
+                    &mut tx,
+                    run_id,
+                    &[RunTag {
+                        key: RUN_NAME_TAG.into(),
+                        value: name.into(),
+                    }],
+                )
+                .await?;
             }
             tx.commit().await?;
         }
@@ -564,12 +663,14 @@ impl TrackingStore for SqlTrackingStore {
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
         let _writer = self.writer().await;
         let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
-        let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
-            .bind(stage.as_str())
-            .bind(deleted_time)
-            .bind(run_id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3",
+        )
+        .bind(stage.as_str())
+        .bind(deleted_time)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(run_not_found(run_id));
         }
@@ -591,7 +692,13 @@ impl TrackingStore for SqlTrackingStore {
         .collect()
     }
 
-    async fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()> {
+    async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> CoreResult<()> {
         validate_batch(metrics, params, tags)?;
         self.active_run(run_id).await?;
         let _writer = self.writer().await;
@@ -599,14 +706,15 @@ impl TrackingStore for SqlTrackingStore {
 
         if !params.is_empty() {
             // A param is immutable once logged: same value again is fine, another is refused.
-            let mut existing = QueryBuilder::new("SELECT key, value FROM params WHERE run_uuid = ");
-            existing.push_bind(run_id).push(" AND key IN (");
-            let mut keys = existing.separated(", ");
+            let sql = format!(
+                "SELECT key, value FROM params WHERE run_uuid = $1 AND key IN ({})",
+                placeholders(2, params.len())
+            );
+            let mut existing = sqlx::query(&sql).bind(run_id);
             for p in params {
-                keys.push_bind(p.key.clone());
+                existing = existing.bind(&p.key);
             }
-            keys.push_unseparated(")");
-            for row in existing.build().fetch_all(&mut *tx).await? {
+            for row in existing.fetch_all(&mut *tx).await? {
                 let key: String = row.try_get("key")?;
                 let old: String = row.try_get("value")?;
                 if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
@@ -618,14 +726,20 @@ impl TrackingStore for SqlTrackingStore {
                 }
             }
             let mut seen = HashSet::new();
-            let unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+            let unique: Vec<&Param> = params
+                .iter()
+                .filter(|p| seen.insert(p.key.as_str()))
+                .collect();
             for chunk in unique.chunks(INSERT_CHUNK) {
-                let mut insert = QueryBuilder::new("INSERT INTO params (run_uuid, key, value) ");
-                insert.push_values(chunk, |mut row, p| {
-                    row.push_bind(run_id.to_string()).push_bind(p.key.clone()).push_bind(p.value.clone());
-                });
-                insert.push(" ON CONFLICT (run_uuid, key) DO NOTHING");
-                insert.build().execute(&mut *tx).await?;
+                let sql = format!(
+                    "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+                    values_rows(chunk.len(), 3)
+                );
+                let mut insert = sqlx::query(&sql);
+                for p in chunk {
+                    insert = insert.bind(run_id).bind(&p.key).bind(&p.value);
+                }
+                insert.execute(&mut *tx).await?;
             }
         }
 
@@ -640,18 +754,14 @@ impl TrackingStore for SqlTrackingStore {
 
         if !metrics.is_empty() {
             for chunk in metrics.chunks(INSERT_CHUNK) {
-                let mut insert = QueryBuilder::new("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) ");
-                insert.push_values(chunk, |mut row, m| {
-                    let (value, is_nan) = stored_value(m.value);
-                    row.push_bind(run_id.to_string())
-                        .push_bind(m.key.clone())
-                        .push_bind(m.step)
-                        .push_bind(m.timestamp)
-                        .push_bind(value)
-                        .push_bind(is_nan);
-                });
-                insert.push(" ON CONFLICT DO NOTHING");
-                insert.build().execute(&mut *tx).await?;
+                let sql = format!(
+                    "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
+                     ON CONFLICT DO NOTHING",
+                    values_rows(chunk.len(), 6)
+                );
+                bind_metrics(sqlx::query(&sql), run_id, chunk.iter())
+                    .execute(&mut *tx)
+                    .await?;
             }
             // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
             let mut latest: HashMap<&str, &Metric> = HashMap::new();
@@ -665,26 +775,19 @@ impl TrackingStore for SqlTrackingStore {
             }
             let latest: Vec<&Metric> = latest.into_values().collect();
             for chunk in latest.chunks(INSERT_CHUNK) {
-                let mut upsert =
-                    QueryBuilder::new("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) ");
-                upsert.push_values(chunk, |mut row, m| {
-                    let (value, is_nan) = stored_value(m.value);
-                    row.push_bind(run_id.to_string())
-                        .push_bind(m.key.clone())
-                        .push_bind(m.step)
-                        .push_bind(m.timestamp)
-                        .push_bind(value)
-                        .push_bind(is_nan);
-                });
-                upsert.push(
-                    " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+                let sql = format!(
+                    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
+                     ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
                      timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
                      WHERE excluded.step > latest_metrics.step \
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
                             AND excluded.value > latest_metrics.value)",
+                    values_rows(chunk.len(), 6)
                 );
-                upsert.build().execute(&mut *tx).await?;
+                bind_metrics(sqlx::query(&sql), run_id, chunk.iter().copied())
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
@@ -700,7 +803,9 @@ impl TrackingStore for SqlTrackingStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(CoreError::NotFound(format!("No tag with name: {key} in run with id {run_id}")));
+            return Err(CoreError::NotFound(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
         }
         Ok(())
     }
@@ -721,7 +826,11 @@ impl TrackingStore for SqlTrackingStore {
     }
 }
 
-async fn insert_tags(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, tags: &[RunTag]) -> CoreResult<()> {
+async fn insert_tags(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    tags: &[RunTag],
+) -> CoreResult<()> {
     // Last value wins for a key repeated in one batch (PostgreSQL refuses a double upsert).
     let mut last: HashMap<&str, &RunTag> = HashMap::new();
     for tag in tags {
@@ -729,25 +838,66 @@ async fn insert_tags(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: &str, ta
     }
     let unique: Vec<&RunTag> = last.into_values().collect();
     for chunk in unique.chunks(INSERT_CHUNK) {
-        let mut insert = QueryBuilder::new("INSERT INTO tags (run_uuid, key, value) ");
-        insert.push_values(chunk, |mut row, t| {
-            row.push_bind(run_id.to_string()).push_bind(t.key.clone()).push_bind(t.value.clone());
-        });
-        insert.push(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
-        insert.build().execute(&mut **tx).await?;
+        let sql = format!(
+            "INSERT INTO tags (run_uuid, key, value) VALUES {} \
+             ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+            values_rows(chunk.len(), 3)
+        );
+        let mut insert = sqlx::query(&sql);
+        for t in chunk {
+            insert = insert.bind(run_id).bind(&t.key).bind(&t.value);
+        }
+        insert.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_metrics<'q>(
+    mut query: AnyQuery<'q>,
+    run_id: &'q str,
+    metrics: impl Iterator<Item = &'q Metric>,
+) -> AnyQuery<'q> {
+    for m in metrics {
+        let (value, is_nan) = stored_value(m.value);
+        query = query
+            .bind(run_id)
+            .bind(&m.key)
+            .bind(m.step)
+            .bind(m.timestamp)
+            .bind(value)
+            .bind(is_nan);
+    }
+    query
+}
+
+/// `$first, $first+1, …` for `count` values. The Any driver's query builder writes `?`,
+/// which PostgreSQL refuses, so placeholders are numbered here.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2, $3), ($4, $5, $6), …` for a multi-row VALUES list.
+fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A readable default name, like MLflow's "adjective-noun-123".
 fn generated_run_name(run_id: &str) -> String {
     const ADJECTIVES: [&str; 16] = [
-        "brave", "calm", "clever", "bold", "bright", "eager", "gentle", "keen", "lucky", "merry", "nimble", "quiet",
-        "rapid", "sharp", "swift", "wise",
+        "brave", "calm", "clever", "bold", "bright", "eager", "gentle", "keen", "lucky", "merry",
+        "nimble", "quiet", "rapid", "sharp", "swift", "wise",
     ];
     const NOUNS: [&str; 16] = [
-        "otter", "falcon", "lynx", "heron", "panda", "wolf", "koala", "raven", "tiger", "whale", "fox", "owl", "seal",
-        "crane", "bison", "gecko",
+        "otter", "falcon", "lynx", "heron", "panda", "wolf", "koala", "raven", "tiger", "whale",
+        "fox", "owl", "seal", "crane", "bison", "gecko",
     ];
     let n = u64::from_str_radix(run_id.get(..8).unwrap_or("0"), 16).unwrap_or(0);
     let adjective = ADJECTIVES[(n % 16) as usize];

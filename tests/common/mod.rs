@@ -32,7 +32,10 @@ pub async fn fresh_postgres_url() -> String {
     let name = unique("t_");
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap();
     format!("{base}/{name}")
 }
@@ -60,19 +63,39 @@ pub fn s3_settings() -> S3Settings {
 pub async fn fresh_bucket() -> String {
     let s3 = s3_settings();
     let bucket = unique("b");
-    let store = S3ArtifactStore::with_static_credentials(&s3.endpoint, &s3.access_key, &s3.secret_key, &bucket, "");
-    store.client().create_bucket().bucket(&bucket).send().await.unwrap();
+    let store = S3ArtifactStore::with_static_credentials(
+        &s3.endpoint,
+        &s3.access_key,
+        &s3.secret_key,
+        &bucket,
+        "",
+    );
+    store
+        .client()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
     bucket
 }
 
 pub async fn s3_store(prefix: &str) -> Arc<dyn ArtifactStore> {
     let s3 = s3_settings();
     let bucket = fresh_bucket().await;
-    Arc::new(S3ArtifactStore::with_static_credentials(&s3.endpoint, &s3.access_key, &s3.secret_key, &bucket, prefix))
+    Arc::new(S3ArtifactStore::with_static_credentials(
+        &s3.endpoint,
+        &s3.access_key,
+        &s3.secret_key,
+        &bucket,
+        prefix,
+    ))
 }
 
 pub async fn local_store() -> (Arc<dyn ArtifactStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = LocalArtifactStore::open(dir.path().join("artifacts")).await.unwrap();
+    let store = LocalArtifactStore::open(dir.path().join("artifacts"))
+        .await
+        .unwrap();
     (Arc::new(store), dir)
 }

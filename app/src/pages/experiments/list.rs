@@ -27,7 +27,13 @@ pub fn ExperimentsPage() -> impl IntoView {
     let create = ServerAction::<CreateExperiment>::new();
     // Refetch the list whenever a creation finishes.
     let experiments = Resource::new(move || create.version().get(), |_| list_experiments());
-    let form_error = move || create.value().get().and_then(|result| result.err()).map(|e| e.to_string());
+    let form_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(|result| result.err())
+            .map(|e| e.to_string())
+    };
     let created_id = move || create.value().get().and_then(|result| result.ok());
 
     view! {
@@ -81,7 +87,10 @@ pub fn ExperimentsPage() -> impl IntoView {
 }
 
 #[component]
-fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String>) -> impl IntoView {
+fn ExperimentTable(
+    experiments: Vec<ExperimentSummary>,
+    highlight: Option<String>,
+) -> impl IntoView {
     if experiments.is_empty() {
         return view! { <p class="empty">"No experiments yet. Create one above, or log a run with the MLflow client."</p> }
             .into_any();
@@ -101,10 +110,12 @@ fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String
                     .into_iter()
                     .map(|e| {
                         let is_new = highlight.as_deref() == Some(e.experiment_id.as_str());
+                        let id = e.experiment_id;
+                        let id_attr = id.clone();
                         view! {
-                            <tr class:new-row=is_new data-experiment-id=e.experiment_id.clone()>
+                            <tr class:new-row=is_new data-experiment-id=id_attr>
                                 <td class="name">{e.name}</td>
-                                <td class="mono">{e.experiment_id}</td>
+                                <td class="mono">{id}</td>
                                 <td class="num">{e.run_count}</td>
                                 <td>{timestamp_utc(e.last_update_time)}</td>
                             </tr>
