@@ -36,6 +36,7 @@ test("a new experiment appears without a full reload", async ({ page }) => {
   const row = page.locator("#experiments-table tbody tr", { hasText: name });
   await expect(row).toBeVisible();
   await expect(row.locator("td.num")).toHaveText("0");
+  await expect(page.getByLabel("New experiment")).toHaveValue("");
   expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   await expect(page.getByRole("alert")).toHaveCount(0);
 });

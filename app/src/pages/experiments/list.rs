@@ -35,6 +35,15 @@ pub fn ExperimentsPage() -> impl IntoView {
             .map(|e| e.to_string())
     };
     let created_id = move || create.value().get().and_then(|result| result.ok());
+    // After a successful create the field is emptied for the next name.
+    let name_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if created_id().is_some() {
+            if let Some(input) = name_input.get() {
+                input.set_value("");
+            }
+        }
+    });
 
     view! {
         <Title text="Experiments"/>
@@ -48,6 +57,7 @@ pub fn ExperimentsPage() -> impl IntoView {
                         <label for="new-experiment-name">"New experiment"</label>
                         <input
                             id="new-experiment-name"
+                            node_ref=name_input
                             type="text"
                             name="name"
                             placeholder="e.g. churn-model"
