@@ -50,7 +50,7 @@ export AIOPS_TEST_S3_ENDPOINT=$S3_ENDPOINT AIOPS_TEST_S3_ACCESS_KEY=$S3_ACCESS_K
 export PGBIN
 
 log "cargo test (SQLite + PostgreSQL, local folder + S3)"
-cargo test "${SSR_PACKAGES[@]}" --features ssr
+cargo test "${SSR_PACKAGES[@]}" --features ssr 2>&1 | tee "$WORK/cargo-test.log"
 
 log "cargo leptos build"
 cargo leptos build
@@ -60,9 +60,12 @@ PORT=$(free_port)
 "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/e2e-data" >"$WORK/e2e-server.log" 2>&1 &
 SERVER_PID=$!
 wait_ready "http://127.0.0.1:$PORT/ready" 60 || { cat "$WORK/e2e-server.log"; exit 1; }
-if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" npx playwright test); then
+if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" npx playwright test) 2>&1 | tee "$WORK/e2e.log"; then
   echo "--- server log ---"; tail -n 50 "$WORK/e2e-server.log"
   exit 1
 fi
 
-log "all tests passed"
+RUST_PASSED=$(grep -o 'test result: ok\. [0-9]* passed' "$WORK/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+E2E_PASSED=$(grep -oE '^ *[0-9]+ passed' "$WORK/e2e.log" | awk '{s+=$1} END {print s+0}')
+log "all tests passed (Rust: $RUST_PASSED, browser: $E2E_PASSED)"
+echo "total: $((RUST_PASSED + E2E_PASSED)) passed, 0 failed"
