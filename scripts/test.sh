@@ -21,6 +21,7 @@ ensure_rust_tools
 ensure_s3_server
 ensure_postgres
 ensure_browser
+ensure_mlflow_client
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -55,6 +56,31 @@ cargo test "${SSR_PACKAGES[@]}" --features ssr 2>&1 | tee "$WORK/cargo-test.log"
 log "cargo leptos build"
 cargo leptos build
 
+# run_mlflow_suite NAME -- aiops-serve-args...: the official MLflow client against a fresh aiops.
+run_mlflow_suite() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  mkdir -p "$WORK/$name"
+  (cd "$WORK/$name" && exec "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$port" "$@") >"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  wait_ready "http://127.0.0.1:$port/ready" 60 || { cat "$WORK/$name.log"; exit 1; }
+  log "MLflow client suite on $name"
+  # No client retries: a 5xx must fail the test, not stall it.
+  if ! AIOPS_URL="http://127.0.0.1:$port" AIOPS_TEST_OUTSIDE_DIR="$WORK" MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
+      "$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider tests/mlflow_client 2>&1 | tee -a "$WORK/pytest.log"; then
+    echo "--- server log ($name) ---"; tail -n 80 "$WORK/$name.log"
+    exit 1
+  fi
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+}
+
+run_mlflow_suite sqlite-local --data-dir "$WORK/sqlite-local/data"
+"$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc "CREATE DATABASE mlflow_suite"
+mkdir -p "$S3TMP/data/aiops-suite"
+AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$S3_ENDPOINT \
+  run_mlflow_suite postgres-s3 --data-dir "$WORK/postgres-s3/data" \
+    --database-url "postgres://postgres@127.0.0.1:$PGPORT/mlflow_suite" --artifacts "s3://aiops-suite/artifacts"
+
 log "browser tests (Playwright + Chromium)"
 PORT=$(free_port)
 "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/e2e-data" >"$WORK/e2e-server.log" 2>&1 &
@@ -67,5 +93,6 @@ fi
 
 RUST_PASSED=$(grep -o 'test result: ok\. [0-9]* passed' "$WORK/cargo-test.log" | awk '{s+=$4} END {print s+0}')
 E2E_PASSED=$(grep -oE '^ *[0-9]+ passed' "$WORK/e2e.log" | awk '{s+=$1} END {print s+0}')
-log "all tests passed (Rust: $RUST_PASSED, browser: $E2E_PASSED)"
-echo "total: $((RUST_PASSED + E2E_PASSED)) passed, 0 failed"
+PY_PASSED=$(grep -oE '^[0-9]+ passed' "$WORK/pytest.log" | awk '{s+=$1} END {print s+0}')
+log "all tests passed (Rust: $RUST_PASSED, MLflow client: $PY_PASSED, browser: $E2E_PASSED)"
+echo "total: $((RUST_PASSED + PY_PASSED + E2E_PASSED)) passed, 0 failed"

@@ -3,6 +3,7 @@
 //! The types in [`tracking`] compile everywhere (server and WASM); storage, artifact
 //! handling and everything that touches I/O sits behind the `ssr` feature.
 
+pub mod search;
 pub mod tracking;
 pub mod validation;
 

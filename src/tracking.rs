@@ -158,3 +158,33 @@ pub struct RunUpdate {
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 /// The experiment every MLflow server has; it cannot be deleted.
 pub const DEFAULT_EXPERIMENT_ID: &str = "0";
+
+/// Which lifecycle stages a search covers (MLflow `ViewType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ViewType {
+    #[default]
+    ActiveOnly,
+    DeletedOnly,
+    All,
+}
+
+impl ViewType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE_ONLY" | "1" => Some(ViewType::ActiveOnly),
+            "DELETED_ONLY" | "2" => Some(ViewType::DeletedOnly),
+            "ALL" | "3" => Some(ViewType::All),
+            _ => None,
+        }
+    }
+
+    /// The lifecycle stages this view includes.
+    pub fn stages(self) -> &'static [&'static str] {
+        match self {
+            ViewType::ActiveOnly => &["active"],
+            ViewType::DeletedOnly => &["deleted"],
+            ViewType::All => &["active", "deleted"],
+        }
+    }
+}

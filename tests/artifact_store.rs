@@ -81,10 +81,7 @@ async fn put_get_round_trip(store: &dyn ArtifactStore) {
         .await
         .unwrap();
     assert_eq!(read(store, "odd names/v1:final 100%.txt").await, b"x");
-    assert!(store
-        .put(&ArtifactPath::root(), stream_from("x"))
-        .await
-        .is_err());
+    assert!(store.put(&ArtifactPath::root(), stream_from("x")).await.is_err());
 }
 
 async fn list_directories_and_files(store: &dyn ArtifactStore) {
@@ -97,16 +94,11 @@ async fn list_directories_and_files(store: &dyn ArtifactStore) {
         store.put(&path(p), stream_from(body)).await.unwrap();
     }
     let top = store.list(&path("r")).await.unwrap();
-    let summary: Vec<(String, bool, Option<u64>)> = top
-        .into_iter()
-        .map(|e| (e.path, e.is_dir, e.file_size))
-        .collect();
+    let summary: Vec<(String, bool, Option<u64>)> =
+        top.into_iter().map(|e| (e.path, e.is_dir, e.file_size)).collect();
     assert_eq!(
         summary,
-        vec![
-            ("r/a.txt".into(), false, Some(2)),
-            ("r/sub".into(), true, None)
-        ]
+        vec![("r/a.txt".into(), false, Some(2)), ("r/sub".into(), true, None)]
     );
     let sub = store.list(&path("r/sub")).await.unwrap();
     assert_eq!(
@@ -122,12 +114,7 @@ async fn list_directories_and_files(store: &dyn ArtifactStore) {
 }
 
 async fn delete_files_and_trees(store: &dyn ArtifactStore) {
-    for p in [
-        "d/keep.txt",
-        "d/tree/a.txt",
-        "d/tree/b/c.txt",
-        "d/treehouse.txt",
-    ] {
+    for p in ["d/keep.txt", "d/tree/a.txt", "d/tree/b/c.txt", "d/treehouse.txt"] {
         store.put(&path(p), stream_from("x")).await.unwrap();
     }
     store.delete(&path("d/tree")).await.unwrap();
@@ -162,8 +149,7 @@ async fn missing_files_are_not_found(store: &dyn ArtifactStore) {
 async fn large_uploads_stream_in_parts(store: &dyn ArtifactStore) {
     // 20 MiB in 1 MiB chunks: more than two S3 parts, never one buffer of the whole.
     let chunk: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
-    let chunks: Vec<std::io::Result<Bytes>> =
-        (0..20).map(|_| Ok(Bytes::from(chunk.clone()))).collect();
+    let chunks: Vec<std::io::Result<Bytes>> = (0..20).map(|_| Ok(Bytes::from(chunk.clone()))).collect();
     let body: ByteStream = Box::pin(futures::stream::iter(chunks));
     let written = store.put(&path("big/blob.bin"), body).await.unwrap();
     assert_eq!(written, 20 * 1024 * 1024);
@@ -201,9 +187,6 @@ async fn local_store_does_not_follow_symlinks_out_of_the_root() {
     std::os::unix::fs::symlink(&outside, dir.path().join("artifacts/link")).unwrap();
     assert!(store.get(&path("link/secret.txt")).await.is_err());
     assert!(store.list(&path("link")).await.is_err());
-    assert!(store
-        .put(&path("link/new.txt"), stream_from("x"))
-        .await
-        .is_err());
+    assert!(store.put(&path("link/new.txt"), stream_from("x")).await.is_err());
     assert!(!outside.join("new.txt").exists());
 }

@@ -93,10 +93,7 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
     let id = store.create_experiment("churn", None, &tags).await.unwrap();
     let experiment = store.get_experiment(&id).await.unwrap();
     assert_eq!(experiment.name, "churn");
-    assert_eq!(
-        experiment.artifact_location,
-        format!("mlflow-artifacts:/{id}")
-    );
+    assert_eq!(experiment.artifact_location, format!("mlflow-artifacts:/{id}"));
     assert_eq!(experiment.lifecycle_stage, LifecycleStage::Active);
     assert_eq!(experiment.tags, tags);
     assert!(experiment.creation_time > 0);
@@ -107,11 +104,7 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
         .unwrap();
     assert_ne!(id, other);
     assert_eq!(
-        store
-            .get_experiment(&other)
-            .await
-            .unwrap()
-            .artifact_location,
+        store.get_experiment(&other).await.unwrap().artifact_location,
         "mlflow-artifacts:/custom"
     );
 
@@ -121,14 +114,7 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
     let churn = summaries.iter().find(|s| s.name == "churn").unwrap();
     assert_eq!(churn.run_count, 2);
     assert!(churn.last_update_time >= experiment.creation_time);
-    assert_eq!(
-        summaries
-            .iter()
-            .find(|s| s.name == "fraud")
-            .unwrap()
-            .run_count,
-        0
-    );
+    assert_eq!(summaries.iter().find(|s| s.name == "fraud").unwrap().run_count, 0);
     assert_eq!(summaries.len(), 3, "Default, churn and fraud");
 }
 
@@ -165,11 +151,7 @@ async fn experiment_lifecycle_and_tags(store: &dyn TrackingStore) {
 
     store.rename_experiment(&id, "life2").await.unwrap();
     assert_eq!(
-        store
-            .get_experiment_by_name("life2")
-            .await
-            .unwrap()
-            .experiment_id,
+        store.get_experiment_by_name("life2").await.unwrap().experiment_id,
         id
     );
     assert!(matches!(
@@ -205,9 +187,7 @@ async fn experiment_lifecycle_and_tags(store: &dyn TrackingStore) {
         .await
         .unwrap();
     assert!(matches!(
-        store
-            .set_experiment_lifecycle("0", LifecycleStage::Deleted)
-            .await,
+        store.set_experiment_lifecycle("0", LifecycleStage::Deleted).await,
         Err(CoreError::InvalidParameter(_))
     ));
 }
@@ -240,12 +220,7 @@ async fn runs_have_info_tags_and_artifact_uri(store: &dyn TrackingStore) {
         info.artifact_uri,
         format!("mlflow-artifacts:/{id}/{}/artifacts", info.run_id)
     );
-    let tag = |k: &str| {
-        run.tags
-            .iter()
-            .find(|t| t.key == k)
-            .map(|t| t.value.clone())
-    };
+    let tag = |k: &str| run.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
     assert_eq!(tag("mlflow.runName").as_deref(), Some("first"));
     assert_eq!(tag("source").as_deref(), Some("notebook"));
 
@@ -321,11 +296,7 @@ async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) 
     assert_eq!(latest("loss").step, 99);
     assert!((latest("loss").value - 0.01).abs() < 1e-12);
     assert_eq!(
-        (
-            latest("acc").step,
-            latest("acc").timestamp,
-            latest("acc").value
-        ),
+        (latest("acc").step, latest("acc").timestamp, latest("acc").value),
         (1, 10, 0.7)
     );
 
@@ -334,10 +305,7 @@ async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) 
         .map(|i| metric(&format!("m{}", i % 7), i as f64, i, i))
         .collect();
     store.log_batch(&run_id, &wide, &[], &[]).await.unwrap();
-    assert_eq!(
-        store.get_metric_history(&run_id, "m3").await.unwrap().len(),
-        143
-    );
+    assert_eq!(store.get_metric_history(&run_id, "m3").await.unwrap().len(), 143);
     assert!(store
         .get_metric_history(&run_id, "missing")
         .await
@@ -402,10 +370,7 @@ async fn params_are_immutable_and_batches_atomic(store: &dyn TrackingStore) {
             .log_batch(&run_id, &vec![metric("m", 1.0, 0, 0); 1001], &[], &[])
             .await,
     ] {
-        assert!(
-            matches!(bad, Err(CoreError::InvalidParameter(_))),
-            "{bad:?}"
-        );
+        assert!(matches!(bad, Err(CoreError::InvalidParameter(_))), "{bad:?}");
     }
     store.delete_tag(&run_id, "stage").await.unwrap();
     assert!(matches!(
@@ -500,9 +465,7 @@ async fn unknown_ids_are_not_found(store: &dyn TrackingStore) {
         Err(CoreError::NotFound(_))
     ));
     assert!(matches!(
-        store
-            .set_run_lifecycle(missing, LifecycleStage::Deleted)
-            .await,
+        store.set_run_lifecycle(missing, LifecycleStage::Deleted).await,
         Err(CoreError::NotFound(_))
     ));
 }

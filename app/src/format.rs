@@ -43,3 +43,36 @@ mod tests {
         assert_eq!(timestamp_utc(951_782_400_000), "2000-02-29 00:00 UTC");
     }
 }
+
+/// A metric value for tables: short, exact for integers, NaN and infinities spelled out.
+pub fn number(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return format!("{value:.0}");
+    }
+    let magnitude = value.abs();
+    if !(1e-4..1e6).contains(&magnitude) {
+        return format!("{value:.4e}");
+    }
+    let text = format!("{value:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::number;
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(0.912345678), "0.912346");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(1.5e-7), "1.5000e-7");
+    }
+}

@@ -6,6 +6,7 @@ pub mod layout;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod view_state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -14,6 +15,7 @@ use leptos_router::path;
 
 use crate::layout::Shell;
 use crate::pages::experiments::list::ExperimentsPage;
+use crate::pages::experiments::runs::ExperimentRunsPage;
 use crate::pages::placeholder::{DeploymentsPage, InferencePage, ModelsPage, MonitoringPage};
 
 /// Name of the WASM/JS/CSS bundle cargo-leptos writes under `/pkg`.
@@ -52,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::placeholder::NotFound>
                     <Route path=path!("/") view=ExperimentsPage/>
                     <Route path=path!("/experiments") view=ExperimentsPage/>
+                    <Route path=path!("/experiments/:id") view=ExperimentRunsPage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/deployments") view=DeploymentsPage/>
                     <Route path=path!("/inference") view=InferencePage/>

@@ -88,3 +88,19 @@ wait_ready() {
   echo "no answer from $url after ${limit}s" >&2
   return 1
 }
+
+# The official MLflow client, in a venv of the project's own.
+ensure_mlflow_client() {
+  local venv="$TOOLS_DIR/mlflow-venv" req="$ROOT/tests/mlflow_client/requirements.txt"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "python venv for the MLflow client"
+    python3 -m venv "$venv"
+  fi
+  if ! cmp -s "$req" "$venv/.installed-requirements" 2>/dev/null; then
+    log "pip install mlflow==3.17.2 (once)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/.installed-requirements"
+  fi
+  MLFLOW_PYTHON="$venv/bin/python"
+  export MLFLOW_PYTHON
+}

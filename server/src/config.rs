@@ -68,10 +68,7 @@ impl ServeArgs {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("aiops.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("aiops.db").display()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! `aiops`: the AI Ops Dashboard server.
 
+mod api;
 mod config;
 mod health;
 mod telemetry;
@@ -91,11 +92,12 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .merge(api::router())
         .leptos_routes(&state, routes, move || shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(app_context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            app_context,
+            shell,
+        ))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

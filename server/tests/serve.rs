@@ -111,16 +111,10 @@ async fn serves_the_embedded_default_from_any_working_directory() {
     let page = reqwest::get(server.url("/experiments")).await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(
-        html.contains("Default"),
-        "the list is rendered on the server"
-    );
+    assert!(html.contains("Default"), "the list is rendered on the server");
     assert!(html.contains("New experiment"));
     assert_eq!(
-        reqwest::get(server.url("/no/such/page"))
-            .await
-            .unwrap()
-            .status(),
+        reqwest::get(server.url("/no/such/page")).await.unwrap().status(),
         404
     );
 }
@@ -214,8 +208,7 @@ impl Drop for PrivatePostgres {
 #[tokio::test]
 async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
     let postgres = PrivatePostgres::start();
-    let endpoint =
-        std::env::var("AIOPS_TEST_S3_ENDPOINT").expect("run via scripts/test.sh (starts S3)");
+    let endpoint = std::env::var("AIOPS_TEST_S3_ENDPOINT").expect("run via scripts/test.sh (starts S3)");
     let access_key = std::env::var("AIOPS_TEST_S3_ACCESS_KEY").unwrap();
     let secret_key = std::env::var("AIOPS_TEST_S3_SECRET_KEY").unwrap();
     let bucket = format!("b{}", uuid::Uuid::new_v4().simple());
@@ -228,9 +221,7 @@ async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
         .unwrap();
 
     // Trust auth ignores the password, which lets us check it never reaches the log.
-    let database_url = postgres
-        .url
-        .replacen("postgres@", "postgres:db-pa55word@", 1);
+    let database_url = postgres.url.replacen("postgres@", "postgres:db-pa55word@", 1);
     let artifacts = format!("s3://{bucket}/aiops");
     let cwd = tempfile::tempdir().unwrap();
     let server = Server::start(

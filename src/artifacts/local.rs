@@ -18,17 +18,11 @@ impl LocalArtifactStore {
     pub async fn open(root: impl AsRef<Path>) -> CoreResult<Self> {
         let root = root.as_ref();
         tokio::fs::create_dir_all(root).await.map_err(|e| {
-            CoreError::Config(format!(
-                "cannot create artifact folder {}: {e}",
-                root.display()
-            ))
+            CoreError::Config(format!("cannot create artifact folder {}: {e}", root.display()))
         })?;
-        let root = tokio::fs::canonicalize(root).await.map_err(|e| {
-            CoreError::Config(format!(
-                "cannot open artifact folder {}: {e}",
-                root.display()
-            ))
-        })?;
+        let root = tokio::fs::canonicalize(root)
+            .await
+            .map_err(|e| CoreError::Config(format!("cannot open artifact folder {}: {e}", root.display())))?;
         Ok(LocalArtifactStore { root })
     }
 
@@ -70,9 +64,7 @@ impl ArtifactStore for LocalArtifactStore {
         self.confined(&parent).await?;
         tokio::fs::create_dir_all(&parent).await?;
         if tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_dir()) {
-            return Err(CoreError::InvalidParameter(format!(
-                "'{path}' is a directory"
-            )));
+            return Err(CoreError::InvalidParameter(format!("'{path}' is a directory")));
         }
         // Write beside the target and rename, so readers never see half a file.
         let tmp = parent.join(format!(
@@ -105,11 +97,7 @@ impl ArtifactStore for LocalArtifactStore {
         self.confined(&full).await?;
         match tokio::fs::metadata(&full).await {
             Ok(meta) if meta.is_file() => {}
-            Ok(_) => {
-                return Err(CoreError::InvalidParameter(format!(
-                    "'{path}' is a directory"
-                )))
-            }
+            Ok(_) => return Err(CoreError::InvalidParameter(format!("'{path}' is a directory"))),
             Err(_) => return Err(CoreError::NotFound(format!("artifact '{path}' not found"))),
         }
         let file = tokio::fs::File::open(&full).await?;

@@ -187,18 +187,13 @@ mod tests {
             "a\0b",
             "a\nb",
         ] {
-            assert!(
-                ArtifactPath::parse(bad).is_err(),
-                "{bad:?} should be refused"
-            );
+            assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
 
     #[test]
     fn joins() {
-        let base = ArtifactPath::parse("1/abc/artifacts")
-            .ok()
-            .unwrap_or_default();
+        let base = ArtifactPath::parse("1/abc/artifacts").ok().unwrap_or_default();
         let child = ArtifactPath::parse("x/y").ok().unwrap_or_default();
         assert_eq!(base.join(&child).as_str(), "1/abc/artifacts/x/y");
         assert_eq!(ArtifactPath::root().join(&child).as_str(), "x/y");

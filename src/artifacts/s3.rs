@@ -52,8 +52,7 @@ impl S3ArtifactStore {
         bucket: &str,
         prefix: &str,
     ) -> Self {
-        let credentials =
-            aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "static");
+        let credentials = aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "static");
         let config = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -108,12 +107,7 @@ impl S3ArtifactStore {
         Ok(())
     }
 
-    async fn put_multipart(
-        &self,
-        key: &str,
-        first: Bytes,
-        body: &mut ByteStream,
-    ) -> CoreResult<u64> {
+    async fn put_multipart(&self, key: &str, first: Bytes, body: &mut ByteStream) -> CoreResult<u64> {
         let upload = self
             .client
             .create_multipart_upload()
@@ -180,11 +174,7 @@ impl S3ArtifactStore {
                 .bucket(&self.bucket)
                 .key(key)
                 .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                 .send()
                 .await
                 .map_err(|e| storage_error("complete_multipart_upload", e))?;
@@ -218,15 +208,9 @@ impl S3ArtifactStore {
                 .send()
                 .await
                 .map_err(|e| storage_error("list_objects_v2", e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
             match page.next_continuation_token() {
-                Some(next) if page.is_truncated().unwrap_or(false) => {
-                    token = Some(next.to_string())
-                }
+                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
                 _ => break,
             }
         }
@@ -311,10 +295,7 @@ impl ArtifactStore for S3ArtifactStore {
             }
             for object in page.contents() {
                 if let Some(path) = object.key().and_then(strip) {
-                    let size = object
-                        .size()
-                        .and_then(|s| u64::try_from(s).ok())
-                        .unwrap_or(0);
+                    let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
                     entries.push(ArtifactEntry {
                         path,
                         is_dir: false,
@@ -323,9 +304,7 @@ impl ArtifactStore for S3ArtifactStore {
                 }
             }
             match page.next_continuation_token() {
-                Some(next) if page.is_truncated().unwrap_or(false) => {
-                    token = Some(next.to_string())
-                }
+                Some(next) if page.is_truncated().unwrap_or(false) => token = Some(next.to_string()),
                 _ => break,
             }
         }

@@ -6,9 +6,10 @@ pub use sql::{Backend, SqlTrackingStore};
 
 use std::sync::Arc;
 
+use crate::search::{Filter, OrderBy};
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run,
-    RunInfo, RunTag, RunUpdate,
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo,
+    RunTag, RunUpdate, ViewType,
 };
 use crate::CoreResult;
 
@@ -31,17 +32,8 @@ pub trait TrackingStore: Send + Sync {
     /// Active experiments with run counts, most recently updated first.
     async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>>;
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()>;
-    async fn set_experiment_lifecycle(
-        &self,
-        experiment_id: &str,
-        stage: LifecycleStage,
-    ) -> CoreResult<()>;
-    async fn set_experiment_tag(
-        &self,
-        experiment_id: &str,
-        key: &str,
-        value: &str,
-    ) -> CoreResult<()>;
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()>;
+    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()>;
 
     async fn create_run(&self, run: NewRun) -> CoreResult<Run>;
     async fn get_run(&self, run_id: &str) -> CoreResult<Run>;
@@ -61,6 +53,72 @@ pub trait TrackingStore: Send + Sync {
     async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()>;
     /// The full history of one metric, by step then timestamp.
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;
+    /// One page of a metric's history: `limit` points after skipping `offset`.
+    async fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        offset: i64,
+        limit: i64,
+    ) -> CoreResult<Vec<Metric>>;
+    /// Histories of one metric for several runs, each sampled down to at most
+    /// `max_points` (first and last step kept), for charts.
+    async fn get_metric_history_sampled(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        step_range: Option<(i64, i64)>,
+        max_points: usize,
+    ) -> CoreResult<Vec<(String, Metric)>>;
+
+    /// Min and max over the whole history of every metric of these runs.
+    async fn metric_ranges(&self, run_ids: &[String]) -> CoreResult<Vec<MetricRange>>;
+
+    /// Runs matching a search, in the requested order.
+    async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage>;
+    /// Experiments matching a search, in the requested order.
+    async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage>;
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricRange {
+    pub run_id: String,
+    pub key: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// A run search, already parsed and validated.
+#[derive(Clone, Debug, Default)]
+pub struct RunSearch {
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<Filter>,
+    pub view: ViewType,
+    pub order_by: Vec<OrderBy>,
+    pub max_results: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    /// More runs follow this page.
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExperimentSearch {
+    pub filter: Option<Filter>,
+    pub view: ViewType,
+    pub order_by: Vec<OrderBy>,
+    pub max_results: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExperimentPage {
+    pub experiments: Vec<Experiment>,
+    pub has_more: bool,
 }
 
 /// Opens the store named by a database URL (`sqlite://…` or `postgres://…`) and migrates it.

@@ -13,10 +13,13 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::TrackingStore;
+use super::{ExperimentPage, ExperimentSearch, MetricRange, RunPage, RunSearch, TrackingStore};
+use crate::search::sql::{
+    compile_experiment_order, compile_filter, compile_run_order, Bind, SqlBuilder, Subject,
+};
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run,
-    RunInfo, RunStatus, RunTag, RunUpdate, RUN_NAME_TAG,
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo,
+    RunStatus, RunTag, RunUpdate, RUN_NAME_TAG,
 };
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
@@ -93,12 +96,7 @@ impl SqlTrackingStore {
                     .connect_with(options)
                     .await?
             }
-            Backend::Postgres => {
-                pool_options
-                    .max_connections(16)
-                    .connect_with(options)
-                    .await?
-            }
+            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
         };
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
@@ -122,11 +120,7 @@ impl SqlTrackingStore {
         }
     }
 
-    async fn experiment_where(
-        &self,
-        clause: &str,
-        bind: BindValue<'_>,
-    ) -> CoreResult<Option<Experiment>> {
+    async fn experiment_where(&self, clause: &str, bind: BindValue<'_>) -> CoreResult<Option<Experiment>> {
         let sql = format!(
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time \
              FROM experiments WHERE {clause}"
@@ -140,20 +134,19 @@ impl SqlTrackingStore {
             return Ok(None);
         };
         let id: i64 = row.try_get("experiment_id")?;
-        let tags = sqlx::query(
-            "SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ExperimentTag {
-                key: r.try_get("key")?,
-                value: r.try_get("value")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let tags =
+            sqlx::query("SELECT key, value FROM experiment_tags WHERE experiment_id = $1 ORDER BY key")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(ExperimentTag {
+                        key: r.try_get("key")?,
+                        value: r.try_get("value")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Some(Experiment {
             experiment_id: id.to_string(),
             name: row.try_get("name")?,
@@ -166,13 +159,11 @@ impl SqlTrackingStore {
     }
 
     async fn run_info(&self, run_id: &str) -> CoreResult<RunInfo> {
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"
-        ))
-        .bind(run_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| run_not_found(run_id))?;
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"))
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| run_not_found(run_id))?;
         run_info_from(&row)
     }
 
@@ -399,9 +390,7 @@ impl TrackingStore for SqlTrackingStore {
     async fn get_experiment_by_name(&self, name: &str) -> CoreResult<Experiment> {
         self.experiment_where("name = $1", BindValue::Text(name))
             .await?
-            .ok_or_else(|| {
-                CoreError::NotFound(format!("Could not find experiment with name '{name}'"))
-            })
+            .ok_or_else(|| CoreError::NotFound(format!("Could not find experiment with name '{name}'")))
     }
 
     async fn list_experiment_summaries(&self) -> CoreResult<Vec<ExperimentSummary>> {
@@ -438,17 +427,15 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
-        let new_name =
-            validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
+        let new_name = validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
         let _writer = self.writer().await;
-        let result = sqlx::query(
-            "UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3",
-        )
-        .bind(&new_name)
-        .bind(now_millis())
-        .bind(id)
-        .execute(&self.pool)
-        .await;
+        let result =
+            sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
+                .bind(&new_name)
+                .bind(now_millis())
+                .bind(id)
+                .execute(&self.pool)
+                .await;
         match result {
             Ok(done) if done.rows_affected() == 0 => Err(experiment_not_found(experiment_id)),
             Ok(_) => Ok(()),
@@ -459,11 +446,7 @@ impl TrackingStore for SqlTrackingStore {
         }
     }
 
-    async fn set_experiment_lifecycle(
-        &self,
-        experiment_id: &str,
-        stage: LifecycleStage,
-    ) -> CoreResult<()> {
+    async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         if id == 0 && stage == LifecycleStage::Deleted {
             return Err(CoreError::InvalidParameter(
@@ -485,12 +468,7 @@ impl TrackingStore for SqlTrackingStore {
         Ok(())
     }
 
-    async fn set_experiment_tag(
-        &self,
-        experiment_id: &str,
-        key: &str,
-        value: &str,
-    ) -> CoreResult<()> {
+    async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         validation::entity_key("Tag", key).map_err(CoreError::InvalidParameter)?;
         let experiment = self.get_experiment(experiment_id).await?;
@@ -542,11 +520,7 @@ impl TrackingStore for SqlTrackingStore {
             "{}/{run_id}/artifacts",
             experiment.artifact_location.trim_end_matches('/')
         );
-        let mut tags: Vec<RunTag> = run
-            .tags
-            .into_iter()
-            .filter(|t| t.key != RUN_NAME_TAG)
-            .collect();
+        let mut tags: Vec<RunTag> = run.tags.into_iter().filter(|t| t.key != RUN_NAME_TAG).collect();
         tags.push(RunTag {
             key: RUN_NAME_TAG.into(),
             value: name.clone(),
@@ -629,21 +603,19 @@ impl TrackingStore for SqlTrackingStore {
         {
             let _writer = self.writer().await;
             let mut tx = self.pool.begin().await?;
-            sqlx::query(
-                "UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4",
-            )
-            .bind(update.status.unwrap_or(info.status).as_str())
-            .bind(update.end_time.or(info.end_time))
-            .bind(
-                update
-                    .run_name
-                    .as_deref()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or(&info.run_name),
-            )
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
+                .bind(update.status.unwrap_or(info.status).as_str())
+                .bind(update.end_time.or(info.end_time))
+                .bind(
+                    update
+                        .run_name
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(&info.run_name),
+                )
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
             if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
                 insert_tags(
                     &mut tx,
@@ -663,14 +635,12 @@ impl TrackingStore for SqlTrackingStore {
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
         let _writer = self.writer().await;
         let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
-        let done = sqlx::query(
-            "UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3",
-        )
-        .bind(stage.as_str())
-        .bind(deleted_time)
-        .bind(run_id)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
+            .bind(stage.as_str())
+            .bind(deleted_time)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(run_not_found(run_id));
         }
@@ -726,10 +696,7 @@ impl TrackingStore for SqlTrackingStore {
                 }
             }
             let mut seen = HashSet::new();
-            let unique: Vec<&Param> = params
-                .iter()
-                .filter(|p| seen.insert(p.key.as_str()))
-                .collect();
+            let unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
             for chunk in unique.chunks(INSERT_CHUNK) {
                 let sql = format!(
                     "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
@@ -824,6 +791,269 @@ impl TrackingStore for SqlTrackingStore {
         .map(metric_from)
         .collect()
     }
+
+    async fn get_metric_history_page(
+        &self,
+        run_id: &str,
+        key: &str,
+        offset: i64,
+        limit: i64,
+    ) -> CoreResult<Vec<Metric>> {
+        self.run_info(run_id).await?;
+        sqlx::query(
+            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
+             ORDER BY step, timestamp, value LIMIT $3 OFFSET $4",
+        )
+        .bind(run_id)
+        .bind(key)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(metric_from)
+        .collect()
+    }
+
+    async fn get_metric_history_sampled(
+        &self,
+        run_ids: &[String],
+        key: &str,
+        step_range: Option<(i64, i64)>,
+        max_points: usize,
+    ) -> CoreResult<Vec<(String, Metric)>> {
+        let mut out = Vec::new();
+        for run_id in run_ids {
+            let (low, high) = step_range.unwrap_or((i64::MIN, i64::MAX));
+            let points = sqlx::query(
+                "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
+                 AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value",
+            )
+            .bind(run_id.as_str())
+            .bind(key)
+            .bind(low)
+            .bind(high)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(metric_from)
+            .collect::<CoreResult<Vec<_>>>()?;
+            out.extend(
+                sample_evenly(points, max_points)
+                    .into_iter()
+                    .map(|m| (run_id.clone(), m)),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn metric_ranges(&self, run_ids: &[String]) -> CoreResult<Vec<MetricRange>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT run_uuid, key, MIN(value) AS min_value, MAX(value) AS max_value FROM metrics \
+             WHERE run_uuid IN ({}) AND is_nan = 0 GROUP BY run_uuid, key",
+            placeholders(1, run_ids.len())
+        );
+        ids_query(&sql, run_ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(MetricRange {
+                    run_id: row.try_get("run_uuid")?,
+                    key: row.try_get("key")?,
+                    min: row.try_get("min_value")?,
+                    max: row.try_get("max_value")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage> {
+        let mut b = SqlBuilder::new(1);
+        let experiment_ids: Vec<i64> = search
+            .experiment_ids
+            .iter()
+            .filter_map(|id| id.trim().parse().ok())
+            .collect();
+        if experiment_ids.is_empty() {
+            return Ok(RunPage::default());
+        }
+        let (joins, order) = compile_run_order(&mut b, &search.order_by);
+        let experiments = experiment_ids
+            .iter()
+            .map(|id| b.bind(Bind::Int(*id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stages = search
+            .view
+            .stages()
+            .iter()
+            .map(|s| b.bind(Bind::Text((*s).into())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT r.run_uuid FROM runs r{joins} WHERE r.experiment_id IN ({experiments}) \
+             AND r.lifecycle_stage IN ({stages})"
+        );
+        if let Some(filter) = &search.filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, Subject::Runs, filter));
+        }
+        let limit = b.bind(Bind::Int(search.max_results + 1));
+        let offset = b.bind(Bind::Int(search.offset));
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let mut ids: Vec<String> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("run_uuid"))
+            .collect::<Result<_, _>>()?;
+        let has_more = ids.len() as i64 > search.max_results;
+        ids.truncate(usize::try_from(search.max_results).unwrap_or(0));
+        Ok(RunPage {
+            runs: self.get_runs(&ids).await?,
+            has_more,
+        })
+    }
+
+    async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
+        let mut b = SqlBuilder::new(1);
+        let stages = search
+            .view
+            .stages()
+            .iter()
+            .map(|s| b.bind(Bind::Text((*s).into())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql =
+            format!("SELECT e.experiment_id FROM experiments e WHERE e.lifecycle_stage IN ({stages})");
+        if let Some(filter) = &search.filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, Subject::Experiments, filter));
+        }
+        let limit = b.bind(Bind::Int(search.max_results + 1));
+        let offset = b.bind(Bind::Int(search.offset));
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            compile_experiment_order(&search.order_by)
+        ));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let ids: Vec<i64> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("experiment_id"))
+            .collect::<Result<_, _>>()?;
+        let has_more = ids.len() as i64 > search.max_results;
+        let mut experiments = Vec::new();
+        for id in ids.iter().take(usize::try_from(search.max_results).unwrap_or(0)) {
+            if let Some(e) = self
+                .experiment_where("experiment_id = $1", BindValue::Int(*id))
+                .await?
+            {
+                experiments.push(e);
+            }
+        }
+        Ok(ExperimentPage {
+            experiments,
+            has_more,
+        })
+    }
+}
+
+impl SqlTrackingStore {
+    /// Full runs for `ids`, in the order given: three bulk queries, not three per run.
+    pub async fn get_runs(&self, ids: &[String]) -> CoreResult<Vec<Run>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = placeholders(1, ids.len());
+        let info_sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid IN ({list})");
+        let params_sql =
+            format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({list}) ORDER BY key");
+        let tags_sql =
+            format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({list}) ORDER BY key");
+        let metrics_sql = format!(
+            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics \
+             WHERE run_uuid IN ({list}) ORDER BY key"
+        );
+        let infos = ids_query(&info_sql, ids).fetch_all(&self.pool).await?;
+        let params = ids_query(&params_sql, ids).fetch_all(&self.pool).await?;
+        let tags = ids_query(&tags_sql, ids).fetch_all(&self.pool).await?;
+        let metrics = ids_query(&metrics_sql, ids).fetch_all(&self.pool).await?;
+        let mut runs: HashMap<String, Run> = HashMap::new();
+        for row in &infos {
+            let info = run_info_from(row)?;
+            runs.insert(
+                info.run_id.clone(),
+                Run {
+                    info,
+                    params: Vec::new(),
+                    tags: Vec::new(),
+                    metrics: Vec::new(),
+                },
+            );
+        }
+        for row in &params {
+            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
+                run.params.push(Param {
+                    key: row.try_get("key")?,
+                    value: row.try_get("value")?,
+                });
+            }
+        }
+        for row in &tags {
+            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
+                run.tags.push(RunTag {
+                    key: row.try_get("key")?,
+                    value: row.try_get("value")?,
+                });
+            }
+        }
+        for row in &metrics {
+            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
+                run.metrics.push(metric_from(row)?);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
+    }
+}
+
+fn ids_query<'q>(sql: &'q str, ids: &'q [String]) -> AnyQuery<'q> {
+    ids.iter()
+        .fold(sqlx::query(sql), |query, id| query.bind(id.as_str()))
+}
+
+fn bind_value<'q>(query: AnyQuery<'q>, bind: &'q Bind) -> AnyQuery<'q> {
+    match bind {
+        Bind::Text(t) => query.bind(t.as_str()),
+        Bind::Int(i) => query.bind(*i),
+        Bind::Float(f) => query.bind(*f),
+    }
+}
+
+/// At most `max_points` of `points`, evenly spread, always keeping the first and last.
+fn sample_evenly(points: Vec<Metric>, max_points: usize) -> Vec<Metric> {
+    if points.len() <= max_points || max_points < 2 {
+        return points;
+    }
+    let last = points.len() - 1;
+    let mut picked: Vec<usize> = (0..max_points).map(|i| i * last / (max_points - 1)).collect();
+    picked.dedup();
+    picked
+        .into_iter()
+        .filter_map(|i| points.get(i).cloned())
+        .collect()
 }
 
 async fn insert_tags(
@@ -892,12 +1122,12 @@ fn values_rows(rows: usize, columns: usize) -> String {
 /// A readable default name, like MLflow's "adjective-noun-123".
 fn generated_run_name(run_id: &str) -> String {
     const ADJECTIVES: [&str; 16] = [
-        "brave", "calm", "clever", "bold", "bright", "eager", "gentle", "keen", "lucky", "merry",
-        "nimble", "quiet", "rapid", "sharp", "swift", "wise",
+        "brave", "calm", "clever", "bold", "bright", "eager", "gentle", "keen", "lucky", "merry", "nimble",
+        "quiet", "rapid", "sharp", "swift", "wise",
     ];
     const NOUNS: [&str; 16] = [
-        "otter", "falcon", "lynx", "heron", "panda", "wolf", "koala", "raven", "tiger", "whale",
-        "fox", "owl", "seal", "crane", "bison", "gecko",
+        "otter", "falcon", "lynx", "heron", "panda", "wolf", "koala", "raven", "tiger", "whale", "fox",
+        "owl", "seal", "crane", "bison", "gecko",
     ];
     let n = u64::from_str_radix(run_id.get(..8).unwrap_or("0"), 16).unwrap_or(0);
     let adjective = ADJECTIVES[(n % 16) as usize];

@@ -63,13 +63,8 @@ pub fn s3_settings() -> S3Settings {
 pub async fn fresh_bucket() -> String {
     let s3 = s3_settings();
     let bucket = unique("b");
-    let store = S3ArtifactStore::with_static_credentials(
-        &s3.endpoint,
-        &s3.access_key,
-        &s3.secret_key,
-        &bucket,
-        "",
-    );
+    let store =
+        S3ArtifactStore::with_static_credentials(&s3.endpoint, &s3.access_key, &s3.secret_key, &bucket, "");
     store
         .client()
         .create_bucket()

@@ -97,10 +97,7 @@ pub fn ExperimentsPage() -> impl IntoView {
 }
 
 #[component]
-fn ExperimentTable(
-    experiments: Vec<ExperimentSummary>,
-    highlight: Option<String>,
-) -> impl IntoView {
+fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String>) -> impl IntoView {
     if experiments.is_empty() {
         return view! { <p class="empty">"No experiments yet. Create one above, or log a run with the MLflow client."</p> }
             .into_any();
@@ -122,9 +119,10 @@ fn ExperimentTable(
                         let is_new = highlight.as_deref() == Some(e.experiment_id.as_str());
                         let id = e.experiment_id;
                         let id_attr = id.clone();
+                        let id_link = id.clone();
                         view! {
                             <tr class:new-row=is_new data-experiment-id=id_attr>
-                                <td class="name">{e.name}</td>
+                                <td class="name"><a href=format!("/experiments/{}", id_link)>{e.name}</a></td>
                                 <td class="mono">{id}</td>
                                 <td class="num">{e.run_count}</td>
                                 <td>{timestamp_utc(e.last_update_time)}</td>

@@ -1,0 +1,416 @@
+//! One experiment's runs table. The whole view (filter, sort, columns, selection, page)
+//! lives in the URL, so a link reproduces exactly what the sender saw.
+
+use aiops_core::tracking::{Experiment, Run};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::NavigateOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::format::{number, timestamp_utc};
+use crate::view_state::{with_query, QueryState};
+
+/// Runs per page of the table.
+pub const PAGE_SIZE: i64 = 100;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricSpan {
+    pub run_id: String,
+    pub key: String,
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunsTable {
+    pub experiment: Experiment,
+    pub runs: Vec<Run>,
+    /// Whole-history min/max per run and metric, when asked for.
+    pub spans: Vec<MetricSpan>,
+    pub has_more: bool,
+}
+
+#[server(prefix = "/_app")]
+pub async fn experiment_runs(
+    experiment_id: String,
+    filter: String,
+    sort: String,
+    page: i64,
+    with_spans: bool,
+) -> Result<RunsTable, AppError> {
+    use aiops_core::search::{parse_filter, parse_order_by};
+    use aiops_core::store::RunSearch;
+
+    let state = crate::state::app_state()?;
+    let experiment = state.tracking.get_experiment(&experiment_id).await?;
+    let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
+    let order_by = if sort.trim().is_empty() {
+        Vec::new()
+    } else {
+        vec![parse_order_by(&sort).map_err(|e| AppError::Invalid(e.0))?]
+    };
+    let page = state
+        .tracking
+        .search_runs(&RunSearch {
+            experiment_ids: vec![experiment_id],
+            filter,
+            order_by,
+            max_results: PAGE_SIZE,
+            offset: page.max(0) * PAGE_SIZE,
+            ..RunSearch::default()
+        })
+        .await?;
+    let spans = if with_spans {
+        let ids: Vec<String> = page.runs.iter().map(|r| r.info.run_id.clone()).collect();
+        state
+            .tracking
+            .metric_ranges(&ids)
+            .await?
+            .into_iter()
+            .map(|r| MetricSpan {
+                run_id: r.run_id,
+                key: r.key,
+                min: r.min,
+                max: r.max,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(RunsTable {
+        experiment,
+        runs: page.runs,
+        spans,
+        has_more: page.has_more,
+    })
+}
+
+/// A table column: `metrics.<k>`, `params.<k>` or `tags.<k>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub kind: &'static str,
+    pub key: String,
+}
+
+impl Column {
+    fn parse(spec: &str) -> Option<Column> {
+        let (kind, key) = spec.split_once('.')?;
+        let kind = match kind {
+            "metrics" => "metrics",
+            "params" => "params",
+            "tags" => "tags",
+            _ => return None,
+        };
+        (!key.is_empty()).then(|| Column {
+            kind,
+            key: key.to_string(),
+        })
+    }
+
+    pub fn spec(&self) -> String {
+        format!("{}.{}", self.kind, self.key)
+    }
+
+    /// The order-by clause for this column, quoted so any key works.
+    fn order_clause(&self, ascending: bool) -> String {
+        format!(
+            "{}.`{}` {}",
+            self.kind,
+            self.key.replace('`', ""),
+            if ascending { "ASC" } else { "DESC" }
+        )
+    }
+
+    fn cell(&self, run: &Run) -> Option<String> {
+        match self.kind {
+            "metrics" => run
+                .metrics
+                .iter()
+                .find(|m| m.key == self.key)
+                .map(|m| number(m.value)),
+            "params" => run
+                .params
+                .iter()
+                .find(|p| p.key == self.key)
+                .map(|p| p.value.clone()),
+            _ => run
+                .tags
+                .iter()
+                .find(|t| t.key == self.key)
+                .map(|t| t.value.clone()),
+        }
+    }
+}
+
+/// Every column the runs on this page could show, metrics first.
+fn available_columns(runs: &[Run]) -> Vec<Column> {
+    let mut metrics = std::collections::BTreeSet::new();
+    let mut params = std::collections::BTreeSet::new();
+    let mut tags = std::collections::BTreeSet::new();
+    for run in runs {
+        metrics.extend(run.metrics.iter().map(|m| m.key.clone()));
+        params.extend(run.params.iter().map(|p| p.key.clone()));
+        tags.extend(
+            run.tags
+                .iter()
+                .filter(|t| !t.key.starts_with("mlflow."))
+                .map(|t| t.key.clone()),
+        );
+    }
+    let metrics = metrics.into_iter().map(|key| Column { kind: "metrics", key });
+    let params = params.into_iter().map(|key| Column { kind: "params", key });
+    let tags = tags.into_iter().map(|key| Column { kind: "tags", key });
+    metrics.chain(params).chain(tags).collect()
+}
+
+/// The columns the URL asks for, or by default the first few metrics and params.
+fn chosen_columns(cols: &str, available: &[Column]) -> Vec<Column> {
+    if !cols.is_empty() {
+        return cols.split(',').filter_map(Column::parse).collect();
+    }
+    let metrics = available.iter().filter(|c| c.kind == "metrics").take(6);
+    let params = available.iter().filter(|c| c.kind == "params").take(6);
+    metrics.chain(params).cloned().collect()
+}
+
+#[component]
+pub fn ExperimentRunsPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let state = move || QueryState::from(query.get());
+    let experiment_id = move || params.read().get("id").unwrap_or_default();
+
+    let table = Resource::new(
+        move || (experiment_id(), state()),
+        |(id, s)| {
+            experiment_runs(
+                id,
+                s.get("q"),
+                s.get("sort"),
+                s.get("page").parse().unwrap_or(0),
+                s.get("spans") == "1",
+            )
+        },
+    );
+
+    view! {
+        <Title text="Runs"/>
+        <section class="page">
+            <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
+                {move || Suspend::new(async move {
+                    match table.await {
+                        Ok(t) => view! { <RunsView table=t state=state()/> }.into_any(),
+                        Err(e) => view! { <RunsError error=e state=state() experiment_id=experiment_id()/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// A refused filter keeps the search box, with the reason beside it.
+#[component]
+fn RunsError(error: AppError, state: QueryState, experiment_id: String) -> impl IntoView {
+    let is_input_error = matches!(error, AppError::Invalid(_));
+    view! {
+        <header class="page-header">
+            <h1>"Runs"</h1>
+            <a href="/experiments">"All experiments"</a>
+        </header>
+        {is_input_error.then(|| view! { <SearchBox state=state.clone()/> })}
+        <p class="form-error search-error" role="alert" data-experiment=experiment_id>{error.to_string()}</p>
+    }
+}
+
+#[component]
+fn SearchBox(state: QueryState) -> impl IntoView {
+    let current = state.get("q");
+    view! {
+        <form class="card search-form" method="get" action="">
+            <label for="run-filter">"Filter runs"</label>
+            <input
+                id="run-filter"
+                type="search"
+                name="q"
+                value=current
+                placeholder="metrics.accuracy > 0.9 AND params.model = 'cnn'"
+                autocomplete="off"
+            />
+            // Keep the rest of the view when the filter changes.
+            {["sort", "cols", "sel", "spans"]
+                .into_iter()
+                .filter(|k| !state.get(k).is_empty())
+                .map(|k| view! { <input type="hidden" name=k value=state.get(k)/> })
+                .collect_view()}
+            <button type="submit" class="button primary">"Search"</button>
+        </form>
+    }
+}
+
+#[component]
+fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
+    let available = available_columns(&table.runs);
+    let columns = chosen_columns(&state.get("cols"), &available);
+    let selected: Vec<String> = state.list("sel");
+    let sort = state.get("sort");
+    let show_spans = state.get("spans") == "1";
+    let page: i64 = state.get("page").parse().unwrap_or(0);
+    let experiment = table.experiment.clone();
+    let compare_href = format!("/compare?runs={}", selected.join(","));
+
+    let header_cells = columns
+        .iter()
+        .map(|col| {
+            let asc = col.order_clause(true);
+            let desc = col.order_clause(false);
+            let (next, marker) = if sort == desc {
+                (asc.clone(), " ▼")
+            } else if sort == asc {
+                (desc.clone(), " ▲")
+            } else {
+                (desc.clone(), "")
+            };
+            let href = with_query(&state, &[("sort", next.as_str()), ("page", "")]);
+            view! {
+                <th scope="col" class=format!("col-{}", col.kind) data-column=col.spec()>
+                    <a href=href class="sort-link">{col.key.clone()}{marker}</a>
+                </th>
+            }
+        })
+        .collect_view();
+
+    let rows = table
+        .runs
+        .iter()
+        .map(|run| {
+            let id = run.info.run_id.clone();
+            let is_selected = selected.contains(&id);
+            let mut next_selection = selected.clone();
+            if is_selected {
+                next_selection.retain(|s| s != &id);
+            } else {
+                next_selection.push(id.clone());
+            }
+            let toggle_href = with_query(&state, &[("sel", next_selection.join(",").as_str())]);
+            let cells = columns
+                .iter()
+                .map(|col| {
+                    let value = col.cell(run).unwrap_or_default();
+                    let span = (show_spans && col.kind == "metrics")
+                        .then(|| table.spans.iter().find(|s| s.run_id == id && s.key == col.key))
+                        .flatten()
+                        .map(|s| format!("{} … {}", number(s.min), number(s.max)));
+                    view! {
+                        <td class=if col.kind == "metrics" { "num" } else { "" }>
+                            {value}
+                            {span.map(|s| view! { <span class="span">{s}</span> })}
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr class:selected=is_selected data-run-id=id.clone()>
+                    <td class="select">
+                        <SelectToggle href=toggle_href checked=is_selected label=run.info.run_name.clone()/>
+                    </td>
+                    <td class="name"><a href=format!("/runs/{id}")>{run.info.run_name.clone()}</a></td>
+                    <td><span class=format!("status status-{}", run.info.status.as_str().to_lowercase())>{run.info.status.as_str()}</span></td>
+                    <td class="time">{timestamp_utc(run.info.start_time)}</td>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+
+    let column_picker = available
+        .iter()
+        .map(|col| {
+            let spec = col.spec();
+            let shown = columns.contains(col);
+            let mut next: Vec<String> = columns.iter().map(Column::spec).collect();
+            if shown {
+                next.retain(|s| s != &spec);
+            } else {
+                next.push(spec.clone());
+            }
+            let href = with_query(&state, &[("cols", next.join(",").as_str())]);
+            view! {
+                <a href=href class=if shown { "chip on" } else { "chip" } data-column=spec>
+                    {format!("{}: {}", &col.kind[..col.kind.len() - 1], col.key)}
+                </a>
+            }
+        })
+        .collect_view();
+
+    let spans_href = with_query(&state, &[("spans", if show_spans { "" } else { "1" })]);
+    let prev_href = (page > 0).then(|| with_query(&state, &[("page", (page - 1).to_string().as_str())]));
+    let next_href = table
+        .has_more
+        .then(|| with_query(&state, &[("page", (page + 1).to_string().as_str())]));
+    let run_count = table.runs.len();
+
+    view! {
+        <Title text=experiment.name.clone()/>
+        <header class="page-header">
+            <div>
+                <a href="/experiments" class="crumb">"Experiments"</a>
+                <h1>{experiment.name.clone()}</h1>
+            </div>
+            <div class="actions">
+                <a href=spans_href class="button">{if show_spans { "Hide min/max" } else { "Show min/max" }}</a>
+                {if selected.len() >= 2 {
+                    view! { <a href=compare_href class="button primary" id="compare-link">{format!("Compare {} runs", selected.len())}</a> }.into_any()
+                } else {
+                    view! { <span class="hint">"Select two or more runs to compare"</span> }.into_any()
+                }}
+            </div>
+        </header>
+        <SearchBox state=state.clone()/>
+        <details class="card columns">
+            <summary>"Columns"</summary>
+            <div class="chips">{column_picker}</div>
+        </details>
+        {if run_count == 0 {
+            view! { <p class="empty">"No runs match."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-scroll">
+                    <table class="table runs-table" id="runs-table">
+                        <thead>
+                            <tr>
+                                <th scope="col" class="select"></th>
+                                <th scope="col">"Run"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col">"Started"</th>
+                                {header_cells}
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        <nav class="pager" aria-label="Pages">
+            {prev_href.map(|h| view! { <a href=h class="button">"← Newer"</a> })}
+            <span class="hint">{format!("Page {} · {} runs", page + 1, run_count)}</span>
+            {next_href.map(|h| view! { <a href=h class="button">"Older →"</a> })}
+        </nav>
+    }
+}
+
+/// A checkbox that is really a link: selection lives in the URL.
+#[component]
+fn SelectToggle(href: String, checked: bool, label: String) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let target = href.clone();
+    view! {
+        <input
+            type="checkbox"
+            aria-label=format!("Select {label}")
+            prop:checked=checked
+            on:change=move |_| navigate(&target, NavigateOptions { scroll: false, replace: true, ..Default::default() })
+        />
+    }
+}

@@ -1,0 +1,388 @@
+//! MLflow tracking endpoints: experiments, runs, metrics, params, tags and searches.
+
+use aiops_app::state::AppState;
+use aiops_core::search::{parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by};
+use aiops_core::store::{ExperimentSearch, RunSearch};
+use aiops_core::tracking::{
+    ExperimentTag, LifecycleStage, Metric, NewRun, Param, RunStatus, RunTag, RunUpdate, ViewType,
+};
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::artifacts::validate_artifact_location;
+use super::error::{ApiError, ApiResult};
+use super::request::Fields;
+use super::wire;
+
+type Reply = ApiResult<Json<Value>>;
+
+const MAX_SEARCH_RESULTS: i64 = 50_000;
+const DEFAULT_SEARCH_RESULTS: i64 = 1_000;
+/// The client asks for 25,000 points per history page.
+const MAX_HISTORY_PAGE: i64 = 25_000;
+
+fn empty() -> Reply {
+    Ok(Json(json!({})))
+}
+
+fn tags_of(fields: &Fields) -> ApiResult<Vec<(String, String)>> {
+    fields
+        .objects("tags")?
+        .iter()
+        .map(|t| Ok((t.required_str("key")?, t.str("value")?.unwrap_or_default())))
+        .collect()
+}
+
+fn max_results(fields: &Fields, default: i64, max: i64) -> ApiResult<i64> {
+    let n = fields.i64("max_results")?.unwrap_or(default);
+    if n < 1 || n > max {
+        return Err(ApiError::invalid(format!(
+            "Invalid value {n} for parameter 'max_results' supplied. It must be at most {max} and at least 1."
+        )));
+    }
+    Ok(n)
+}
+
+fn view_type(fields: &Fields, key: &str) -> ApiResult<ViewType> {
+    match fields.str(key)? {
+        None => Ok(ViewType::ActiveOnly),
+        Some(v) => {
+            ViewType::parse(&v).ok_or_else(|| ApiError::invalid(format!("Invalid value '{v}' for {key}")))
+        }
+    }
+}
+
+// ---- experiments ----------------------------------------------------------------------
+
+pub async fn create_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+    let name = fields.required_str("name")?;
+    let location = fields.str("artifact_location")?.filter(|l| !l.is_empty());
+    if let Some(location) = &location {
+        validate_artifact_location(location)?;
+    }
+    let tags: Vec<ExperimentTag> = tags_of(&fields)?
+        .into_iter()
+        .map(|(key, value)| ExperimentTag { key, value })
+        .collect();
+    let id = state
+        .tracking
+        .create_experiment(&name, location.as_deref(), &tags)
+        .await?;
+    Ok(Json(json!({ "experiment_id": id })))
+}
+
+pub async fn get_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+    let id = fields.required_str("experiment_id")?;
+    let experiment = state.tracking.get_experiment(&id).await?;
+    Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
+}
+
+pub async fn get_experiment_by_name(State(state): State<AppState>, fields: Fields) -> Reply {
+    let name = fields.required_str("experiment_name")?;
+    let experiment = state.tracking.get_experiment_by_name(&name).await?;
+    Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
+}
+
+pub async fn search_experiments(State(state): State<AppState>, fields: Fields) -> Reply {
+    let search = ExperimentSearch {
+        filter: parse_experiment_filter(&fields.str("filter")?.unwrap_or_default())?,
+        view: view_type(&fields, "view_type")?,
+        order_by: fields
+            .str_list("order_by")?
+            .iter()
+            .map(|o| parse_experiment_order_by(o))
+            .collect::<Result<_, _>>()?,
+        max_results: max_results(&fields, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?,
+        offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
+    };
+    let page = state.tracking.search_experiments(&search).await?;
+    let mut body = Map::new();
+    if !page.experiments.is_empty() {
+        body.insert(
+            "experiments".into(),
+            page.experiments.iter().map(wire::experiment).collect(),
+        );
+    }
+    if page.has_more {
+        body.insert(
+            "next_page_token".into(),
+            json!(wire::page_token(search.offset + search.max_results)),
+        );
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+pub async fn update_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+    let id = fields.required_str("experiment_id")?;
+    if let Some(new_name) = fields.str("new_name")?.filter(|n| !n.is_empty()) {
+        state.tracking.rename_experiment(&id, &new_name).await?;
+    }
+    empty()
+}
+
+pub async fn delete_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+    let id = fields.required_str("experiment_id")?;
+    state
+        .tracking
+        .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
+        .await?;
+    empty()
+}
+
+pub async fn restore_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+    let id = fields.required_str("experiment_id")?;
+    state
+        .tracking
+        .set_experiment_lifecycle(&id, LifecycleStage::Active)
+        .await?;
+    empty()
+}
+
+pub async fn set_experiment_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+    let id = fields.required_str("experiment_id")?;
+    let key = fields.required_str("key")?;
+    let value = fields.str("value")?.unwrap_or_default();
+    state.tracking.set_experiment_tag(&id, &key, &value).await?;
+    empty()
+}
+
+// ---- runs -----------------------------------------------------------------------------
+
+pub async fn create_run(State(state): State<AppState>, fields: Fields) -> Reply {
+    let tags = tags_of(&fields)?
+        .into_iter()
+        .map(|(key, value)| RunTag { key, value })
+        .collect();
+    let run = state
+        .tracking
+        .create_run(NewRun {
+            experiment_id: fields
+                .str("experiment_id")?
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "0".into()),
+            user_id: fields.str("user_id")?.unwrap_or_default(),
+            run_name: fields.str("run_name")?,
+            start_time: fields.i64("start_time")?.unwrap_or(0),
+            tags,
+        })
+        .await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub async fn get_run(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run = state.tracking.get_run(&fields.run_id()?).await?;
+    Ok(Json(json!({ "run": wire::run(&run) })))
+}
+
+pub async fn update_run(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let status = match fields.str("status")? {
+        None => None,
+        Some(s) => {
+            Some(RunStatus::parse(&s).ok_or_else(|| ApiError::invalid(format!("Invalid run status '{s}'")))?)
+        }
+    };
+    let info = state
+        .tracking
+        .update_run(
+            &run_id,
+            RunUpdate {
+                status,
+                end_time: fields.i64("end_time")?,
+                run_name: fields.str("run_name")?,
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "run_info": wire::run_info(&info) })))
+}
+
+pub async fn delete_run(State(state): State<AppState>, fields: Fields) -> Reply {
+    state
+        .tracking
+        .set_run_lifecycle(&fields.run_id()?, LifecycleStage::Deleted)
+        .await?;
+    empty()
+}
+
+pub async fn restore_run(State(state): State<AppState>, fields: Fields) -> Reply {
+    state
+        .tracking
+        .set_run_lifecycle(&fields.run_id()?, LifecycleStage::Active)
+        .await?;
+    empty()
+}
+
+fn metric_of(m: &Fields) -> ApiResult<Metric> {
+    Ok(Metric {
+        key: m.required_str("key")?,
+        value: m.f64("value")?.ok_or_else(|| ApiError::missing("value"))?,
+        timestamp: m
+            .i64("timestamp")?
+            .ok_or_else(|| ApiError::missing("timestamp"))?,
+        step: m.i64("step")?.unwrap_or(0),
+    })
+}
+
+pub async fn log_batch(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let metrics = fields
+        .objects("metrics")?
+        .iter()
+        .map(metric_of)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let params = fields
+        .objects("params")?
+        .iter()
+        .map(|p| {
+            Ok(Param {
+                key: p.required_str("key")?,
+                value: p.str("value")?.unwrap_or_default(),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let tags = tags_of(&fields)?
+        .into_iter()
+        .map(|(key, value)| RunTag { key, value })
+        .collect::<Vec<_>>();
+    state
+        .tracking
+        .log_batch(&run_id, &metrics, &params, &tags)
+        .await?;
+    empty()
+}
+
+pub async fn log_metric(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let metric = metric_of(&fields)?;
+    state.tracking.log_batch(&run_id, &[metric], &[], &[]).await?;
+    empty()
+}
+
+pub async fn log_param(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let param = Param {
+        key: fields.required_str("key")?,
+        value: fields.str("value")?.unwrap_or_default(),
+    };
+    state.tracking.log_batch(&run_id, &[], &[param], &[]).await?;
+    empty()
+}
+
+pub async fn set_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let tag = RunTag {
+        key: fields.required_str("key")?,
+        value: fields.str("value")?.unwrap_or_default(),
+    };
+    state.tracking.log_batch(&run_id, &[], &[], &[tag]).await?;
+    empty()
+}
+
+pub async fn delete_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    state
+        .tracking
+        .delete_tag(&run_id, &fields.required_str("key")?)
+        .await?;
+    empty()
+}
+
+/// Inputs (datasets) and outputs (logged models) are accepted so the client's calls
+/// succeed; this server does not record them yet.
+pub async fn accept_run_links(State(state): State<AppState>, fields: Fields) -> Reply {
+    state.tracking.get_run(&fields.run_id()?).await?;
+    empty()
+}
+
+pub async fn search_runs(State(state): State<AppState>, fields: Fields) -> Reply {
+    let search = RunSearch {
+        experiment_ids: fields.str_list("experiment_ids")?,
+        filter: parse_filter(&fields.str("filter")?.unwrap_or_default())?,
+        view: view_type(&fields, "run_view_type")?,
+        order_by: fields
+            .str_list("order_by")?
+            .iter()
+            .map(|o| parse_order_by(o))
+            .collect::<Result<_, _>>()?,
+        max_results: max_results(&fields, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?,
+        offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
+    };
+    let page = state.tracking.search_runs(&search).await?;
+    let mut body = Map::new();
+    if !page.runs.is_empty() {
+        body.insert("runs".into(), page.runs.iter().map(wire::run).collect());
+    }
+    if page.has_more {
+        body.insert(
+            "next_page_token".into(),
+            json!(wire::page_token(search.offset + search.max_results)),
+        );
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+// ---- metrics --------------------------------------------------------------------------
+
+pub async fn get_metric_history(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let key = fields.required_str("metric_key")?;
+    let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
+    let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
+    let mut points = state
+        .tracking
+        .get_metric_history_page(&run_id, &key, offset, limit + 1)
+        .await?;
+    let has_more = points.len() as i64 > limit;
+    points.truncate(usize::try_from(limit).unwrap_or(0));
+    let mut body = Map::new();
+    if !points.is_empty() {
+        body.insert("metrics".into(), points.iter().map(wire::metric).collect());
+    }
+    if has_more {
+        body.insert("next_page_token".into(), json!(wire::page_token(offset + limit)));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+pub async fn get_metric_history_bulk_interval(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_ids = fields.str_list("run_ids")?;
+    if run_ids.is_empty() {
+        return Err(ApiError::missing("run_ids"));
+    }
+    if run_ids.len() > 100 {
+        return Err(ApiError::invalid("At most 100 run_ids may be requested at once"));
+    }
+    let key = fields.required_str("metric_key")?;
+    let max_points = usize::try_from(max_results(&fields, 320, 2_500)?).unwrap_or(320);
+    let range = match (fields.i64("start_step")?, fields.i64("end_step")?) {
+        (None, None) => None,
+        (start, end) => Some((start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX))),
+    };
+    if let Some((start, end)) = range {
+        if start > end {
+            return Err(ApiError::invalid(
+                "end_step must be greater than or equal to start_step",
+            ));
+        }
+    }
+    let points = state
+        .tracking
+        .get_metric_history_sampled(&run_ids, &key, range, max_points)
+        .await?;
+    let metrics: Vec<Value> = points
+        .iter()
+        .map(|(run_id, m)| {
+            let mut v = wire::metric(m);
+            if let Value::Object(map) = &mut v {
+                map.insert("run_id".into(), json!(run_id));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(if metrics.is_empty() {
+        json!({})
+    } else {
+        json!({ "metrics": metrics })
+    }))
+}

@@ -1,0 +1,169 @@
+//! MLflow's JSON for our domain types: proto3 JSON with snake_case names, int64 as
+//! numbers, enums as strings, and empty fields left out.
+
+use aiops_core::artifacts::ArtifactEntry;
+use aiops_core::tracking::{Experiment, Metric, Run, RunInfo};
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult};
+
+/// A double as proto3 JSON writes it: NaN and the infinities as strings.
+pub fn double(value: f64) -> Value {
+    if value.is_nan() {
+        json!("NaN")
+    } else if value == f64::INFINITY {
+        json!("Infinity")
+    } else if value == f64::NEG_INFINITY {
+        json!("-Infinity")
+    } else {
+        json!(value)
+    }
+}
+
+/// Inserts `key: list` only when the list has items.
+fn put_list(map: &mut Map<String, Value>, key: &str, items: Vec<Value>) {
+    if !items.is_empty() {
+        map.insert(key.into(), Value::Array(items));
+    }
+}
+
+fn key_values<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<Value> {
+    pairs
+        .map(|(k, v)| {
+            if v.is_empty() {
+                json!({ "key": k })
+            } else {
+                json!({ "key": k, "value": v })
+            }
+        })
+        .collect()
+}
+
+pub fn experiment(e: &Experiment) -> Value {
+    let mut map = Map::new();
+    map.insert("experiment_id".into(), json!(e.experiment_id));
+    map.insert("name".into(), json!(e.name));
+    if !e.artifact_location.is_empty() {
+        map.insert("artifact_location".into(), json!(e.artifact_location));
+    }
+    map.insert("lifecycle_stage".into(), json!(e.lifecycle_stage.as_str()));
+    map.insert("last_update_time".into(), json!(e.last_update_time));
+    map.insert("creation_time".into(), json!(e.creation_time));
+    put_list(
+        &mut map,
+        "tags",
+        key_values(e.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+    );
+    Value::Object(map)
+}
+
+pub fn run_info(info: &RunInfo) -> Value {
+    let mut map = Map::new();
+    map.insert("run_id".into(), json!(info.run_id));
+    map.insert("run_uuid".into(), json!(info.run_id));
+    if !info.run_name.is_empty() {
+        map.insert("run_name".into(), json!(info.run_name));
+    }
+    map.insert("experiment_id".into(), json!(info.experiment_id));
+    if !info.user_id.is_empty() {
+        map.insert("user_id".into(), json!(info.user_id));
+    }
+    map.insert("status".into(), json!(info.status.as_str()));
+    map.insert("start_time".into(), json!(info.start_time));
+    if let Some(end) = info.end_time {
+        map.insert("end_time".into(), json!(end));
+    }
+    map.insert("artifact_uri".into(), json!(info.artifact_uri));
+    map.insert("lifecycle_stage".into(), json!(info.lifecycle_stage.as_str()));
+    Value::Object(map)
+}
+
+pub fn metric(m: &Metric) -> Value {
+    let mut map = Map::new();
+    map.insert("key".into(), json!(m.key));
+    map.insert("value".into(), double(m.value));
+    map.insert("timestamp".into(), json!(m.timestamp));
+    map.insert("step".into(), json!(m.step));
+    Value::Object(map)
+}
+
+pub fn run(r: &Run) -> Value {
+    let mut data = Map::new();
+    put_list(&mut data, "metrics", r.metrics.iter().map(metric).collect());
+    put_list(
+        &mut data,
+        "params",
+        key_values(r.params.iter().map(|p| (p.key.as_str(), p.value.as_str()))),
+    );
+    put_list(
+        &mut data,
+        "tags",
+        key_values(r.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+    );
+    json!({ "info": run_info(&r.info), "data": data, "inputs": {}, "outputs": {} })
+}
+
+/// A file entry with `path` made relative to `base` (a directory path, "" for the root).
+pub fn file_info(entry: &ArtifactEntry, base: &str) -> Value {
+    let path = if base.is_empty() {
+        entry.path.as_str()
+    } else {
+        entry
+            .path
+            .strip_prefix(base)
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(&entry.path)
+    };
+    let mut map = Map::new();
+    map.insert("path".into(), json!(path));
+    map.insert("is_dir".into(), json!(entry.is_dir));
+    if let Some(size) = entry.file_size {
+        map.insert("file_size".into(), json!(size));
+    }
+    Value::Object(map)
+}
+
+/// MLflow's page token: base64 of `{"offset": N}`. Opaque to clients.
+pub fn page_token(offset: i64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(json!({ "offset": offset }).to_string())
+}
+
+pub fn parse_page_token(token: Option<&str>) -> ApiResult<i64> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(0);
+    };
+    let bad = || ApiError::invalid(format!("Invalid page token '{token}'"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    value
+        .get("offset")
+        .and_then(Value::as_i64)
+        .filter(|o| *o >= 0)
+        .ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip() {
+        assert_eq!(parse_page_token(Some(&page_token(1500))).unwrap(), 1500);
+        assert_eq!(parse_page_token(None).unwrap(), 0);
+        assert!(parse_page_token(Some("not base64!")).is_err());
+        assert!(parse_page_token(Some(
+            &base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}")
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn doubles_follow_proto3_json() {
+        assert_eq!(double(f64::NAN), json!("NaN"));
+        assert_eq!(double(f64::NEG_INFINITY), json!("-Infinity"));
+        assert_eq!(double(0.5), json!(0.5));
+    }
+}

@@ -1,0 +1,255 @@
+//! Compiles search ASTs to SQL with numbered placeholders. Every value the user wrote is
+//! a bind parameter; only fixed column names and operators are written into the SQL.
+
+use super::{Attribute, Comparison, Entity, Filter, Op, OrderBy, Value};
+
+/// A value to bind, in placeholder order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// Collects SQL fragments and their binds; placeholders continue from `first`.
+pub struct SqlBuilder {
+    first: usize,
+    pub binds: Vec<Bind>,
+}
+
+impl SqlBuilder {
+    pub fn new(first: usize) -> Self {
+        SqlBuilder {
+            first,
+            binds: Vec::new(),
+        }
+    }
+
+    /// Adds a bind and returns its placeholder.
+    pub fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.first + self.binds.len() - 1)
+    }
+
+    pub fn next_placeholder(&self) -> usize {
+        self.first + self.binds.len()
+    }
+}
+
+/// Which rows a filter applies to: runs (alias `r`) or experiments (alias `e`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Runs,
+    Experiments,
+}
+
+impl Subject {
+    fn alias(self) -> &'static str {
+        match self {
+            Subject::Runs => "r",
+            Subject::Experiments => "e",
+        }
+    }
+
+    fn id_column(self) -> &'static str {
+        match self {
+            Subject::Runs => "run_uuid",
+            Subject::Experiments => "experiment_id",
+        }
+    }
+
+    fn tag_table(self) -> &'static str {
+        match self {
+            Subject::Runs => "tags",
+            Subject::Experiments => "experiment_tags",
+        }
+    }
+}
+
+fn column(attribute: Attribute) -> &'static str {
+    match attribute {
+        Attribute::RunId => "r.run_uuid",
+        Attribute::RunName => "r.name",
+        Attribute::Status => "r.status",
+        Attribute::UserId => "r.user_id",
+        Attribute::ArtifactUri => "r.artifact_uri",
+        Attribute::StartTime => "r.start_time",
+        Attribute::EndTime => "r.end_time",
+        Attribute::ExperimentId => "e.experiment_id",
+        Attribute::Name => "e.name",
+        Attribute::CreationTime => "e.creation_time",
+        Attribute::LastUpdateTime => "e.last_update_time",
+    }
+}
+
+fn number_bind(n: f64) -> Bind {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Bind::Int(n as i64)
+    } else {
+        Bind::Float(n)
+    }
+}
+
+fn simple_op(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "=",
+        Op::Ne => "<>",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        _ => "=",
+    }
+}
+
+/// `expr op value` for string-valued things; `None` for the null tests handled by callers.
+fn string_predicate(b: &mut SqlBuilder, expr: &str, op: Op, value: &Value) -> String {
+    match (op, value) {
+        (Op::Like, Value::Text(t)) => format!("{expr} LIKE {}", b.bind(Bind::Text(t.clone()))),
+        (Op::ILike, Value::Text(t)) => format!("LOWER({expr}) LIKE LOWER({})", b.bind(Bind::Text(t.clone()))),
+        (Op::In | Op::NotIn, Value::List(items)) => {
+            let list = items
+                .iter()
+                .map(|i| b.bind(Bind::Text(i.clone())))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let not = if op == Op::NotIn { "NOT " } else { "" };
+            format!("{expr} {not}IN ({list})")
+        }
+        (_, Value::Text(t)) => format!("{expr} {} {}", simple_op(op), b.bind(Bind::Text(t.clone()))),
+        (_, Value::Number(n)) => format!("{expr} {} {}", simple_op(op), b.bind(number_bind(*n))),
+        _ => "1 = 0".to_string(),
+    }
+}
+
+/// Compiles a filter to a boolean SQL expression over `r` (runs) or `e` (experiments).
+pub fn compile_filter(b: &mut SqlBuilder, subject: Subject, filter: &Filter) -> String {
+    match filter {
+        Filter::And(parts) => join(b, subject, parts, " AND "),
+        Filter::Or(parts) => join(b, subject, parts, " OR "),
+        Filter::Compare(c) => compile_comparison(b, subject, c),
+    }
+}
+
+fn join(b: &mut SqlBuilder, subject: Subject, parts: &[Filter], sep: &str) -> String {
+    let inner: Vec<String> = parts.iter().map(|p| compile_filter(b, subject, p)).collect();
+    format!("({})", inner.join(sep))
+}
+
+fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> String {
+    let alias = subject.alias();
+    let id = subject.id_column();
+    let keyed = |b: &mut SqlBuilder, table: &str, key: &str, extra: &str, c: &Comparison| -> String {
+        let key = b.bind(Bind::Text(key.to_string()));
+        let base = format!("SELECT 1 FROM {table} x WHERE x.{id} = {alias}.{id} AND x.key = {key}");
+        match c.op {
+            Op::IsNull => format!("NOT EXISTS ({base})"),
+            Op::IsNotNull => format!("EXISTS ({base})"),
+            _ => {
+                let predicate = string_predicate(b, "x.value", c.op, &c.value);
+                format!("EXISTS ({base}{extra} AND {predicate})")
+            }
+        }
+    };
+    match &c.entity {
+        Entity::Metric(key) => keyed(b, "latest_metrics", key, " AND x.is_nan = 0", c),
+        Entity::Param(key) => keyed(b, "params", key, "", c),
+        Entity::Tag(key) => keyed(b, subject.tag_table(), key, "", c),
+        Entity::Attribute(attribute) => {
+            let col = column(*attribute);
+            match c.op {
+                Op::IsNull => format!("{col} IS NULL"),
+                Op::IsNotNull => format!("{col} IS NOT NULL"),
+                _ => string_predicate(b, col, c.op, &c.value),
+            }
+        }
+        // No datasets are logged here, so only "has none" is true.
+        Entity::Dataset(_) => {
+            if c.op == Op::IsNull {
+                "1 = 1".into()
+            } else {
+                "1 = 0".into()
+            }
+        }
+    }
+}
+
+/// LEFT JOINs and ORDER BY terms for run ordering. Runs lacking the key (or with a NaN
+/// metric) sort last in both directions; ties break on start_time DESC, run_id ASC.
+pub fn compile_run_order(b: &mut SqlBuilder, order_by: &[OrderBy]) -> (String, String) {
+    let mut joins = String::new();
+    let mut terms = Vec::new();
+    for (i, clause) in order_by.iter().enumerate() {
+        let dir = if clause.ascending { "ASC" } else { "DESC" };
+        let joined = |b: &mut SqlBuilder, joins: &mut String, table: &str, key: &str| {
+            let key = b.bind(Bind::Text(key.to_string()));
+            joins.push_str(&format!(
+                " LEFT JOIN {table} o{i} ON o{i}.run_uuid = r.run_uuid AND o{i}.key = {key}"
+            ));
+        };
+        match &clause.entity {
+            Entity::Metric(key) => {
+                joined(b, &mut joins, "latest_metrics", key);
+                terms.push(format!(
+                    "CASE WHEN o{i}.run_uuid IS NULL OR o{i}.is_nan = 1 THEN 1 ELSE 0 END"
+                ));
+                terms.push(format!("o{i}.value {dir}"));
+            }
+            Entity::Param(key) | Entity::Tag(key) => {
+                let table = if matches!(clause.entity, Entity::Param(_)) {
+                    "params"
+                } else {
+                    "tags"
+                };
+                joined(b, &mut joins, table, key);
+                terms.push(format!("CASE WHEN o{i}.run_uuid IS NULL THEN 1 ELSE 0 END"));
+                terms.push(format!("o{i}.value {dir}"));
+            }
+            Entity::Attribute(attribute) => {
+                let col = column(*attribute);
+                terms.push(format!("CASE WHEN {col} IS NULL THEN 1 ELSE 0 END"));
+                terms.push(format!("{col} {dir}"));
+            }
+            Entity::Dataset(_) => {}
+        }
+    }
+    terms.push("r.start_time DESC".into());
+    terms.push("r.run_uuid ASC".into());
+    (joins, terms.join(", "))
+}
+
+/// ORDER BY terms for experiments; default newest first, ties by id.
+pub fn compile_experiment_order(order_by: &[OrderBy]) -> String {
+    let mut terms = Vec::new();
+    for clause in order_by {
+        if let Entity::Attribute(attribute) = clause.entity {
+            let dir = if clause.ascending { "ASC" } else { "DESC" };
+            terms.push(format!("{} {dir}", column(attribute)));
+        }
+    }
+    if terms.is_empty() {
+        terms.push("e.creation_time DESC".into());
+    }
+    terms.push("e.experiment_id ASC".into());
+    terms.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::parse_filter;
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let filter = parse_filter("params.x = 'a''; DROP TABLE runs; --' OR metrics.m > 1")
+            .unwrap()
+            .unwrap();
+        let mut b = SqlBuilder::new(3);
+        let sql = compile_filter(&mut b, Subject::Runs, &filter);
+        assert!(!sql.contains("DROP"), "{sql}");
+        assert!(sql.contains("$3") && sql.contains("$6"), "{sql}");
+        assert_eq!(b.binds.len(), 4);
+        assert_eq!(b.binds[1], Bind::Text("a'; DROP TABLE runs; --".into()));
+        assert_eq!(b.next_placeholder(), 7);
+    }
+}
