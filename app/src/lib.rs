@@ -1,5 +1,7 @@
 //! AI Ops Dashboard web app: routes, pages with their server functions, and the hydrate entry.
 
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod error;
 pub mod format;
 pub mod layout;
@@ -17,6 +19,8 @@ use crate::layout::Shell;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
 use crate::pages::placeholder::{DeploymentsPage, InferencePage, ModelsPage, MonitoringPage};
+use crate::pages::runs::compare::ComparePage;
+use crate::pages::runs::view::RunPage;
 
 /// Name of the WASM/JS/CSS bundle cargo-leptos writes under `/pkg`.
 pub const BUNDLE_NAME: &str = "aiops";
@@ -55,6 +59,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=ExperimentsPage/>
                     <Route path=path!("/experiments") view=ExperimentsPage/>
                     <Route path=path!("/experiments/:id") view=ExperimentRunsPage/>
+                    <Route path=path!("/runs/:id") view=RunPage/>
+                    <Route path=path!("/compare") view=ComparePage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/deployments") view=DeploymentsPage/>
                     <Route path=path!("/inference") view=InferencePage/>

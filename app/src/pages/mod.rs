@@ -1,2 +1,3 @@
 pub mod experiments;
 pub mod placeholder;
+pub mod runs;

@@ -62,8 +62,20 @@ pub async fn upload(
 }
 
 pub async fn download(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Response> {
-    let path = ArtifactPath::parse_file(&raw)?;
-    let stream = state.artifacts.get(&path).await?;
+    stream_file(&state, &ArtifactPath::parse_file(&raw)?).await
+}
+
+/// `GET /get-artifact?run_uuid=&path=` (MLflow's UI route): a run's file, as a download.
+pub async fn download_run_artifact(State(state): State<AppState>, fields: Fields) -> ApiResult<Response> {
+    let run = state.tracking.get_run(&fields.run_id()?).await?;
+    let root = store_path(&run.info.artifact_uri)?;
+    let file = ArtifactPath::parse_file(&fields.required_str("path")?)?;
+    stream_file(&state, &root.join(&file)).await
+}
+
+/// Streams a stored file with a safe content type and as an attachment.
+async fn stream_file(state: &AppState, path: &ArtifactPath) -> ApiResult<Response> {
+    let stream = state.artifacts.get(path).await?;
     let mime = mime_guess::from_path(path.file_name()).first_or_octet_stream();
     // HTML must not run in our origin; everything else keeps its type for previews.
     let content_type = if mime.type_() == "text" && mime.subtype() == "html" {

@@ -65,7 +65,7 @@ fn mlflow_artifacts() -> Router<AppState> {
 }
 
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
+    let mut router = Router::new().route("/get-artifact", get(artifacts::download_run_artifact));
     for prefix in ["/api", "/ajax-api"] {
         router = router
             .nest(&format!("{prefix}/2.0/mlflow"), mlflow_v2())

@@ -1,0 +1,301 @@
+//! Charts rendered on the server as SVG with plotters, so the browser downloads a
+//! finished picture instead of every point of a long history.
+
+use plotters::prelude::*;
+
+/// Distinguishable colours for up to ten series; more cycle.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 78, 216),
+    RGBColor(220, 88, 42),
+    RGBColor(22, 150, 95),
+    RGBColor(170, 60, 190),
+    RGBColor(200, 150, 20),
+    RGBColor(20, 160, 190),
+    RGBColor(200, 40, 90),
+    RGBColor(100, 110, 120),
+    RGBColor(120, 170, 40),
+    RGBColor(90, 60, 200),
+];
+
+pub fn color(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// CSS form of a series colour, for legends drawn in HTML.
+pub fn css_color(index: usize) -> String {
+    let RGBColor(r, g, b) = color(index);
+    format!("rgb({r}, {g}, {b})")
+}
+
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+pub struct LineOptions<'a> {
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    pub log_y: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Exponential moving average as TensorBoard draws it; `weight` in [0, 1).
+pub fn smooth(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    if weight <= 0.0 {
+        return points.to_vec();
+    }
+    let weight = weight.min(0.99);
+    let mut last = None;
+    let mut debias = 1.0;
+    let mut out = Vec::with_capacity(points.len());
+    for &(x, y) in points {
+        if !y.is_finite() {
+            continue;
+        }
+        let previous: f64 = last.unwrap_or(0.0);
+        let next = previous * weight + (1.0 - weight) * y;
+        last = Some(next);
+        debias *= weight;
+        out.push((x, next / (1.0 - debias)));
+    }
+    out
+}
+
+fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut range: Option<(f64, f64)> = None;
+    for v in values.filter(|v| v.is_finite()) {
+        range = Some(match range {
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
+        });
+    }
+    range.map(|(lo, hi)| {
+        if hi - lo < 1e-12 {
+            (lo - 0.5, hi + 0.5)
+        } else {
+            (lo, hi)
+        }
+    })
+}
+
+/// Tick labels: float noise around zero reads as 0.
+fn tick(v: &f64) -> String {
+    if v.abs() < 1e-9 {
+        "0".into()
+    } else {
+        crate::format::number(*v)
+    }
+}
+
+fn svg_error(e: impl std::fmt::Display) -> String {
+    format!("chart error: {e}")
+}
+
+/// Overlaid line series. With `log_y` values are drawn as log10 and labelled back.
+pub fn line_chart(series: &[Series], options: &LineOptions<'_>) -> Result<String, String> {
+    let transformed: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!options.log_y || *y > 0.0))
+                .map(|&(x, y)| (x, if options.log_y { y.log10() } else { y }))
+                .collect()
+        })
+        .collect();
+    let x_range = finite_range(transformed.iter().flatten().map(|p| p.0)).unwrap_or((0.0, 1.0));
+    let y_range = finite_range(transformed.iter().flatten().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    let pad = (y_range.1 - y_range.0) * 0.05;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
+        root.fill(&WHITE).map_err(svg_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x_range.0..x_range.1, (y_range.0 - pad)..(y_range.1 + pad))
+            .map_err(svg_error)?;
+        let log_y = options.log_y;
+        let y_format = move |v: &f64| {
+            if log_y {
+                format!("{:.2e}", 10f64.powf(*v))
+            } else {
+                tick(v)
+            }
+        };
+        chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 240, 243))
+            .x_desc(options.x_label)
+            .y_desc(options.y_label)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&y_format)
+            .x_labels(6)
+            .y_labels(6)
+            .draw()
+            .map_err(svg_error)?;
+        for (i, points) in transformed.into_iter().enumerate() {
+            let style = color(i).stroke_width(2);
+            if points.len() == 1 {
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, style.filled())))
+                    .map_err(svg_error)?;
+            } else {
+                chart
+                    .draw_series(LineSeries::new(points, style))
+                    .map_err(svg_error)?;
+            }
+        }
+        root.present().map_err(svg_error)?;
+    }
+    Ok(svg)
+}
+
+/// One dot per run at (x, y); runs missing either value are left out.
+pub fn scatter_chart(points: &[(f64, f64, usize)], x_label: &str, y_label: &str) -> Result<String, String> {
+    let x_range = finite_range(points.iter().map(|p| p.0)).unwrap_or((0.0, 1.0));
+    let y_range = finite_range(points.iter().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    let (xp, yp) = ((x_range.1 - x_range.0) * 0.08, (y_range.1 - y_range.0) * 0.08);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (560, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(svg_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                (x_range.0 - xp)..(x_range.1 + xp),
+                (y_range.0 - yp)..(y_range.1 + yp),
+            )
+            .map_err(svg_error)?;
+        chart
+            .configure_mesh()
+            .light_line_style(RGBColor(238, 240, 243))
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()
+            .map_err(svg_error)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y, i)| Circle::new((x, y), 6, color(i).filled())),
+            )
+            .map_err(svg_error)?;
+        root.present().map_err(svg_error)?;
+    }
+    Ok(svg)
+}
+
+/// Parallel coordinates: one vertical axis per column, one polyline per run. Each axis is
+/// scaled to its own range; missing values break the line.
+pub fn parallel_coordinates(axes: &[String], lines: &[Vec<Option<f64>>]) -> Result<String, String> {
+    let width = (axes.len().max(2) as u32) * 150 + 40;
+    let height = 340u32;
+    let (top, bottom) = (30i32, height as i32 - 40);
+    let x_of = |i: usize| 40 + i as i32 * 150;
+    let ranges: Vec<(f64, f64)> = (0..axes.len())
+        .map(|a| finite_range(lines.iter().filter_map(|l| l.get(a).copied().flatten())).unwrap_or((0.0, 1.0)))
+        .collect();
+    let y_of = |a: usize, v: f64| {
+        let (lo, hi) = ranges[a];
+        bottom - ((v - lo) / (hi - lo) * f64::from(bottom - top)).round() as i32
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(svg_error)?;
+        let axis_style = RGBColor(160, 168, 178).stroke_width(1);
+        let label_font = ("sans-serif", 13).into_font().color(&RGBColor(60, 66, 76));
+        let tick_font = ("sans-serif", 11).into_font().color(&RGBColor(110, 118, 128));
+        for (a, name) in axes.iter().enumerate() {
+            let x = x_of(a);
+            root.draw(&PathElement::new(vec![(x, top), (x, bottom)], axis_style))
+                .map_err(svg_error)?;
+            root.draw(&Text::new(
+                name.clone(),
+                (x - 30, bottom + 14),
+                label_font.clone(),
+            ))
+            .map_err(svg_error)?;
+            let (lo, hi) = ranges[a];
+            root.draw(&Text::new(
+                crate::format::number(hi),
+                (x + 4, top - 4),
+                tick_font.clone(),
+            ))
+            .map_err(svg_error)?;
+            root.draw(&Text::new(
+                crate::format::number(lo),
+                (x + 4, bottom - 12),
+                tick_font.clone(),
+            ))
+            .map_err(svg_error)?;
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let mut segment: Vec<(i32, i32)> = Vec::new();
+            for (a, value) in line.iter().enumerate() {
+                match value.filter(|v| v.is_finite()) {
+                    Some(v) => segment.push((x_of(a), y_of(a, v))),
+                    None => {
+                        if segment.len() > 1 {
+                            root.draw(&PathElement::new(segment.clone(), color(i).stroke_width(2)))
+                                .map_err(svg_error)?;
+                        }
+                        segment.clear();
+                    }
+                }
+            }
+            if segment.len() > 1 {
+                root.draw(&PathElement::new(segment, color(i).stroke_width(2)))
+                    .map_err(svg_error)?;
+            }
+        }
+        root.present().map_err(svg_error)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_svg() {
+        let series = vec![Series {
+            label: "a".into(),
+            points: (0..50).map(|i| (i as f64, 1.0 / (1.0 + i as f64))).collect(),
+        }];
+        let options = LineOptions {
+            x_label: "step",
+            y_label: "loss",
+            log_y: true,
+            width: 400,
+            height: 240,
+        };
+        let svg = line_chart(&series, &options).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+        assert!(scatter_chart(&[(1.0, 2.0, 0), (2.0, 3.0, 1)], "x", "y")
+            .unwrap()
+            .contains("<circle"));
+        let pc = parallel_coordinates(
+            &["a".into(), "b".into()],
+            &[vec![Some(1.0), Some(2.0)], vec![Some(2.0), None]],
+        )
+        .unwrap();
+        assert!(pc.contains("<polyline") || pc.contains("<path"));
+    }
+
+    #[test]
+    fn smoothing_keeps_length_and_tracks_constant() {
+        let points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 5.0)).collect();
+        let s = smooth(&points, 0.9);
+        assert_eq!(s.len(), 10);
+        assert!(s.iter().all(|(_, y)| (y - 5.0).abs() < 1e-9));
+    }
+}

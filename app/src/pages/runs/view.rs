@@ -1,0 +1,537 @@
+//! One run: its info, params, tags and latest metrics, a chart per metric, and a browser
+//! for its artifacts with previews.
+
+use aiops_core::tracking::Run;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::format::{number, timestamp_utc};
+use crate::view_state::{encode, with_query, QueryState};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunOverview {
+    pub run: Run,
+    pub experiment_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricChart {
+    pub key: String,
+    pub svg: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactItem {
+    /// Relative to the run's artifact root.
+    pub path: String,
+    pub is_dir: bool,
+    pub size: Option<u64>,
+}
+
+/// What the preview pane shows for a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Preview {
+    Text { text: String, truncated: bool },
+    Json { text: String },
+    Csv { rows: Vec<Vec<String>>, truncated: bool },
+    Image { data_url: String },
+    TooLarge { size: u64 },
+    Binary,
+}
+
+#[server(prefix = "/_app")]
+pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> {
+    let state = crate::state::app_state()?;
+    let run = state.tracking.get_run(&run_id).await?;
+    let experiment_name = state.tracking.get_experiment(&run.info.experiment_id).await?.name;
+    Ok(RunOverview { run, experiment_name })
+}
+
+#[server(prefix = "/_app")]
+pub async fn run_charts(
+    run_id: String,
+    by_time: bool,
+    smoothing: f64,
+    log_y: bool,
+) -> Result<Vec<MetricChart>, AppError> {
+    use crate::charts::{line_chart, smooth, LineOptions, Series};
+    use crate::pages::runs::series::{xy, MAX_POINTS};
+
+    let state = crate::state::app_state()?;
+    let run = state.tracking.get_run(&run_id).await?;
+    let smoothing = if smoothing.is_finite() {
+        smoothing.clamp(0.0, 0.99)
+    } else {
+        0.0
+    };
+    let mut charts = Vec::new();
+    for metric in &run.metrics {
+        let history = state
+            .tracking
+            .get_metric_history_sampled(std::slice::from_ref(&run_id), &metric.key, None, MAX_POINTS)
+            .await?;
+        let points: Vec<_> = history.into_iter().map(|(_, m)| m).collect();
+        let series = vec![Series {
+            label: metric.key.clone(),
+            points: smooth(&xy(&points, by_time), smoothing),
+        }];
+        let options = LineOptions {
+            x_label: if by_time { "seconds" } else { "step" },
+            y_label: &metric.key,
+            log_y,
+            width: 560,
+            height: 300,
+        };
+        let svg = line_chart(&series, &options).map_err(|e| {
+            tracing::error!(error = %e, "chart failed");
+            AppError::Internal
+        })?;
+        charts.push(MetricChart {
+            key: metric.key.clone(),
+            svg,
+        });
+    }
+    Ok(charts)
+}
+
+#[cfg(feature = "ssr")]
+async fn run_root(
+    run_id: &str,
+) -> Result<(crate::state::AppState, aiops_core::artifacts::ArtifactPath), AppError> {
+    let state = crate::state::app_state()?;
+    let run = state.tracking.get_run(run_id).await?;
+    let rest = run
+        .info
+        .artifact_uri
+        .strip_prefix("mlflow-artifacts:")
+        .map(|r| r.trim_start_matches('/'))
+        .ok_or_else(|| AppError::Invalid("This run's artifacts are not kept by this server".into()))?;
+    let root =
+        aiops_core::artifacts::ArtifactPath::parse(rest).map_err(|e| AppError::Invalid(e.to_string()))?;
+    Ok((state, root))
+}
+
+#[server(prefix = "/_app")]
+pub async fn run_artifacts(run_id: String, path: String) -> Result<Vec<ArtifactItem>, AppError> {
+    use aiops_core::artifacts::ArtifactPath;
+    let (state, root) = run_root(&run_id).await?;
+    let dir = ArtifactPath::parse(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let entries = state.artifacts.list(&root.join(&dir)).await?;
+    let prefix = format!("{root}/");
+    Ok(entries
+        .into_iter()
+        .map(|e| ArtifactItem {
+            path: e.path.strip_prefix(&prefix).unwrap_or(&e.path).to_string(),
+            is_dir: e.is_dir,
+            size: e.file_size,
+        })
+        .collect())
+}
+
+/// Largest text shown inline, and largest image embedded.
+#[cfg(feature = "ssr")]
+const TEXT_PREVIEW_BYTES: usize = 256 * 1024;
+#[cfg(feature = "ssr")]
+const IMAGE_PREVIEW_BYTES: usize = 2 * 1024 * 1024;
+
+#[server(prefix = "/_app")]
+pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, AppError> {
+    use aiops_core::artifacts::ArtifactPath;
+    use base64::Engine;
+    use futures::StreamExt;
+
+    let (state, root) = run_root(&run_id).await?;
+    let file = ArtifactPath::parse_file(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let full = root.join(&file);
+    let parent = ArtifactPath::parse(full.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let size = state
+        .artifacts
+        .list(&parent)
+        .await?
+        .into_iter()
+        .find(|e| e.path == full.as_str())
+        .and_then(|e| e.file_size)
+        .ok_or_else(|| AppError::NotFound(format!("No artifact at '{path}'")))?;
+    let extension = file
+        .file_name()
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let image_type = match extension.as_str() {
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "gif" => Some("image/gif"),
+        "webp" => Some("image/webp"),
+        _ => None,
+    };
+    let cap = if image_type.is_some() {
+        IMAGE_PREVIEW_BYTES
+    } else {
+        TEXT_PREVIEW_BYTES
+    };
+    if image_type.is_some() && size > cap as u64 {
+        return Ok(Preview::TooLarge { size });
+    }
+    // Read at most `cap` bytes; the rest of a large file is never fetched.
+    let mut stream = state.artifacts.get(&full).await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() >= cap {
+            break;
+        }
+    }
+    let truncated = bytes.len() as u64 > cap as u64 || size > cap as u64;
+    bytes.truncate(cap);
+    if let Some(mime) = image_type {
+        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        return Ok(Preview::Image {
+            data_url: format!("data:{mime};base64,{data}"),
+        });
+    }
+    let Ok(text) = String::from_utf8(bytes.clone()).or_else(|e| {
+        // A cut in the middle of a character is not binary.
+        let valid = e.utf8_error().valid_up_to();
+        if truncated && bytes.len() - valid < 4 {
+            String::from_utf8(bytes[..valid].to_vec())
+        } else {
+            Err(e)
+        }
+    }) else {
+        return Ok(Preview::Binary);
+    };
+    match extension.as_str() {
+        "json" if !truncated => Ok(match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => Preview::Json {
+                text: serde_json::to_string_pretty(&v).unwrap_or(text),
+            },
+            Err(_) => Preview::Text { text, truncated },
+        }),
+        "csv" | "tsv" => {
+            let sep = if extension == "tsv" { '\t' } else { ',' };
+            let mut rows: Vec<Vec<String>> = text
+                .lines()
+                .take(201)
+                .map(|l| l.split(sep).map(|c| c.trim_matches('"').to_string()).collect())
+                .collect();
+            let more = rows.len() > 200 || truncated;
+            rows.truncate(200);
+            Ok(Preview::Csv {
+                rows,
+                truncated: more,
+            })
+        }
+        _ => Ok(Preview::Text { text, truncated }),
+    }
+}
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let state = move || QueryState::from(query.get());
+    let run_id = move || params.read().get("id").unwrap_or_default();
+    let overview = Resource::new(run_id, load_run_overview);
+
+    view! {
+        <Title text="Run"/>
+        <section class="page">
+            <Transition fallback=|| view! { <p class="loading">"Loading run…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                    {move || Suspend::new(async move {
+                        overview.await.map(|o| view! { <RunHeader overview=o/> })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+            <MetricCharts run_id=Signal::derive(run_id) state=Signal::derive(state)/>
+            <ArtifactBrowser run_id=Signal::derive(run_id) state=Signal::derive(state)/>
+        </section>
+    }
+}
+
+#[component]
+pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    view! {
+        <p class="error" role="alert">
+            {move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ")}
+        </p>
+    }
+}
+
+#[component]
+fn RunHeader(overview: RunOverview) -> impl IntoView {
+    let run = overview.run;
+    let info = run.info.clone();
+    let duration = info
+        .end_time
+        .map(|end| format!("{:.1} s", (end - info.start_time) as f64 / 1000.0));
+    let kv_rows = |pairs: Vec<(String, String)>| {
+        if pairs.is_empty() {
+            return view! { <tr><td class="hint">"None logged"</td></tr> }.into_any();
+        }
+        pairs
+            .into_iter()
+            .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{v}</td></tr> })
+            .collect_view()
+            .into_any()
+    };
+    let params: Vec<(String, String)> = run
+        .params
+        .iter()
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
+    let metrics: Vec<(String, String)> = run
+        .metrics
+        .iter()
+        .map(|m| (m.key.clone(), number(m.value)))
+        .collect();
+    let tags: Vec<(String, String)> = run
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    view! {
+        <Title text=info.run_name.clone()/>
+        <header class="page-header">
+            <div>
+                <a href=format!("/experiments/{}", info.experiment_id) class="crumb">{overview.experiment_name}</a>
+                <h1 id="run-name">{info.run_name.clone()}</h1>
+            </div>
+            <span class=format!("status status-{}", info.status.as_str().to_lowercase())>{info.status.as_str()}</span>
+        </header>
+        <div class="grid-3">
+            <div class="card">
+                <h2>"Info"</h2>
+                <table class="kv"><tbody>
+                    <tr><th scope="row">"Run ID"</th><td class="mono">{info.run_id.clone()}</td></tr>
+                    <tr><th scope="row">"Started"</th><td>{timestamp_utc(info.start_time)}</td></tr>
+                    <tr><th scope="row">"Duration"</th><td>{duration.unwrap_or_else(|| "running".into())}</td></tr>
+                    <tr><th scope="row">"User"</th><td>{info.user_id.clone()}</td></tr>
+                    <tr><th scope="row">"Artifacts"</th><td class="mono">{info.artifact_uri.clone()}</td></tr>
+                </tbody></table>
+            </div>
+            <div class="card">
+                <h2>"Parameters"</h2>
+                <table class="kv" id="run-params"><tbody>{kv_rows(params)}</tbody></table>
+            </div>
+            <div class="card">
+                <h2>"Metrics (latest)"</h2>
+                <table class="kv" id="run-metrics"><tbody>{kv_rows(metrics)}</tbody></table>
+            </div>
+        </div>
+        <details class="card">
+            <summary>{format!("Tags ({})", tags.len())}</summary>
+            <table class="kv"><tbody>{kv_rows(tags)}</tbody></table>
+        </details>
+    }
+}
+
+#[component]
+fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoView {
+    let charts = Resource::new(
+        move || (run_id.get(), state.get()),
+        |(id, s)| {
+            let smoothing = s.get("smooth").parse().unwrap_or(0.0);
+            run_charts(id, s.get("x") == "time", smoothing, s.get("log") == "1")
+        },
+    );
+    let link = move |changes: &[(&str, &str)]| with_query(&state.get(), changes);
+    view! {
+        <div class="card">
+            <div class="chart-controls">
+                <h2>"Metrics"</h2>
+                <span class="segmented">
+                    <a href=move || link(&[("x", "")]) class:on=move || state.get().get("x") != "time">"Step"</a>
+                    <a href=move || link(&[("x", "time")]) class:on=move || state.get().get("x") == "time">"Time"</a>
+                </span>
+                <span class="segmented">
+                    {["0", "0.6", "0.9"]
+                        .into_iter()
+                        .map(|w| {
+                            let label = if w == "0" { "No smoothing".to_string() } else { format!("Smooth {w}") };
+                            let value = if w == "0" { "" } else { w };
+                            view! {
+                                <a href=move || link(&[("smooth", value)]) class:on=move || state.get().get("smooth") == value>
+                                    {label.clone()}
+                                </a>
+                            }
+                        })
+                        .collect_view()}
+                </span>
+                <span class="segmented">
+                    <a href=move || link(&[("log", "")]) class:on=move || state.get().get("log") != "1">"Linear"</a>
+                    <a href=move || link(&[("log", "1")]) class:on=move || state.get().get("log") == "1">"Log"</a>
+                </span>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Drawing charts…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                    {move || Suspend::new(async move {
+                        charts.await.map(|charts| {
+                            if charts.is_empty() {
+                                return view! { <p class="empty">"This run has no metrics."</p> }.into_any();
+                            }
+                            view! {
+                                <div class="charts">
+                                    {charts
+                                        .into_iter()
+                                        .map(|c| {
+                                            let caption = c.key.clone();
+                                            view! {
+                                                <figure class="chart" data-metric=c.key>
+                                                    <figcaption>{caption}</figcaption>
+                                                    <div class="svg" inner_html=c.svg></div>
+                                                </figure>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </div>
+                            }
+                            .into_any()
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+        </div>
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[component]
+fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoView {
+    let dir = move || state.get().get("path");
+    let file = move || state.get().get("file");
+    let listing = Resource::new(move || (run_id.get(), dir()), |(id, d)| run_artifacts(id, d));
+    let preview = Resource::new(
+        move || (run_id.get(), file()),
+        |(id, f)| async move {
+            if f.is_empty() {
+                Ok(None)
+            } else {
+                artifact_preview(id, f).await.map(Some)
+            }
+        },
+    );
+    let crumbs = move || {
+        let d = dir();
+        let mut acc = String::new();
+        let mut out = vec![(
+            "artifacts".to_string(),
+            with_query(&state.get(), &[("path", ""), ("file", "")]),
+        )];
+        for part in d.split('/').filter(|p| !p.is_empty()) {
+            if !acc.is_empty() {
+                acc.push('/');
+            }
+            acc.push_str(part);
+            out.push((
+                part.to_string(),
+                with_query(&state.get(), &[("path", acc.as_str()), ("file", "")]),
+            ));
+        }
+        out.into_iter()
+            .map(|(label, href)| view! { <a href=href>{label}</a>" / " })
+            .collect_view()
+    };
+    view! {
+        <div class="card artifacts" id="artifacts">
+            <h2>"Artifacts"</h2>
+            <nav class="crumbs" aria-label="Artifact folders">{crumbs}</nav>
+            <div class="artifact-panes">
+                <Transition fallback=|| view! { <p class="loading">"Listing…"</p> }>
+                    <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                        {move || Suspend::new(async move {
+                            let items = listing.await?;
+                            let s = state.get();
+                            let id = run_id.get();
+                            Ok::<_, AppError>(if items.is_empty() {
+                                view! { <p class="empty">"No artifacts here."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ul class="artifact-list">
+                                        {items
+                                            .into_iter()
+                                            .map(|item| {
+                                                let name = item.path.rsplit('/').next().unwrap_or(&item.path).to_string();
+                                                if item.is_dir {
+                                                    let href = with_query(&s, &[("path", item.path.as_str()), ("file", "")]);
+                                                    view! { <li class="dir"><a href=href>{format!("{name}/")}</a></li> }.into_any()
+                                                } else {
+                                                    let href = with_query(&s, &[("file", item.path.as_str())]);
+                                                    let download = format!("/get-artifact?run_uuid={}&path={}", encode(&id), encode(&item.path));
+                                                    view! {
+                                                        <li class="file">
+                                                            <a href=href class="preview-link">{name}</a>
+                                                            <span class="hint">{item.size.map(human_size).unwrap_or_default()}</span>
+                                                            <a href=download class="download" download="">"Download"</a>
+                                                        </li>
+                                                    }.into_any()
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }.into_any()
+                            })
+                        })}
+                    </ErrorBoundary>
+                </Transition>
+                <div class="preview" id="artifact-preview">
+                    <Transition fallback=|| view! { <p class="loading">"Loading preview…"</p> }>
+                        <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
+                            {move || Suspend::new(async move { preview.await.map(|p| view! { <PreviewPane preview=p/> }) })}
+                        </ErrorBoundary>
+                    </Transition>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn PreviewPane(preview: Option<Preview>) -> impl IntoView {
+    match preview {
+        None => view! { <p class="hint">"Choose a file to preview it."</p> }.into_any(),
+        Some(Preview::Text { text, truncated }) => view! {
+            <pre class="text-preview">{text}</pre>
+            {truncated.then(|| view! { <p class="hint">"Preview truncated; download for the whole file."</p> })}
+        }
+        .into_any(),
+        Some(Preview::Json { text }) => view! { <pre class="text-preview json">{text}</pre> }.into_any(),
+        Some(Preview::Csv { rows, truncated }) => view! {
+            <div class="table-scroll">
+                <table class="table csv-preview"><tbody>
+                    {rows
+                        .into_iter()
+                        .map(|row| view! { <tr>{row.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr> })
+                        .collect_view()}
+                </tbody></table>
+            </div>
+            {truncated.then(|| view! { <p class="hint">"First rows only; download for the whole file."</p> })}
+        }
+        .into_any(),
+        Some(Preview::Image { data_url }) => view! { <img class="image-preview" src=data_url alt="artifact preview"/> }.into_any(),
+        Some(Preview::TooLarge { size }) => view! {
+            <p class="hint">{format!("This file is {} — too large to preview. Use Download.", human_size(size))}</p>
+        }
+        .into_any(),
+        Some(Preview::Binary) => view! { <p class="hint">"Binary file: no preview. Use Download."</p> }.into_any(),
+    }
+}
