@@ -188,3 +188,38 @@ impl ViewType {
         }
     }
 }
+
+/// An MLflow 3 logged model: the output of `log_model`, with its own artifact folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModel {
+    pub model_id: String,
+    pub experiment_id: String,
+    pub name: String,
+    pub artifact_uri: String,
+    pub creation_timestamp_ms: i64,
+    pub last_updated_timestamp_ms: i64,
+    /// `LOGGED_MODEL_PENDING`, `LOGGED_MODEL_READY` or `LOGGED_MODEL_UPLOAD_FAILED`.
+    pub status: String,
+    pub model_type: String,
+    pub source_run_id: String,
+    pub tags: Vec<RunTag>,
+    pub params: Vec<Param>,
+}
+
+/// The logged-model statuses MLflow knows.
+pub const LOGGED_MODEL_STATUSES: [&str; 3] = [
+    "LOGGED_MODEL_PENDING",
+    "LOGGED_MODEL_READY",
+    "LOGGED_MODEL_UPLOAD_FAILED",
+];
+
+/// What a caller supplies to create a logged model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewLoggedModel {
+    pub experiment_id: String,
+    pub name: Option<String>,
+    pub model_type: String,
+    pub source_run_id: String,
+    pub tags: Vec<RunTag>,
+    pub params: Vec<Param>,
+}

@@ -8,7 +8,10 @@ mod parser;
 #[cfg(feature = "ssr")]
 pub mod sql;
 
-pub use parser::{parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by};
+pub use parser::{
+    parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_logged_model_filter,
+    parse_order_by,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +30,16 @@ pub enum Attribute {
     ArtifactUri,
     StartTime,
     EndTime,
-    // Experiment attributes (experiment search only).
+    // Experiment attributes (experiment search only); Name and the times serve logged models too.
     ExperimentId,
     Name,
     CreationTime,
     LastUpdateTime,
+    // Logged-model attributes (logged-model search only).
+    ModelId,
+    SourceRunId,
+    ModelStatus,
+    ModelType,
 }
 
 impl Attribute {
@@ -40,6 +48,19 @@ impl Attribute {
             self,
             Attribute::StartTime | Attribute::EndTime | Attribute::CreationTime | Attribute::LastUpdateTime
         )
+    }
+
+    fn parse_logged_model(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "name" => Some(Attribute::Name),
+            "model_id" => Some(Attribute::ModelId),
+            "source_run_id" => Some(Attribute::SourceRunId),
+            "status" => Some(Attribute::ModelStatus),
+            "model_type" => Some(Attribute::ModelType),
+            "creation_time" | "creation_timestamp" | "creation_timestamp_ms" => Some(Attribute::CreationTime),
+            "last_updated_timestamp" | "last_updated_timestamp_ms" => Some(Attribute::LastUpdateTime),
+            _ => None,
+        }
     }
 
     fn parse_experiment(name: &str) -> Option<Self> {

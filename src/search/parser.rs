@@ -138,6 +138,7 @@ fn is_number_start(chars: &[char], start: usize) -> bool {
 enum Target {
     Runs,
     Experiments,
+    LoggedModels,
 }
 
 struct Parser {
@@ -331,6 +332,22 @@ fn entity_for(target: Target, prefix: Option<&str>, key: &str) -> Result<Entity,
         return Err(err("Empty key in search filter"));
     }
     let prefix = prefix.map(str::to_ascii_lowercase);
+    if target == Target::LoggedModels {
+        return match prefix.as_deref() {
+            Some("tags" | "tag") => Ok(Entity::Tag(key.to_string())),
+            Some("params" | "param") => Ok(Entity::Param(key.to_string())),
+            Some("metrics" | "metric") => Ok(Entity::Metric(key.to_string())),
+            Some("attributes" | "attribute" | "attr") | None => {
+                Attribute::parse_logged_model(key).map(Entity::Attribute).ok_or_else(|| {
+                    err(format!(
+                        "Invalid attribute key '{key}' specified. Valid keys are name, model_id, source_run_id, \
+                         status, model_type, creation_time, last_updated_timestamp"
+                    ))
+                })
+            }
+            Some(other) => Err(err(format!("Invalid entity type '{other}' for logged models"))),
+        };
+    }
     if target == Target::Experiments {
         return match prefix.as_deref() {
             Some("tags" | "tag") => Ok(Entity::Tag(key.to_string())),
@@ -412,6 +429,11 @@ pub fn parse_filter(input: &str) -> Result<Option<Filter>, SearchError> {
 /// Parses an experiment search filter (`name LIKE 'x%'`, `tags.team = 'a'`, `creation_time > 0`).
 pub fn parse_experiment_filter(input: &str) -> Result<Option<Filter>, SearchError> {
     parse_filter_for(Target::Experiments, input)
+}
+
+/// Parses a logged-model search filter (`name = 'model'`, `source_run_id = '…'`, `tags.k = 'v'`).
+pub fn parse_logged_model_filter(input: &str) -> Result<Option<Filter>, SearchError> {
+    parse_filter_for(Target::LoggedModels, input)
 }
 
 /// Parses an experiment `order_by` clause (`name`, `creation_time DESC`, ...).

@@ -41,6 +41,7 @@ impl SqlBuilder {
 pub enum Subject {
     Runs,
     Experiments,
+    LoggedModels,
 }
 
 impl Subject {
@@ -48,6 +49,7 @@ impl Subject {
         match self {
             Subject::Runs => "r",
             Subject::Experiments => "e",
+            Subject::LoggedModels => "m",
         }
     }
 
@@ -55,6 +57,7 @@ impl Subject {
         match self {
             Subject::Runs => "run_uuid",
             Subject::Experiments => "experiment_id",
+            Subject::LoggedModels => "model_id",
         }
     }
 
@@ -62,11 +65,30 @@ impl Subject {
         match self {
             Subject::Runs => "tags",
             Subject::Experiments => "experiment_tags",
+            Subject::LoggedModels => "logged_model_tags",
+        }
+    }
+
+    fn param_table(self) -> &'static str {
+        match self {
+            Subject::LoggedModels => "logged_model_params",
+            _ => "params",
         }
     }
 }
 
-fn column(attribute: Attribute) -> &'static str {
+fn column(subject: Subject, attribute: Attribute) -> &'static str {
+    if subject == Subject::LoggedModels {
+        return match attribute {
+            Attribute::Name => "m.name",
+            Attribute::ModelId => "m.model_id",
+            Attribute::SourceRunId => "m.source_run_id",
+            Attribute::ModelStatus => "m.status",
+            Attribute::ModelType => "m.model_type",
+            Attribute::CreationTime => "m.creation_timestamp_ms",
+            _ => "m.last_updated_timestamp_ms",
+        };
+    }
     match attribute {
         Attribute::RunId => "r.run_uuid",
         Attribute::RunName => "r.name",
@@ -79,6 +101,8 @@ fn column(attribute: Attribute) -> &'static str {
         Attribute::Name => "e.name",
         Attribute::CreationTime => "e.creation_time",
         Attribute::LastUpdateTime => "e.last_update_time",
+        // Logged-model attributes only parse for logged-model searches.
+        Attribute::ModelId | Attribute::SourceRunId | Attribute::ModelStatus | Attribute::ModelType => "NULL",
     }
 }
 
@@ -152,11 +176,13 @@ fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> S
         }
     };
     match &c.entity {
+        // Logged models keep no metrics here, so a metric condition matches none.
+        Entity::Metric(_) if subject == Subject::LoggedModels => "1 = 0".into(),
         Entity::Metric(key) => keyed(b, "latest_metrics", key, " AND x.is_nan = 0", c),
-        Entity::Param(key) => keyed(b, "params", key, "", c),
+        Entity::Param(key) => keyed(b, subject.param_table(), key, "", c),
         Entity::Tag(key) => keyed(b, subject.tag_table(), key, "", c),
         Entity::Attribute(attribute) => {
-            let col = column(*attribute);
+            let col = column(subject, *attribute);
             match c.op {
                 Op::IsNull => format!("{col} IS NULL"),
                 Op::IsNotNull => format!("{col} IS NOT NULL"),
@@ -206,7 +232,7 @@ pub fn compile_run_order(b: &mut SqlBuilder, order_by: &[OrderBy]) -> (String, S
                 terms.push(format!("o{i}.value {dir}"));
             }
             Entity::Attribute(attribute) => {
-                let col = column(*attribute);
+                let col = column(Subject::Runs, *attribute);
                 terms.push(format!("CASE WHEN {col} IS NULL THEN 1 ELSE 0 END"));
                 terms.push(format!("{col} {dir}"));
             }
@@ -224,7 +250,7 @@ pub fn compile_experiment_order(order_by: &[OrderBy]) -> String {
     for clause in order_by {
         if let Entity::Attribute(attribute) = clause.entity {
             let dir = if clause.ascending { "ASC" } else { "DESC" };
-            terms.push(format!("{} {dir}", column(attribute)));
+            terms.push(format!("{} {dir}", column(Subject::Experiments, attribute)));
         }
     }
     if terms.is_empty() {

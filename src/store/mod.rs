@@ -11,6 +11,7 @@ use crate::tracking::{
     Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo,
     RunTag, RunUpdate, ViewType,
 };
+use crate::tracking::{LoggedModel, NewLoggedModel};
 use crate::CoreResult;
 
 #[async_trait::async_trait]
@@ -78,6 +79,22 @@ pub trait TrackingStore: Send + Sync {
     async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage>;
     /// Experiments matching a search, in the requested order.
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage>;
+
+    async fn create_logged_model(&self, model: NewLoggedModel) -> CoreResult<LoggedModel>;
+    async fn get_logged_model(&self, model_id: &str) -> CoreResult<LoggedModel>;
+    async fn set_logged_model_status(&self, model_id: &str, status: &str) -> CoreResult<LoggedModel>;
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[RunTag]) -> CoreResult<()>;
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> CoreResult<()>;
+    async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> CoreResult<()>;
+    async fn delete_logged_model(&self, model_id: &str) -> CoreResult<()>;
+    /// Logged models of these experiments matching `filter`, newest first.
+    async fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        filter: Option<&Filter>,
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<(Vec<LoggedModel>, bool)>;
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -17,9 +17,10 @@ use super::{ExperimentPage, ExperimentSearch, MetricRange, RunPage, RunSearch, T
 use crate::search::sql::{
     compile_experiment_order, compile_filter, compile_run_order, Bind, SqlBuilder, Subject,
 };
+use crate::search::Filter;
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo,
-    RunStatus, RunTag, RunUpdate, RUN_NAME_TAG,
+    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, LoggedModel, Metric, NewLoggedModel,
+    NewRun, Param, Run, RunInfo, RunStatus, RunTag, RunUpdate, LOGGED_MODEL_STATUSES, RUN_NAME_TAG,
 };
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
@@ -969,6 +970,235 @@ impl TrackingStore for SqlTrackingStore {
             has_more,
         })
     }
+    async fn create_logged_model(&self, model: NewLoggedModel) -> CoreResult<LoggedModel> {
+        let experiment = self.get_experiment(&model.experiment_id).await?;
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(CoreError::InvalidParameter(format!(
+                "The experiment {} must be in the 'active' state.",
+                model.experiment_id
+            )));
+        }
+        if !model.source_run_id.is_empty() {
+            self.run_info(&model.source_run_id).await?;
+        }
+        validate_batch(&[], &model.params, &model.tags)?;
+        let model_id = format!("m-{}", uuid::Uuid::new_v4().simple());
+        let name = model
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| generated_run_name(&model_id[2..]));
+        if name.chars().count() > validation::MAX_ENTITY_KEY_LENGTH {
+            return Err(CoreError::InvalidParameter(
+                "Logged model name is too long".into(),
+            ));
+        }
+        let location = format!(
+            "{}/models/{model_id}/artifacts",
+            experiment.artifact_location.trim_end_matches('/')
+        );
+        let now = now_millis();
+        {
+            let _writer = self.writer().await;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, \
+                 creation_timestamp_ms, last_updated_timestamp_ms, status, model_type, source_run_id) \
+                 VALUES ($1, $2, $3, $4, $5, $5, 'LOGGED_MODEL_PENDING', $6, $7)",
+            )
+            .bind(&model_id)
+            .bind(parse_experiment_id(&experiment.experiment_id)?)
+            .bind(&name)
+            .bind(&location)
+            .bind(now)
+            .bind(&model.model_type)
+            .bind(&model.source_run_id)
+            .execute(&mut *tx)
+            .await?;
+            upsert_key_values(
+                &mut tx,
+                "logged_model_tags",
+                &model_id,
+                model.tags.iter().map(|t| (&t.key, &t.value)),
+            )
+            .await?;
+            upsert_key_values(
+                &mut tx,
+                "logged_model_params",
+                &model_id,
+                model.params.iter().map(|p| (&p.key, &p.value)),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        self.get_logged_model(&model_id).await
+    }
+
+    async fn get_logged_model(&self, model_id: &str) -> CoreResult<LoggedModel> {
+        let row = sqlx::query(
+            "SELECT model_id, experiment_id, name, artifact_location, creation_timestamp_ms, \
+             last_updated_timestamp_ms, status, model_type, source_run_id FROM logged_models \
+             WHERE model_id = $1 AND lifecycle_stage = 'active'",
+        )
+        .bind(model_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("Logged model with ID '{model_id}' not found")))?;
+        let pairs = |table: &'static str| {
+            let sql = format!("SELECT key, value FROM {table} WHERE model_id = $1 ORDER BY key");
+            async move {
+                let rows = sqlx::query(&sql).bind(model_id).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<String, _>("key")?, r.try_get::<String, _>("value")?)))
+                    .collect::<CoreResult<Vec<_>>>()
+            }
+        };
+        let tags = pairs("logged_model_tags").await?;
+        let params = pairs("logged_model_params").await?;
+        let experiment_id: i64 = row.try_get("experiment_id")?;
+        Ok(LoggedModel {
+            model_id: row.try_get("model_id")?,
+            experiment_id: experiment_id.to_string(),
+            name: row.try_get("name")?,
+            artifact_uri: row.try_get("artifact_location")?,
+            creation_timestamp_ms: row.try_get("creation_timestamp_ms")?,
+            last_updated_timestamp_ms: row.try_get("last_updated_timestamp_ms")?,
+            status: row.try_get("status")?,
+            model_type: row.try_get("model_type")?,
+            source_run_id: row.try_get("source_run_id")?,
+            tags: tags
+                .into_iter()
+                .map(|(key, value)| RunTag { key, value })
+                .collect(),
+            params: params
+                .into_iter()
+                .map(|(key, value)| Param { key, value })
+                .collect(),
+        })
+    }
+
+    async fn set_logged_model_status(&self, model_id: &str, status: &str) -> CoreResult<LoggedModel> {
+        if !LOGGED_MODEL_STATUSES.contains(&status) {
+            return Err(CoreError::InvalidParameter(format!(
+                "Invalid logged model status '{status}'"
+            )));
+        }
+        self.get_logged_model(model_id).await?;
+        {
+            let _writer = self.writer().await;
+            sqlx::query(
+                "UPDATE logged_models SET status = $1, last_updated_timestamp_ms = $2 WHERE model_id = $3",
+            )
+            .bind(status)
+            .bind(now_millis())
+            .bind(model_id)
+            .execute(&self.pool)
+            .await?;
+        }
+        self.get_logged_model(model_id).await
+    }
+
+    async fn set_logged_model_tags(&self, model_id: &str, tags: &[RunTag]) -> CoreResult<()> {
+        self.get_logged_model(model_id).await?;
+        validate_batch(&[], &[], tags)?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        upsert_key_values(
+            &mut tx,
+            "logged_model_tags",
+            model_id,
+            tags.iter().map(|t| (&t.key, &t.value)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> CoreResult<()> {
+        self.get_logged_model(model_id).await?;
+        let _writer = self.writer().await;
+        sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
+            .bind(model_id)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> CoreResult<()> {
+        self.get_logged_model(model_id).await?;
+        validate_batch(&[], params, &[])?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        upsert_key_values(
+            &mut tx,
+            "logged_model_params",
+            model_id,
+            params.iter().map(|p| (&p.key, &p.value)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_logged_model(&self, model_id: &str) -> CoreResult<()> {
+        self.get_logged_model(model_id).await?;
+        let _writer = self.writer().await;
+        sqlx::query("UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = $1")
+            .bind(model_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn search_logged_models(
+        &self,
+        experiment_ids: &[String],
+        filter: Option<&Filter>,
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<(Vec<LoggedModel>, bool)> {
+        let ids: Vec<i64> = experiment_ids
+            .iter()
+            .filter_map(|id| id.trim().parse().ok())
+            .collect();
+        if ids.is_empty() {
+            return Ok((Vec::new(), false));
+        }
+        let mut b = SqlBuilder::new(1);
+        let list = ids
+            .iter()
+            .map(|id| b.bind(Bind::Int(*id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT m.model_id FROM logged_models m WHERE m.experiment_id IN ({list}) AND m.lifecycle_stage = 'active'"
+        );
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, Subject::LoggedModels, filter));
+        }
+        let limit = b.bind(Bind::Int(max_results + 1));
+        let skip = b.bind(Bind::Int(offset));
+        sql.push_str(&format!(
+            " ORDER BY m.creation_timestamp_ms DESC, m.model_id ASC LIMIT {limit} OFFSET {skip}"
+        ));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let found: Vec<String> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("model_id"))
+            .collect::<Result<_, _>>()?;
+        let has_more = found.len() as i64 > max_results;
+        let mut models = Vec::new();
+        for id in found.iter().take(usize::try_from(max_results).unwrap_or(0)) {
+            models.push(self.get_logged_model(id).await?);
+        }
+        Ok((models, has_more))
+    }
 }
 
 impl SqlTrackingStore {
@@ -1078,6 +1308,31 @@ async fn insert_tags(
             insert = insert.bind(run_id).bind(&t.key).bind(&t.value);
         }
         insert.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Upserts key/value rows of one owner into `table` (tags or params of a logged model).
+async fn upsert_key_values<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    owner: &str,
+    pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> CoreResult<()> {
+    let mut last: HashMap<&String, &String> = HashMap::new();
+    for (k, v) in pairs {
+        last.insert(k, v);
+    }
+    for (key, value) in last {
+        sqlx::query(&format!(
+            "INSERT INTO {table} (model_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value"
+        ))
+        .bind(owner)
+        .bind(key.as_str())
+        .bind(value.as_str())
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

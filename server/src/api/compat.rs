@@ -20,11 +20,6 @@ pub async fn server_info() -> Json<Value> {
     }))
 }
 
-/// `logged-models/search`: the client calls it even for plain artifact downloads.
-pub async fn search_logged_models() -> Json<Value> {
-    Json(json!({}))
-}
-
 pub async fn endpoint_not_found() -> ApiError {
     ApiError::endpoint_not_found()
 }

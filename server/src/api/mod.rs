@@ -3,13 +3,14 @@
 pub mod artifacts;
 pub mod compat;
 pub mod error;
+pub mod logged_models;
 pub mod request;
 pub mod tracking;
 pub mod wire;
 
 use aiops_app::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
 /// Routes under `/api/2.0/mlflow` (and the same under `/ajax-api/2.0/mlflow`).
@@ -46,7 +47,23 @@ fn mlflow_v2() -> Router<AppState> {
             get(t::get_metric_history_bulk_interval),
         )
         .route("/artifacts/list", get(artifacts::list_run_artifacts))
-        .route("/logged-models/search", post(compat::search_logged_models))
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
+        )
+        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
         .fallback(compat::endpoint_not_found)
 }
 
@@ -76,7 +93,7 @@ pub fn router() -> Router<AppState> {
             )
             .route(
                 &format!("{prefix}/3.0/mlflow/logged-models/search"),
-                post(compat::search_logged_models),
+                post(logged_models::search),
             );
     }
     router

@@ -167,3 +167,35 @@ mod tests {
         assert_eq!(double(0.5), json!(0.5));
     }
 }
+
+pub fn logged_model(m: &aiops_core::tracking::LoggedModel) -> Value {
+    let mut info = Map::new();
+    info.insert("model_id".into(), json!(m.model_id));
+    info.insert("experiment_id".into(), json!(m.experiment_id));
+    info.insert("name".into(), json!(m.name));
+    info.insert("creation_timestamp_ms".into(), json!(m.creation_timestamp_ms));
+    info.insert(
+        "last_updated_timestamp_ms".into(),
+        json!(m.last_updated_timestamp_ms),
+    );
+    info.insert("artifact_uri".into(), json!(m.artifact_uri));
+    info.insert("status".into(), json!(m.status));
+    if !m.model_type.is_empty() {
+        info.insert("model_type".into(), json!(m.model_type));
+    }
+    if !m.source_run_id.is_empty() {
+        info.insert("source_run_id".into(), json!(m.source_run_id));
+    }
+    put_list(
+        &mut info,
+        "tags",
+        key_values(m.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+    );
+    let mut data = Map::new();
+    put_list(
+        &mut data,
+        "params",
+        key_values(m.params.iter().map(|p| (p.key.as_str(), p.value.as_str()))),
+    );
+    json!({ "info": info, "data": data })
+}
