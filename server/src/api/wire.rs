@@ -145,29 +145,6 @@ pub fn parse_page_token(token: Option<&str>) -> ApiResult<i64> {
         .ok_or_else(bad)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_tokens_round_trip() {
-        assert_eq!(parse_page_token(Some(&page_token(1500))).unwrap(), 1500);
-        assert_eq!(parse_page_token(None).unwrap(), 0);
-        assert!(parse_page_token(Some("not base64!")).is_err());
-        assert!(parse_page_token(Some(
-            &base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}")
-        ))
-        .is_err());
-    }
-
-    #[test]
-    fn doubles_follow_proto3_json() {
-        assert_eq!(double(f64::NAN), json!("NaN"));
-        assert_eq!(double(f64::NEG_INFINITY), json!("-Infinity"));
-        assert_eq!(double(0.5), json!(0.5));
-    }
-}
-
 pub fn logged_model(m: &aiops_core::tracking::LoggedModel) -> Value {
     let mut info = Map::new();
     info.insert("model_id".into(), json!(m.model_id));
@@ -198,4 +175,27 @@ pub fn logged_model(m: &aiops_core::tracking::LoggedModel) -> Value {
         key_values(m.params.iter().map(|p| (p.key.as_str(), p.value.as_str()))),
     );
     json!({ "info": info, "data": data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip() {
+        assert_eq!(parse_page_token(Some(&page_token(1500))).unwrap(), 1500);
+        assert_eq!(parse_page_token(None).unwrap(), 0);
+        assert!(parse_page_token(Some("not base64!")).is_err());
+        assert!(parse_page_token(Some(
+            &base64::engine::general_purpose::STANDARD.encode("{\"offset\": -1}")
+        ))
+        .is_err());
+    }
+
+    #[test]
+    fn doubles_follow_proto3_json() {
+        assert_eq!(double(f64::NAN), json!("NaN"));
+        assert_eq!(double(f64::NEG_INFINITY), json!("-Infinity"));
+        assert_eq!(double(0.5), json!(0.5));
+    }
 }
