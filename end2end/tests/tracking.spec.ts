@@ -71,6 +71,22 @@ test.describe.serial("tracking pages", () => {
     expect(new URL(page.url()).searchParams.get("sort")).toContain("ASC");
   });
 
+  test("pages through a large experiment with a keyset cursor", async ({ page, request }) => {
+    const big = (await api(request, "experiments/create", { name: `pw-big-${Date.now()}` })).experiment_id;
+    for (let i = 0; i < 105; i++) {
+      await api(request, "runs/create", { experiment_id: big, run_name: `b-${String(i).padStart(3, "0")}`, start_time: T0 + i });
+    }
+    await page.goto(`/experiments/${big}`);
+    await waitForHydration(page);
+    const rows = page.locator("#runs-table tbody tr");
+    await expect(rows).toHaveCount(100);
+    await expect(rows.first().locator("td.name")).toHaveText("b-104");
+    await page.locator("#next-page").click();
+    await expect(rows).toHaveCount(5);
+    await expect(rows.first().locator("td.name")).toHaveText("b-004");
+    expect(new URL(page.url()).searchParams.get("after")).toMatch(/^\d+:[0-9a-f]{32}$/);
+  });
+
   test("select three runs and compare them", async ({ page }) => {
     await page.goto(`/experiments/${experimentId}`);
     await waitForHydration(page);

@@ -114,6 +114,9 @@ pub struct RunSearch {
     pub order_by: Vec<OrderBy>,
     pub max_results: i64,
     pub offset: i64,
+    /// Keyset paging for the default order (newest first): start after this
+    /// `(start_time, run_id)`. Ignored when `order_by` is given.
+    pub after: Option<(i64, String)>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -903,8 +903,23 @@ impl TrackingStore for SqlTrackingStore {
             sql.push_str(" AND ");
             sql.push_str(&compile_filter(&mut b, Subject::Runs, filter));
         }
+        // Keyset paging walks the (experiment_id, start_time DESC, run_uuid) index from the
+        // last row seen, so page 1,000 costs what page 1 does.
+        let keyset = search
+            .order_by
+            .is_empty()
+            .then_some(search.after.as_ref())
+            .flatten();
+        if let Some((start_time, run_id)) = keyset {
+            let t = b.bind(Bind::Int(*start_time));
+            let t2 = b.bind(Bind::Int(*start_time));
+            let id = b.bind(Bind::Text(run_id.clone()));
+            sql.push_str(&format!(
+                " AND (r.start_time < {t} OR (r.start_time = {t2} AND r.run_uuid > {id}))"
+            ));
+        }
         let limit = b.bind(Bind::Int(search.max_results + 1));
-        let offset = b.bind(Bind::Int(search.offset));
+        let offset = b.bind(Bind::Int(if keyset.is_some() { 0 } else { search.offset }));
         sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
         let mut query = sqlx::query(&sql);
         for bind in &b.binds {

@@ -307,6 +307,7 @@ pub async fn search_runs(State(state): State<AppState>, fields: Fields) -> Reply
             .collect::<Result<_, _>>()?,
         max_results: max_results(&fields, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?,
         offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
+        after: None,
     };
     let page = state.tracking.search_runs(&search).await?;
     let mut body = Map::new();

@@ -38,6 +38,7 @@ pub async fn experiment_runs(
     filter: String,
     sort: String,
     page: i64,
+    after: String,
     with_spans: bool,
 ) -> Result<RunsTable, AppError> {
     use aiops_core::search::{parse_filter, parse_order_by};
@@ -59,6 +60,7 @@ pub async fn experiment_runs(
             order_by,
             max_results: PAGE_SIZE,
             offset: page.max(0) * PAGE_SIZE,
+            after: parse_cursor(&after),
             ..RunSearch::default()
         })
         .await?;
@@ -85,6 +87,13 @@ pub async fn experiment_runs(
         spans,
         has_more: page.has_more,
     })
+}
+
+/// `<start_time>:<run_id>` of the last row of the previous page (default order only).
+#[cfg(feature = "ssr")]
+fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (time, id) = cursor.split_once(':')?;
+    Some((time.parse().ok()?, id.to_string()))
 }
 
 /// A table column: `metrics.<k>`, `params.<k>` or `tags.<k>`.
@@ -190,6 +199,7 @@ pub fn ExperimentRunsPage() -> impl IntoView {
                 s.get("q"),
                 s.get("sort"),
                 s.get("page").parse().unwrap_or(0),
+                s.get("after"),
                 s.get("spans") == "1",
             )
         },
@@ -272,7 +282,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             } else {
                 (desc.clone(), "")
             };
-            let href = with_query(&state, &[("sort", next.as_str()), ("page", "")]);
+            let href = with_query(&state, &[("sort", next.as_str()), ("page", ""), ("after", "")]);
             view! {
                 <th scope="col" class=format!("col-{}", col.kind) data-column=col.spec()>
                     <a href=href class="sort-link">{col.key.clone()}{marker}</a>
@@ -345,10 +355,21 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         .collect_view();
 
     let spans_href = with_query(&state, &[("spans", if show_spans { "" } else { "1" })]);
-    let prev_href = (page > 0).then(|| with_query(&state, &[("page", (page - 1).to_string().as_str())]));
-    let next_href = table
-        .has_more
-        .then(|| with_query(&state, &[("page", (page + 1).to_string().as_str())]));
+    // The default order pages by keyset (fast at any depth); other orders by page number.
+    let keyset = sort.is_empty();
+    let cursor = table
+        .runs
+        .last()
+        .map(|r| format!("{}:{}", r.info.start_time, r.info.run_id));
+    let first_href = (page > 0 || !state.get("after").is_empty())
+        .then(|| with_query(&state, &[("page", ""), ("after", "")]));
+    let prev_href =
+        (!keyset && page > 0).then(|| with_query(&state, &[("page", (page - 1).to_string().as_str())]));
+    let next_href = match (table.has_more, keyset, cursor) {
+        (true, true, Some(cursor)) => Some(with_query(&state, &[("after", cursor.as_str())])),
+        (true, false, _) => Some(with_query(&state, &[("page", (page + 1).to_string().as_str())])),
+        _ => None,
+    };
     let run_count = table.runs.len();
 
     view! {
@@ -393,9 +414,10 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             }.into_any()
         }}
         <nav class="pager" aria-label="Pages">
-            {prev_href.map(|h| view! { <a href=h class="button">"← Newer"</a> })}
-            <span class="hint">{format!("Page {} · {} runs", page + 1, run_count)}</span>
-            {next_href.map(|h| view! { <a href=h class="button">"Older →"</a> })}
+            {first_href.map(|h| view! { <a href=h class="button">"⇤ First"</a> })}
+            {prev_href.map(|h| view! { <a href=h class="button">"← Previous"</a> })}
+            <span class="hint">{format!("{run_count} runs on this page")}</span>
+            {next_href.map(|h| view! { <a href=h class="button" id="next-page">"Next →"</a> })}
         </nav>
     }
 }

@@ -1,0 +1,218 @@
+"""Same MLflow-client workload against aiops and `mlflow server` (1 and 4 workers), one run.
+
+Every server gets SQLite and a local artifact folder of its own, on 127.0.0.1 only.
+Prints one table with medians and ratios (MLflow time / aiops time). Bounded: fixed
+request counts, and every server is stopped at the end.
+"""
+import argparse
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+
+RUNS = 200
+PARAMS, TAGS, METRICS, STEPS = 10, 5, 5, 100
+SAMPLES = 50
+BIG_RUNS = 100_000
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url, proc, limit=120):
+    start = time.time()
+    while time.time() - start < limit:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early: {url}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not start: {url}")
+
+
+def rss_kib(pid):
+    """Resident memory of a process and all its descendants."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, StopIteration, ProcessLookupError):
+            pass
+    return total
+
+
+class Server:
+    def __init__(self, name, command, url, db, env=None):
+        self.name, self.url, self.db = name, url, db
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+        )
+        wait_up(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", self.proc)
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def start_servers(aiops_bin, mlflow_bin, work):
+    servers = []
+    port = free_port()
+    d = os.path.join(work, "aiops")
+    servers.append(Server("aiops", [aiops_bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d],
+                          f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"),
+                          env={**os.environ, "RUST_LOG": "warn"}))
+    for workers in (1, 4):
+        port = free_port()
+        d = os.path.join(work, f"mlflow-{workers}")
+        os.makedirs(d)
+        db = os.path.join(d, "mlflow.db")
+        servers.append(Server(
+            f"mlflow {workers}w",
+            [mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+             "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", os.path.join(d, "artifacts")],
+            f"http://127.0.0.1:{port}", db))
+    return servers
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def workload(server):
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    mlflow.set_tracking_uri(server.url)
+    client = MlflowClient(server.url)
+    exp = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}")
+    ts = int(time.time() * 1000)
+    run_ids = []
+
+    def ingest():
+        for i in range(RUNS):
+            run = client.create_run(exp, run_name=f"run-{i}")
+            rid = run.info.run_id
+            run_ids.append(rid)
+            client.log_batch(rid, params=[Param(f"p{k}", f"v{(i + k) % 7}") for k in range(PARAMS)],
+                             tags=[RunTag(f"t{k}", f"tag{i % 3}") for k in range(TAGS)])
+            client.log_batch(rid, metrics=[Metric(f"m{k}", ((i * 7 + s * 3 + k) % 101) / 100, ts + s, s)
+                                           for k in range(METRICS) for s in range(STEPS)])
+            client.set_terminated(rid)
+
+    out = {"ingest (s)": timed(ingest)}
+    probe = client.create_run(exp).info.run_id
+    batch = [Metric("lat", 0.5, ts, 0)] * 1
+    out["log_batch median (ms)"] = 1000 * statistics.median(
+        timed(lambda j=j: client.log_batch(probe, metrics=[Metric(f"x{k}", j, ts + j, j) for k in range(10)]))
+        for j in range(SAMPLES))
+    del batch
+    out["search_runs median (ms)"] = 1000 * statistics.median(
+        timed(lambda: client.search_runs([exp], "metrics.m0 > 0.3 and params.p0 = 'v1'",
+                                         order_by=["metrics.m1 DESC"], max_results=100))
+        for _ in range(SAMPLES))
+    out["metric history median (ms)"] = 1000 * statistics.median(
+        timed(lambda j=j: client.get_metric_history(run_ids[j % RUNS], "m2")) for j in range(SAMPLES))
+    return out
+
+
+def seed_big_experiment(server, kind):
+    """Writes 100,000 runs with 2 params, 1 tag and 2 latest metrics straight into the server's database."""
+    exp_id = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create",
+                           json={"name": f"big-{uuid.uuid4().hex[:8]}"}, timeout=30).json()["experiment_id"]
+    con = sqlite3.connect(server.db, timeout=60)
+    now = int(time.time() * 1000)
+    rows = [(uuid.uuid4().hex, i) for i in range(BIG_RUNS)]
+    if kind == "aiops":
+        con.executemany("INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
+                        "lifecycle_stage, artifact_uri) VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, 'active', ?)",
+                        [(r, int(exp_id), f"big-{i}", now - i, now - i + 5, f"mlflow-artifacts:/{exp_id}/{r}/artifacts")
+                         for r, i in rows])
+        latest = "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)"
+    else:
+        con.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+                        "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
+                        "VALUES (?, ?, 'LOCAL', '', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
+                        [(r, f"big-{i}", now - i, now - i + 5, f"mlflow-artifacts:/{exp_id}/{r}/artifacts", int(exp_id))
+                         for r, i in rows])
+        latest = "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)"
+    con.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)",
+                    [(r, k, f"v{i % 10}") for r, i in rows for k in ("lr", "depth")])
+    con.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, 'mlflow.runName', ?)",
+                    [(r, f"big-{i}") for r, i in rows])
+    con.executemany(latest, [(r, k, now, ((i * 31 + len(k)) % 1000) / 1000) for r, i in rows for k in ("acc", "loss")])
+    con.commit()
+    con.close()
+    return exp_id
+
+
+def big_search(server, exp_id):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(server.url)
+    return 1000 * statistics.median(
+        timed(lambda: client.search_runs([exp_id], "metrics.acc > 0.5 and params.lr = 'v3'",
+                                         order_by=["metrics.loss DESC"], max_results=100))
+        for _ in range(10))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--aiops", required=True)
+    parser.add_argument("--mlflow", required=True)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="aiops-bench-") as work:
+        servers = start_servers(args.aiops, args.mlflow, work)
+        try:
+            for server in servers:
+                print(f"... {server.name}: client workload", file=sys.stderr, flush=True)
+                results[server.name] = workload(server)
+                kind = "aiops" if server.name == "aiops" else "mlflow"
+                print(f"... {server.name}: seeding {BIG_RUNS} runs", file=sys.stderr, flush=True)
+                exp_id = seed_big_experiment(server, kind)
+                results[server.name][f"search_runs over {BIG_RUNS:,} runs median (ms)"] = big_search(server, exp_id)
+                results[server.name]["server memory (MiB RSS)"] = rss_kib(server.proc.pid) / 1024
+        finally:
+            for server in servers:
+                server.stop()
+
+    names = list(results)
+    metrics = list(results["aiops"])
+    width = max(len(m) for m in metrics) + 2
+    header = f"{'figure':<{width}}" + "".join(f"{n:>14}" for n in names) + "".join(
+        f"{'vs ' + n:>16}" for n in names[1:])
+    print(header)
+    print("-" * len(header))
+    for m in metrics:
+        row = f"{m:<{width}}" + "".join(f"{results[n][m]:>14.2f}" for n in names)
+        row += "".join(f"{results[n][m] / results['aiops'][m]:>15.1f}x" for n in names[1:])
+        print(row)
+    print("\nratio = MLflow figure / aiops figure (higher is better for aiops; memory too).")
+
+
+if __name__ == "__main__":
+    main()
