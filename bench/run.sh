@@ -5,9 +5,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib/tools.sh
+ensure_rust_tools
+ensure_wasm_opt
 ensure_mlflow_client
-export LEPTOS_OUTPUT_NAME=aiops
-log "cargo build --release (server)"
-cargo build --release -p aiops-server
+# The same release build as scripts/run.sh, so the product measured is the one users run.
+log "cargo leptos build --release"
+cargo leptos build --release
 log "benchmark"
 "$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$(dirname "$MLFLOW_PYTHON")/mlflow"
