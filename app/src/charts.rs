@@ -27,6 +27,12 @@ pub fn css_color(index: usize) -> String {
     format!("rgb({r}, {g}, {b})")
 }
 
+/// A drawing failure is ours, not the user's: logged, and reported as an internal error.
+pub fn chart_failed(e: String) -> crate::error::AppError {
+    tracing::error!(error = %e, "chart failed");
+    crate::error::AppError::Internal
+}
+
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,

@@ -1113,19 +1113,13 @@ impl TrackingStore for SqlTrackingStore {
     }
 
     async fn set_logged_model_tags(&self, model_id: &str, tags: &[RunTag]) -> CoreResult<()> {
-        self.get_logged_model(model_id).await?;
         validate_batch(&[], &[], tags)?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        upsert_key_values(
-            &mut tx,
-            "logged_model_tags",
+        self.upsert_logged_model_pairs(
             model_id,
+            "logged_model_tags",
             tags.iter().map(|t| (&t.key, &t.value)),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> CoreResult<()> {
@@ -1140,19 +1134,13 @@ impl TrackingStore for SqlTrackingStore {
     }
 
     async fn log_logged_model_params(&self, model_id: &str, params: &[Param]) -> CoreResult<()> {
-        self.get_logged_model(model_id).await?;
         validate_batch(&[], params, &[])?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        upsert_key_values(
-            &mut tx,
-            "logged_model_params",
+        self.upsert_logged_model_pairs(
             model_id,
+            "logged_model_params",
             params.iter().map(|p| (&p.key, &p.value)),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn delete_logged_model(&self, model_id: &str) -> CoreResult<()> {
@@ -1217,6 +1205,21 @@ impl TrackingStore for SqlTrackingStore {
 }
 
 impl SqlTrackingStore {
+    /// Sets tags or params of an existing logged model, in one transaction.
+    async fn upsert_logged_model_pairs<'a>(
+        &self,
+        model_id: &str,
+        table: &'static str,
+        pairs: impl Iterator<Item = (&'a String, &'a String)>,
+    ) -> CoreResult<()> {
+        self.get_logged_model(model_id).await?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        upsert_key_values(&mut tx, table, model_id, pairs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Full runs for `ids`, in the order given: three bulk queries, not three per run.
     pub async fn get_runs(&self, ids: &[String]) -> CoreResult<Vec<Run>> {
         if ids.is_empty() {

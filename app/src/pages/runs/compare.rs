@@ -46,7 +46,9 @@ pub struct Comparison {
 pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<Comparison, AppError> {
     use std::collections::BTreeSet;
 
-    use crate::charts::{css_color, line_chart, parallel_coordinates, scatter_chart, LineOptions, Series};
+    use crate::charts::{
+        chart_failed, css_color, line_chart, parallel_coordinates, scatter_chart, LineOptions, Series,
+    };
     use crate::format::number;
     use crate::pages::runs::series::{xy, MAX_POINTS};
 
@@ -153,10 +155,7 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
             width: 560,
             height: 300,
         };
-        let svg = line_chart(&series, &options).map_err(|e| {
-            tracing::error!(error = %e, "chart failed");
-            AppError::Internal
-        })?;
+        let svg = line_chart(&series, &options).map_err(chart_failed)?;
         charts.push((key.clone(), svg));
     }
 
@@ -185,7 +184,7 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
                 .enumerate()
                 .filter_map(|(i, (x, y))| Some(((*x)?, (*y)?, i)))
                 .collect();
-            let svg = scatter_chart(&points, &x_name, &y_name).map_err(|_| AppError::Internal)?;
+            let svg = scatter_chart(&points, &x_name, &y_name).map_err(chart_failed)?;
             Some((x_name, y_name, svg))
         }
         _ => None,
@@ -195,7 +194,7 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
         let lines: Vec<Vec<Option<f64>>> = (0..runs.len())
             .map(|i| numeric.iter().take(8).map(|(_, v)| v[i]).collect())
             .collect();
-        Some(parallel_coordinates(&axes, &lines).map_err(|_| AppError::Internal)?)
+        Some(parallel_coordinates(&axes, &lines).map_err(chart_failed)?)
     } else {
         None
     };

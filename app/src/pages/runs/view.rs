@@ -57,7 +57,7 @@ pub async fn run_charts(
     smoothing: f64,
     log_y: bool,
 ) -> Result<Vec<MetricChart>, AppError> {
-    use crate::charts::{line_chart, smooth, LineOptions, Series};
+    use crate::charts::{chart_failed, line_chart, smooth, LineOptions, Series};
     use crate::pages::runs::series::{xy, MAX_POINTS};
 
     let state = crate::state::app_state()?;
@@ -85,10 +85,7 @@ pub async fn run_charts(
             width: 560,
             height: 300,
         };
-        let svg = line_chart(&series, &options).map_err(|e| {
-            tracing::error!(error = %e, "chart failed");
-            AppError::Internal
-        })?;
+        let svg = line_chart(&series, &options).map_err(chart_failed)?;
         charts.push(MetricChart {
             key: metric.key.clone(),
             svg,
