@@ -176,7 +176,7 @@ def big_search(server, exp_id):
     return 1000 * statistics.median(
         timed(lambda: client.search_runs([exp_id], "metrics.acc > 0.5 and params.lr = 'v3'",
                                          order_by=["metrics.loss DESC"], max_results=100))
-        for _ in range(10))
+        for _ in range(5))
 
 
 def main():
