@@ -69,6 +69,10 @@ test.describe.serial("tracking pages", () => {
     await page.locator('#runs-table th[data-column="metrics.acc"] a').click();
     await expect(rows.first().locator("td.name")).toHaveText("run-0");
     expect(new URL(page.url()).searchParams.get("sort")).toContain("ASC");
+
+    // Attributes sort too: run name, descending first.
+    await page.locator('#runs-table th[data-column="attributes.run_name"] a').click();
+    await expect(rows.first().locator("td.name")).toHaveText("run-5");
   });
 
   test("pages through a large experiment with a keyset cursor", async ({ page, request }) => {

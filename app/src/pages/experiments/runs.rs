@@ -273,15 +273,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
     let header_cells = columns
         .iter()
         .map(|col| {
-            let asc = col.order_clause(true);
-            let desc = col.order_clause(false);
-            let (next, marker) = if sort == desc {
-                (asc.clone(), " ▼")
-            } else if sort == asc {
-                (desc.clone(), " ▲")
-            } else {
-                (desc.clone(), "")
-            };
+            let (next, marker) = sort_toggle(&sort, col.order_clause(true), col.order_clause(false));
             let href = with_query(&state, &[("sort", next.as_str()), ("page", ""), ("after", "")]);
             view! {
                 <th scope="col" class=format!("col-{}", col.kind) data-column=col.spec()>
@@ -290,6 +282,28 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             }
         })
         .collect_view();
+
+    // Run attributes sort like any other column; the default order is newest first.
+    let attribute_headers = [
+        ("Run", "run_name"),
+        ("Status", "status"),
+        ("Started", "start_time"),
+    ]
+    .into_iter()
+    .map(|(label, attribute)| {
+        let (next, marker) = sort_toggle(
+            &sort,
+            format!("attributes.{attribute} ASC"),
+            format!("attributes.{attribute} DESC"),
+        );
+        let href = with_query(&state, &[("sort", next.as_str()), ("page", ""), ("after", "")]);
+        view! {
+            <th scope="col" data-column=format!("attributes.{attribute}")>
+                <a href=href class="sort-link">{label}{marker}</a>
+            </th>
+        }
+    })
+    .collect_view();
 
     let rows = table
         .runs
@@ -402,9 +416,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                         <thead>
                             <tr>
                                 <th scope="col" class="select"></th>
-                                <th scope="col">"Run"</th>
-                                <th scope="col">"Status"</th>
-                                <th scope="col">"Started"</th>
+                                {attribute_headers}
                                 {header_cells}
                             </tr>
                         </thead>
@@ -419,6 +431,18 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             <span class="hint">{format!("{run_count} runs on this page")}</span>
             {next_href.map(|h| view! { <a href=h class="button" id="next-page">"Next →"</a> })}
         </nav>
+    }
+}
+
+/// The order a header click asks for next (descending first, then ascending) and the
+/// marker showing the current one.
+fn sort_toggle(current: &str, asc: String, desc: String) -> (String, &'static str) {
+    if current == desc {
+        (asc, " ▼")
+    } else if current == asc {
+        (desc, " ▲")
+    } else {
+        (desc, "")
     }
 }
 
