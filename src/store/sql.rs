@@ -783,18 +783,7 @@ impl TrackingStore for SqlTrackingStore {
     }
 
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>> {
-        self.run_info(run_id).await?;
-        sqlx::query(
-            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
-             ORDER BY step, timestamp, value",
-        )
-        .bind(run_id)
-        .bind(key)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(metric_from)
-        .collect()
+        self.get_metric_history_page(run_id, key, 0, i64::MAX).await
     }
 
     async fn get_metric_history_page(
