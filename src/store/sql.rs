@@ -892,10 +892,6 @@ impl TrackingStore for SqlTrackingStore {
             "SELECT r.run_uuid FROM runs r{joins} WHERE r.experiment_id IN ({experiments}) \
              AND r.lifecycle_stage IN ({stages})"
         );
-        if let Some(filter) = &search.filter {
-            sql.push_str(" AND ");
-            sql.push_str(&compile_filter(&mut b, Subject::Runs, filter));
-        }
         // Keyset paging walks the (experiment_id, start_time DESC, run_uuid) index from the
         // last row seen, so page 1,000 costs what page 1 does.
         let keyset = search
@@ -911,21 +907,22 @@ impl TrackingStore for SqlTrackingStore {
                 " AND (r.start_time < {t} OR (r.start_time = {t2} AND r.run_uuid > {id}))"
             ));
         }
-        let limit = b.bind(Bind::Int(search.max_results + 1));
-        let offset = b.bind(Bind::Int(if keyset.is_some() { 0 } else { search.offset }));
-        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
-        let mut query = sqlx::query(&sql);
-        for bind in &b.binds {
-            query = bind_value(query, bind);
-        }
-        let mut ids: Vec<String> = query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("run_uuid"))
-            .collect::<Result<_, _>>()?;
-        let has_more = ids.len() as i64 > search.max_results;
-        ids.truncate(usize::try_from(search.max_results).unwrap_or(0));
+        let offset = if keyset.is_some() { 0 } else { search.offset };
+        let page = IdPage {
+            max_results: search.max_results,
+            offset,
+        };
+        let (ids, has_more) = self
+            .search_ids::<String>(
+                b,
+                sql,
+                Subject::Runs,
+                search.filter.as_ref(),
+                &order,
+                page,
+                "run_uuid",
+            )
+            .await?;
         Ok(RunPage {
             runs: self.get_runs(&ids).await?,
             has_more,
@@ -941,31 +938,25 @@ impl TrackingStore for SqlTrackingStore {
             .map(|s| b.bind(Bind::Text((*s).into())))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut sql =
-            format!("SELECT e.experiment_id FROM experiments e WHERE e.lifecycle_stage IN ({stages})");
-        if let Some(filter) = &search.filter {
-            sql.push_str(" AND ");
-            sql.push_str(&compile_filter(&mut b, Subject::Experiments, filter));
-        }
-        let limit = b.bind(Bind::Int(search.max_results + 1));
-        let offset = b.bind(Bind::Int(search.offset));
-        sql.push_str(&format!(
-            " ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            compile_experiment_order(&search.order_by)
-        ));
-        let mut query = sqlx::query(&sql);
-        for bind in &b.binds {
-            query = bind_value(query, bind);
-        }
-        let ids: Vec<i64> = query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("experiment_id"))
-            .collect::<Result<_, _>>()?;
-        let has_more = ids.len() as i64 > search.max_results;
+        let sql = format!("SELECT e.experiment_id FROM experiments e WHERE e.lifecycle_stage IN ({stages})");
+        let order = compile_experiment_order(&search.order_by);
+        let page = IdPage {
+            max_results: search.max_results,
+            offset: search.offset,
+        };
+        let (ids, has_more) = self
+            .search_ids::<i64>(
+                b,
+                sql,
+                Subject::Experiments,
+                search.filter.as_ref(),
+                &order,
+                page,
+                "experiment_id",
+            )
+            .await?;
         let mut experiments = Vec::new();
-        for id in ids.iter().take(usize::try_from(search.max_results).unwrap_or(0)) {
+        for id in &ids {
             if let Some(e) = self
                 .experiment_where("experiment_id = $1", BindValue::Int(*id))
                 .await?
@@ -978,6 +969,7 @@ impl TrackingStore for SqlTrackingStore {
             has_more,
         })
     }
+
     async fn create_logged_model(&self, model: NewLoggedModel) -> CoreResult<LoggedModel> {
         let experiment = self.get_experiment(&model.experiment_id).await?;
         if experiment.lifecycle_stage != LifecycleStage::Active {
@@ -1166,38 +1158,69 @@ impl TrackingStore for SqlTrackingStore {
             .map(|id| b.bind(Bind::Int(*id)))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut sql = format!(
+        let sql = format!(
             "SELECT m.model_id FROM logged_models m WHERE m.experiment_id IN ({list}) AND m.lifecycle_stage = 'active'"
         );
-        if let Some(filter) = filter {
-            sql.push_str(" AND ");
-            sql.push_str(&compile_filter(&mut b, Subject::LoggedModels, filter));
-        }
-        let limit = b.bind(Bind::Int(max_results + 1));
-        let skip = b.bind(Bind::Int(offset));
-        sql.push_str(&format!(
-            " ORDER BY m.creation_timestamp_ms DESC, m.model_id ASC LIMIT {limit} OFFSET {skip}"
-        ));
-        let mut query = sqlx::query(&sql);
-        for bind in &b.binds {
-            query = bind_value(query, bind);
-        }
-        let found: Vec<String> = query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("model_id"))
-            .collect::<Result<_, _>>()?;
-        let has_more = found.len() as i64 > max_results;
+        let order = "m.creation_timestamp_ms DESC, m.model_id ASC";
+        let page = IdPage { max_results, offset };
+        let (found, has_more) = self
+            .search_ids::<String>(b, sql, Subject::LoggedModels, filter, order, page, "model_id")
+            .await?;
         let mut models = Vec::new();
-        for id in found.iter().take(usize::try_from(max_results).unwrap_or(0)) {
+        for id in &found {
             models.push(self.get_logged_model(id).await?);
         }
         Ok((models, has_more))
     }
 }
 
+/// Which slice of a search's results to return.
+#[derive(Clone, Copy)]
+struct IdPage {
+    max_results: i64,
+    offset: i64,
+}
+
 impl SqlTrackingStore {
+    /// The ids a search selects: `sql` (a SELECT of one id column with its own conditions)
+    /// plus the compiled `filter`, `order` and the page. One extra row is fetched to tell
+    /// whether more follow; at most `max_results` ids are returned.
+    #[allow(clippy::too_many_arguments)]
+    async fn search_ids<T>(
+        &self,
+        mut b: SqlBuilder,
+        mut sql: String,
+        subject: Subject,
+        filter: Option<&Filter>,
+        order: &str,
+        page: IdPage,
+        column: &str,
+    ) -> CoreResult<(Vec<T>, bool)>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, subject, filter));
+        }
+        let limit = b.bind(Bind::Int(page.max_results + 1));
+        let offset = b.bind(Bind::Int(page.offset));
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let mut ids: Vec<T> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(column))
+            .collect::<Result<_, _>>()?;
+        let has_more = ids.len() as i64 > page.max_results;
+        ids.truncate(usize::try_from(page.max_results).unwrap_or(0));
+        Ok((ids, has_more))
+    }
+
     /// Sets tags or params of an existing logged model, in one transaction.
     async fn upsert_logged_model_pairs<'a>(
         &self,
