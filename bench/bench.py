@@ -95,10 +95,26 @@ def start_servers(aiops_bin, mlflow_bin, work):
     return servers
 
 
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+class Clock:
+    """Wall time of each call, and the client process's own CPU time during it.
+
+    The CPU time is what the Python client itself spends (building requests, parsing
+    replies into entities). No server can make a call faster than that, so
+    MLflow's figure divided by it is the best ratio any server could reach.
+    """
+
+    def __init__(self):
+        self.cpu = {}
+
+    def figure(self, name, calls, scale=1000):
+        walls, cpus = [], []
+        for fn in calls:
+            cpu, start = time.process_time(), time.perf_counter()
+            fn()
+            walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu)
+        self.cpu[name] = scale * statistics.median(cpus)
+        return scale * statistics.median(walls)
 
 
 def workload(server):
@@ -123,36 +139,42 @@ def workload(server):
                                            for k in range(METRICS) for s in range(STEPS)])
             client.set_terminated(rid)
 
-    out = {"ingest (s)": timed(ingest)}
+    clock = Clock()
+    out = {"ingest (s)": clock.figure("ingest (s)", [ingest], scale=1)}
     probe = client.create_run(exp).info.run_id
-    out["log_batch median (ms)"] = 1000 * statistics.median(
-        timed(lambda j=j: client.log_batch(probe, metrics=[Metric(f"x{k}", j, ts + j, j) for k in range(10)]))
-        for j in range(SAMPLES))
-    out["search_runs median (ms)"] = 1000 * statistics.median(
-        timed(lambda: client.search_runs([exp], "metrics.m0 > 0.3 and params.p0 = 'v1'",
-                                         order_by=["metrics.m1 DESC"], max_results=100))
-        for _ in range(SAMPLES))
-    out["metric history median (ms)"] = 1000 * statistics.median(
-        timed(lambda j=j: client.get_metric_history(run_ids[j % RUNS], "m2")) for j in range(SAMPLES))
+    name = "log_batch median (ms)"
+    out[name] = clock.figure(name, [
+        lambda j=j: client.log_batch(probe, metrics=[Metric(f"x{k}", j, ts + j, j) for k in range(10)])
+        for j in range(SAMPLES)])
+    name = "search_runs median (ms)"
+    out[name] = clock.figure(name, [
+        lambda: client.search_runs([exp], "metrics.m0 > 0.3 and params.p0 = 'v1'",
+                                   order_by=["metrics.m1 DESC"], max_results=100)] * SAMPLES)
+    name = "metric history median (ms)"
+    out[name] = clock.figure(name, [
+        lambda j=j: client.get_metric_history(run_ids[j % RUNS], "m2") for j in range(SAMPLES)])
 
     # The same calls at the HTTP level: a keep-alive session, bodies not parsed into
     # entities. This is closer to the servers' own cost; the client adds milliseconds.
     http = requests.Session()
     api = f"{server.url}/api/2.0/mlflow"
-    out["HTTP log_batch median (ms)"] = 1000 * statistics.median(
-        timed(lambda j=j: http.post(f"{api}/runs/log-batch", json={
-            "run_id": probe, "metrics": [{"key": f"h{k}", "value": j, "timestamp": ts + j, "step": j} for k in range(10)]}))
-        for j in range(SAMPLES))
-    out["HTTP search_runs median (ms)"] = 1000 * statistics.median(
-        timed(lambda: http.post(f"{api}/runs/search", json={
+    name = "HTTP log_batch median (ms)"
+    out[name] = clock.figure(name, [
+        lambda j=j: http.post(f"{api}/runs/log-batch", json={
+            "run_id": probe, "metrics": [{"key": f"h{k}", "value": j, "timestamp": ts + j, "step": j}
+                                         for k in range(10)]})
+        for j in range(SAMPLES)])
+    name = "HTTP search_runs median (ms)"
+    out[name] = clock.figure(name, [
+        lambda: http.post(f"{api}/runs/search", json={
             "experiment_ids": [exp], "filter": "metrics.m0 > 0.3 and params.p0 = 'v1'",
-            "order_by": ["metrics.m1 DESC"], "max_results": 100}).content)
-        for _ in range(SAMPLES))
-    out["HTTP metric history median (ms)"] = 1000 * statistics.median(
-        timed(lambda j=j: http.get(f"{api}/metrics/get-history", params={
-            "run_id": run_ids[j % RUNS], "metric_key": "m2"}).content)
-        for j in range(SAMPLES))
-    return out
+            "order_by": ["metrics.m1 DESC"], "max_results": 100}).content] * SAMPLES)
+    name = "HTTP metric history median (ms)"
+    out[name] = clock.figure(name, [
+        lambda j=j: http.get(f"{api}/metrics/get-history", params={
+            "run_id": run_ids[j % RUNS], "metric_key": "m2"}).content
+        for j in range(SAMPLES)])
+    return out, clock.cpu
 
 
 def seed_big_experiment(server, kind):
@@ -185,14 +207,13 @@ def seed_big_experiment(server, kind):
     return exp_id
 
 
-def big_search(server, exp_id):
+def big_search(server, exp_id, clock, name):
     from mlflow import MlflowClient
 
     client = MlflowClient(server.url)
-    return 1000 * statistics.median(
-        timed(lambda: client.search_runs([exp_id], "metrics.acc > 0.5 and params.lr = 'v3'",
-                                         order_by=["metrics.loss DESC"], max_results=100))
-        for _ in range(5))
+    return clock.figure(name, [
+        lambda: client.search_runs([exp_id], "metrics.acc > 0.5 and params.lr = 'v3'",
+                                   order_by=["metrics.loss DESC"], max_results=100)] * 5)
 
 
 def main():
@@ -200,17 +221,21 @@ def main():
     parser.add_argument("--aiops", required=True)
     parser.add_argument("--mlflow", required=True)
     args = parser.parse_args()
-    results = {}
+    results, client_cpu = {}, {}
     with tempfile.TemporaryDirectory(prefix="aiops-bench-") as work:
         servers = start_servers(args.aiops, args.mlflow, work)
         try:
             for server in servers:
                 print(f"... {server.name}: client workload", file=sys.stderr, flush=True)
-                results[server.name] = workload(server)
+                results[server.name], cpu = workload(server)
                 kind = "aiops" if server.name == "aiops" else "mlflow"
                 print(f"... {server.name}: seeding {BIG_RUNS} runs", file=sys.stderr, flush=True)
                 exp_id = seed_big_experiment(server, kind)
-                results[server.name][f"search_runs over {BIG_RUNS:,} runs median (ms)"] = big_search(server, exp_id)
+                name = f"search_runs over {BIG_RUNS:,} runs median (ms)"
+                clock = Clock()
+                results[server.name][name] = big_search(server, exp_id, clock, name)
+                cpu.update(clock.cpu)
+                client_cpu[server.name] = cpu
                 results[server.name]["server memory (MiB RSS)"] = rss_kib(server.proc.pid) / 1024
         finally:
             for server in servers:
@@ -220,14 +245,21 @@ def main():
     metrics = list(results["aiops"])
     width = max(len(m) for m in metrics) + 2
     header = f"{'figure':<{width}}" + "".join(f"{n:>14}" for n in names) + "".join(
-        f"{'vs ' + n:>16}" for n in names[1:])
+        f"{'vs ' + n:>16}" for n in names[1:]) + f"{'client CPU':>14}" + "".join(
+        f"{'bound vs ' + n:>22}" for n in names[1:])
     print(header)
     print("-" * len(header))
     for m in metrics:
         row = f"{m:<{width}}" + "".join(f"{results[n][m]:>14.2f}" for n in names)
         row += "".join(f"{results[n][m] / results['aiops'][m]:>15.1f}x" for n in names[1:])
+        floor = client_cpu["aiops"].get(m)
+        if floor:
+            row += f"{floor:>14.2f}" + "".join(f"{results[n][m] / floor:>21.1f}x" for n in names[1:])
         print(row)
     print("\nratio = MLflow figure / aiops figure (higher is better for aiops; memory too).")
+    print("client CPU = median CPU time the benchmark's own Python process spent per call against aiops")
+    print("(the MLflow client and requests); bound = MLflow figure / client CPU, the best ratio a server")
+    print("that answered in zero time could reach with this client.")
 
 
 if __name__ == "__main__":

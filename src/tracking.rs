@@ -127,13 +127,66 @@ pub struct RunInfo {
     pub lifecycle_stage: LifecycleStage,
 }
 
-/// A run with its params, tags and the latest value of each metric.
+/// A run with its params, tags, the latest value of each metric, and what it read and wrote.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub info: RunInfo,
     pub params: Vec<Param>,
     pub tags: Vec<RunTag>,
     pub metrics: Vec<Metric>,
+    #[serde(default)]
+    pub inputs: RunInputs,
+    #[serde(default)]
+    pub outputs: RunOutputs,
+}
+
+/// The input tag MLflow uses for a dataset's role ("training", "eval", ...).
+pub const DATASET_CONTEXT_TAG: &str = "mlflow.data.context";
+
+/// A dataset as MLflow describes it: identity (name, digest) plus where it came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub source: String,
+    pub schema: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// A dataset a run read, with the input's own tags (e.g. `mlflow.data.context`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetInput {
+    pub tags: Vec<RunTag>,
+    pub dataset: Dataset,
+}
+
+impl DatasetInput {
+    pub fn context(&self) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.key == DATASET_CONTEXT_TAG)
+            .map(|t| t.value.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInputs {
+    pub dataset_inputs: Vec<DatasetInput>,
+    /// Ids of logged models the run used.
+    pub model_inputs: Vec<String>,
+}
+
+/// A logged model a run produced, at a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    pub model_id: String,
+    pub step: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutputs {
+    pub model_outputs: Vec<ModelOutput>,
 }
 
 /// What a caller supplies to start a run.

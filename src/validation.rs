@@ -9,6 +9,14 @@ pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
+pub const MAX_DATASETS_PER_BATCH: usize = 1000;
+pub const MAX_DATASET_NAME_LENGTH: usize = 500;
+pub const MAX_DATASET_DIGEST_LENGTH: usize = 36;
+pub const MAX_DATASET_SOURCE_LENGTH: usize = 65_535;
+pub const MAX_DATASET_SCHEMA_LENGTH: usize = 1_048_575;
+pub const MAX_DATASET_PROFILE_LENGTH: usize = 16_777_215;
+pub const MAX_INPUT_TAG_KEY_LENGTH: usize = 255;
+pub const MAX_INPUT_TAG_VALUE_LENGTH: usize = 500;
 
 /// Checks an experiment name; returns the trimmed name or a message for the user.
 pub fn experiment_name(name: &str) -> Result<String, String> {
@@ -44,6 +52,55 @@ pub fn entity_key(kind: &str, key: &str) -> Result<(), String> {
         return Err(format!(
             "Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
         ));
+    }
+    Ok(())
+}
+
+fn within(field: &str, value: &str, limit: usize) -> Result<(), String> {
+    if value.chars().count() > limit {
+        return Err(format!(
+            "'{field}' exceeds the maximum length of {limit} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the datasets of one `log-inputs` call, with MLflow's limits and words.
+pub fn dataset_inputs(inputs: &[crate::tracking::DatasetInput]) -> Result<(), String> {
+    if inputs.len() > MAX_DATASETS_PER_BATCH {
+        return Err(format!(
+            "A batch of datasets may hold at most {MAX_DATASETS_PER_BATCH} entries; got {}",
+            inputs.len()
+        ));
+    }
+    for input in inputs {
+        let d = &input.dataset;
+        if d.name.is_empty() {
+            return Err("Dataset name cannot be empty".into());
+        }
+        if d.digest.is_empty() {
+            return Err("Dataset digest cannot be empty".into());
+        }
+        within("name", &d.name, MAX_DATASET_NAME_LENGTH)?;
+        within("digest", &d.digest, MAX_DATASET_DIGEST_LENGTH)?;
+        within("source", &d.source, MAX_DATASET_SOURCE_LENGTH)?;
+        within(
+            "schema",
+            d.schema.as_deref().unwrap_or(""),
+            MAX_DATASET_SCHEMA_LENGTH,
+        )?;
+        within(
+            "profile",
+            d.profile.as_deref().unwrap_or(""),
+            MAX_DATASET_PROFILE_LENGTH,
+        )?;
+        for tag in &input.tags {
+            if tag.key.is_empty() {
+                return Err("InputTag key cannot be empty".into());
+            }
+            within("key", &tag.key, MAX_INPUT_TAG_KEY_LENGTH)?;
+            within("value", &tag.value, MAX_INPUT_TAG_VALUE_LENGTH)?;
+        }
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ mod common;
 
 use aiops_core::store::TrackingStore;
 use aiops_core::tracking::{
-    ExperimentTag, LifecycleStage, Metric, NewRun, Param, RunStatus, RunTag, RunUpdate,
+    Dataset, DatasetInput, ExperimentTag, LifecycleStage, Metric, ModelOutput, NewRun, Param, RunStatus,
+    RunTag, RunUpdate,
 };
 use aiops_core::CoreError;
 
@@ -43,6 +44,8 @@ store_cases!(
     log_batch_keeps_histories_and_latest_values,
     params_are_immutable_and_batches_atomic,
     nan_and_infinite_metrics_round_trip,
+    latest_values_round_trip_exactly,
+    dataset_inputs_and_model_outputs,
     update_and_delete_runs,
     unknown_ids_are_not_found,
 );
@@ -391,6 +394,200 @@ async fn nan_and_infinite_metrics_round_trip(store: &dyn TrackingStore) {
     assert!(history[0].value.is_nan());
     assert_eq!(history[1].value, f64::INFINITY);
     assert_eq!(history[2].value, f64::NEG_INFINITY);
+}
+
+/// Runs are read back with their latest metrics aggregated in SQL: values must keep every
+/// bit (15-digit JSON output would not), and keys, params and tags keep their order.
+async fn latest_values_round_trip_exactly(store: &dyn TrackingStore) {
+    use aiops_core::store::RunSearch;
+    let run_id = new_run(store, "0", 0).await;
+    let values = [
+        ("a", 0.1 + 0.2),
+        ("b", 1.0 / 3.0),
+        ("c", f64::MAX),
+        ("d", f64::MIN_POSITIVE),
+        ("e", 5e-324),
+        ("f", -123_456_789.123_456_78),
+        ("g", f64::INFINITY),
+        ("h", f64::NEG_INFINITY),
+        ("i", f64::NAN),
+        ("j", 0.0),
+    ];
+    let points: Vec<Metric> = values.iter().rev().map(|(k, v)| metric(k, *v, 3, 7)).collect();
+    let params = [
+        Param {
+            key: "z".into(),
+            value: "last \"quoted\" ✓".into(),
+        },
+        Param {
+            key: "a".into(),
+            value: "[1, {\"x\": null}]".into(),
+        },
+    ];
+    store.log_batch(&run_id, &points, &params, &[]).await.unwrap();
+    let by_get = store.get_run(&run_id).await.unwrap();
+    let by_search = store
+        .search_runs(&RunSearch {
+            experiment_ids: vec!["0".into()],
+            max_results: 10,
+            ..RunSearch::default()
+        })
+        .await
+        .unwrap()
+        .runs
+        .into_iter()
+        .find(|r| r.info.run_id == run_id)
+        .unwrap();
+    for run in [&by_get, &by_search] {
+        let keys: Vec<&str> = run.metrics.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]);
+        for (metric, (_, expected)) in run.metrics.iter().zip(values.iter()) {
+            if expected.is_nan() {
+                assert!(metric.value.is_nan());
+            } else {
+                assert_eq!(metric.value.to_bits(), expected.to_bits(), "{}", metric.key);
+            }
+            assert_eq!((metric.step, metric.timestamp), (3, 7));
+        }
+        assert_eq!(run.params[0].value, "[1, {\"x\": null}]");
+        assert_eq!(run.params[1].value, "last \"quoted\" ✓");
+    }
+}
+
+fn dataset_input(name: &str, digest: &str, context: &str) -> DatasetInput {
+    DatasetInput {
+        tags: vec![RunTag {
+            key: "mlflow.data.context".into(),
+            value: context.into(),
+        }],
+        dataset: Dataset {
+            name: name.into(),
+            digest: digest.into(),
+            source_type: "local".into(),
+            source: "{\"uri\": \"/data\"}".into(),
+            schema: Some("{}".into()),
+            profile: None,
+        },
+    }
+}
+
+async fn dataset_inputs_and_model_outputs(store: &dyn TrackingStore) {
+    use aiops_core::search::parse_filter;
+    use aiops_core::store::RunSearch;
+    let experiment_id = store.create_experiment("lineage", None, &[]).await.unwrap();
+    let first = new_run(store, &experiment_id, 1).await;
+    let second = new_run(store, &experiment_id, 2).await;
+    let train = dataset_input("train", "aaa", "training");
+    store
+        .log_inputs(
+            &first,
+            &[
+                train.clone(),
+                dataset_input("eval", "bbb", "eval"),
+                dataset_input("train", "aaa", "other"),
+            ],
+            &["m-1".into()],
+        )
+        .await
+        .unwrap();
+    store
+        .log_inputs(&first, std::slice::from_ref(&train), &[])
+        .await
+        .unwrap();
+    store
+        .log_inputs(&second, &[dataset_input("train", "aaa", "retrain")], &[])
+        .await
+        .unwrap();
+    store
+        .log_outputs(
+            &first,
+            &[ModelOutput {
+                model_id: "m-2".into(),
+                step: 5,
+            }],
+        )
+        .await
+        .unwrap();
+
+    let run = store.get_run(&first).await.unwrap();
+    let names: Vec<(&str, Option<&str>)> = run
+        .inputs
+        .dataset_inputs
+        .iter()
+        .map(|i| (i.dataset.name.as_str(), i.context()))
+        .collect();
+    assert_eq!(names, [("eval", Some("eval")), ("train", Some("training"))]);
+    assert_eq!(run.inputs.dataset_inputs[1], train);
+    assert_eq!(run.inputs.model_inputs, ["m-1"]);
+    assert_eq!(
+        run.outputs.model_outputs,
+        [ModelOutput {
+            model_id: "m-2".into(),
+            step: 5
+        }]
+    );
+
+    let search = |filter: &str| RunSearch {
+        experiment_ids: vec![experiment_id.clone()],
+        filter: parse_filter(filter).unwrap(),
+        max_results: 10,
+        ..RunSearch::default()
+    };
+    let found = |page: aiops_core::store::RunPage| {
+        let mut ids: Vec<String> = page.runs.into_iter().map(|r| r.info.run_id).collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![first.clone(), second.clone()];
+    both.sort();
+    assert_eq!(
+        found(
+            store
+                .search_runs(&search("datasets.name = 'train'"))
+                .await
+                .unwrap()
+        ),
+        both
+    );
+    assert_eq!(
+        found(
+            store
+                .search_runs(&search("datasets.context = 'retrain'"))
+                .await
+                .unwrap()
+        ),
+        std::slice::from_ref(&second)
+    );
+    assert_eq!(
+        found(
+            store
+                .search_runs(&search("datasets.digest IN ('bbb')"))
+                .await
+                .unwrap()
+        ),
+        std::slice::from_ref(&first)
+    );
+
+    // Bad datasets and finished-but-deleted runs are refused and store nothing.
+    let too_long = dataset_input("x", &"d".repeat(37), "training");
+    assert!(matches!(
+        store.log_inputs(&second, &[too_long], &[]).await,
+        Err(CoreError::InvalidParameter(_))
+    ));
+    store
+        .set_run_lifecycle(&second, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .log_inputs(&second, &[dataset_input("late", "ccc", "x")], &[])
+            .await,
+        Err(CoreError::InvalidParameter(_))
+    ));
+    assert_eq!(
+        store.get_run(&second).await.unwrap().inputs.dataset_inputs.len(),
+        1
+    );
 }
 
 async fn update_and_delete_runs(store: &dyn TrackingStore) {

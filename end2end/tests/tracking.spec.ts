@@ -37,6 +37,13 @@ test.describe.serial("tracking pages", () => {
         ],
       });
     }
+    await api(request, "runs/log-inputs", {
+      run_id: runIds[0],
+      datasets: [{
+        tags: [{ key: "mlflow.data.context", value: "training" }],
+        dataset: { name: "churn-train", digest: "d41d8cd9", source_type: "s3", source: '{"uri": "s3://data/churn.parquet"}', schema: '{"cols": ["age"]}' },
+      }],
+    });
     const put = await request.put(
       `/api/2.0/mlflow-artifacts/artifacts/${experimentId}/${runIds[0]}/artifacts/reports/summary.txt`,
       { data: "hello from the artifact store\n" },
@@ -113,11 +120,16 @@ test.describe.serial("tracking pages", () => {
     expect(new URL(page.url()).searchParams.get("diff")).toBe("1");
   });
 
-  test("open a run, see its charts, and preview an artifact", async ({ page }) => {
+  test("open a run, see its charts and datasets, and preview an artifact", async ({ page }) => {
     await page.goto(`/runs/${runIds[0]}`);
     await waitForHydration(page);
     await expect(page.locator("#run-name")).toHaveText("run-0");
     await expect(page.locator('figure[data-metric="loss"] svg')).toBeVisible();
+    const dataset = page.locator("#run-datasets tbody tr");
+    await expect(dataset).toHaveCount(1);
+    await expect(dataset).toContainText("churn-train");
+    await expect(dataset).toContainText("training");
+    await expect(dataset).toContainText("d41d8cd9");
     await page.getByRole("link", { name: "Log" }).click();
     await expect(page).toHaveURL(/log=1/);
     await expect(page.locator('figure[data-metric="loss"] svg')).toBeVisible();

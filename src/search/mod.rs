@@ -95,7 +95,7 @@ pub enum Entity {
     Param(String),
     Tag(String),
     Attribute(Attribute),
-    /// `datasets.name|digest|context`: accepted for compatibility; runs here log no datasets.
+    /// `datasets.name|digest|context`: the datasets a run logged as inputs.
     Dataset(String),
 }
 

@@ -189,7 +189,26 @@ fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> S
                 _ => string_predicate(b, col, c.op, &c.value),
             }
         }
-        // No datasets are logged here, so only "has none" is true.
+        Entity::Dataset(key) if subject == Subject::Runs => {
+            let column = match key.as_str() {
+                "name" => "d.name",
+                "digest" => "d.digest",
+                _ => "x.context",
+            };
+            let base = format!(
+                "SELECT 1 FROM run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid \
+                 WHERE x.run_uuid = {alias}.{id}"
+            );
+            match c.op {
+                Op::IsNull => format!("NOT EXISTS ({base} AND {column} IS NOT NULL)"),
+                Op::IsNotNull => format!("EXISTS ({base} AND {column} IS NOT NULL)"),
+                _ => {
+                    let predicate = string_predicate(b, column, c.op, &c.value);
+                    format!("EXISTS ({base} AND {predicate})")
+                }
+            }
+        }
+        // Experiments and logged models have no dataset inputs: only "has none" is true.
         Entity::Dataset(_) => {
             if c.op == Op::IsNull {
                 "1 = 1".into()

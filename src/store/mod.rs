@@ -7,11 +7,11 @@ pub use sql::{Backend, SqlTrackingStore};
 use std::sync::Arc;
 
 use crate::search::{Filter, OrderBy};
+use crate::tracking::{DatasetInput, LoggedModel, ModelOutput, NewLoggedModel};
 use crate::tracking::{
     Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, Metric, NewRun, Param, Run, RunInfo,
     RunTag, RunUpdate, ViewType,
 };
-use crate::tracking::{LoggedModel, NewLoggedModel};
 use crate::CoreResult;
 
 #[async_trait::async_trait]
@@ -52,6 +52,16 @@ pub trait TrackingStore: Send + Sync {
         tags: &[RunTag],
     ) -> CoreResult<()>;
     async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()>;
+    /// Records datasets and logged models an active run read. A dataset is stored once per
+    /// experiment by (name, digest); logging one again to the same run changes nothing.
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: &[DatasetInput],
+        model_ids: &[String],
+    ) -> CoreResult<()>;
+    /// Records logged models an active run produced.
+    async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()>;
     /// The full history of one metric, by step then timestamp.
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;
     /// One page of a metric's history: `limit` points after skipping `offset`.

@@ -19,8 +19,9 @@ use crate::search::sql::{
 };
 use crate::search::Filter;
 use crate::tracking::{
-    Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, LoggedModel, Metric, NewLoggedModel,
-    NewRun, Param, Run, RunInfo, RunStatus, RunTag, RunUpdate, LOGGED_MODEL_STATUSES, RUN_NAME_TAG,
+    Dataset, DatasetInput, Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, LoggedModel, Metric,
+    ModelOutput, NewLoggedModel, NewRun, Param, Run, RunInfo, RunInputs, RunOutputs, RunStatus, RunTag,
+    RunUpdate, LOGGED_MODEL_STATUSES, RUN_NAME_TAG,
 };
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
@@ -552,46 +553,10 @@ impl TrackingStore for SqlTrackingStore {
     }
 
     async fn get_run(&self, run_id: &str) -> CoreResult<Run> {
-        let info = self.run_info(run_id).await?;
-        let params = sqlx::query("SELECT key, value FROM params WHERE run_uuid = $1 ORDER BY key")
-            .bind(run_id)
-            .fetch_all(&self.pool)
+        self.get_runs(&[run_id.to_string()])
             .await?
-            .iter()
-            .map(|r| {
-                Ok(Param {
-                    key: r.try_get("key")?,
-                    value: r.try_get("value")?,
-                })
-            })
-            .collect::<CoreResult<Vec<_>>>()?;
-        let tags = sqlx::query("SELECT key, value FROM tags WHERE run_uuid = $1 ORDER BY key")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(RunTag {
-                    key: r.try_get("key")?,
-                    value: r.try_get("value")?,
-                })
-            })
-            .collect::<CoreResult<Vec<_>>>()?;
-        let metrics = sqlx::query(
-            "SELECT key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid = $1 ORDER BY key",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(metric_from)
-        .collect::<CoreResult<Vec<_>>>()?;
-        Ok(Run {
-            info,
-            params,
-            tags,
-            metrics,
-        })
+            .pop()
+            .ok_or_else(|| run_not_found(run_id))
     }
 
     async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo> {
@@ -779,6 +744,84 @@ impl TrackingStore for SqlTrackingStore {
                 "No tag with name: {key} in run with id {run_id}"
             )));
         }
+        Ok(())
+    }
+
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: &[DatasetInput],
+        model_ids: &[String],
+    ) -> CoreResult<()> {
+        validation::dataset_inputs(datasets).map_err(CoreError::InvalidParameter)?;
+        let info = self.active_run(run_id).await?;
+        let experiment_id = parse_experiment_id(&info.experiment_id)?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        // The first of several inputs with the same (name, digest) wins, as in MLflow.
+        let mut seen = HashSet::new();
+        for input in datasets
+            .iter()
+            .filter(|i| seen.insert((i.dataset.name.as_str(), i.dataset.digest.as_str())))
+        {
+            let d = &input.dataset;
+            sqlx::query(
+                "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, \
+                 dataset_schema, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+            )
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .bind(&d.source_type)
+            .bind(&d.source)
+            .bind(d.schema.as_deref())
+            .bind(d.profile.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            let dataset_uuid: String = sqlx::query(
+                "SELECT dataset_uuid FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+            )
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("dataset_uuid")?;
+            let tags: Vec<(&str, &str)> = input
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value.as_str()))
+                .collect();
+            let tags = serde_json::to_string(&tags)
+                .map_err(|e| CoreError::InvalidParameter(format!("Invalid input tags: {e}")))?;
+            sqlx::query(
+                "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid, context, tags) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (run_uuid, dataset_uuid) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&dataset_uuid)
+            .bind(input.context())
+            .bind(&tags)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for model_id in model_ids {
+            insert_model_link(&mut tx, run_id, "input", model_id, 0).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()> {
+        self.active_run(run_id).await?;
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        for model in models {
+            insert_model_link(&mut tx, run_id, "output", &model.model_id, model.step).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1236,61 +1279,202 @@ impl SqlTrackingStore {
         Ok(())
     }
 
-    /// Full runs for `ids`, in the order given: three bulk queries, not three per run.
+    /// Full runs for `ids`, in the order given, in one query: each run's params, tags and
+    /// latest metrics come back aggregated as JSON text, one row per run. Rows cross from
+    /// SQLite's worker thread one at a time, so 21 rows cost far less than 21 x 20.
     pub async fn get_runs(&self, ids: &[String]) -> CoreResult<Vec<Run>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = placeholders(self.backend, 1, ids.len());
-        let info_sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid IN ({list})");
-        let params_sql =
-            format!("SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({list}) ORDER BY key");
-        let tags_sql =
-            format!("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({list}) ORDER BY key");
-        let metrics_sql = format!(
-            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics \
-             WHERE run_uuid IN ({list}) ORDER BY key"
-        );
-        let infos = ids_query(&info_sql, ids).fetch_all(&self.pool).await?;
-        let params = ids_query(&params_sql, ids).fetch_all(&self.pool).await?;
-        let tags = ids_query(&tags_sql, ids).fetch_all(&self.pool).await?;
-        let metrics = ids_query(&metrics_sql, ids).fetch_all(&self.pool).await?;
-        let mut runs: HashMap<String, Run> = HashMap::new();
-        for row in &infos {
+        let sql = hydrate_runs_sql(self.backend, &placeholders(self.backend, 1, ids.len()));
+        let rows = ids_query(&sql, ids).fetch_all(&self.pool).await?;
+        let mut runs: HashMap<String, Run> = HashMap::with_capacity(rows.len());
+        for row in &rows {
             let info = run_info_from(row)?;
+            let mut params: Vec<Param> = pairs_from_json(&row.try_get::<String, _>("params_json")?)?
+                .into_iter()
+                .map(|(key, value)| Param { key, value })
+                .collect();
+            let mut tags: Vec<RunTag> = pairs_from_json(&row.try_get::<String, _>("tags_json")?)?
+                .into_iter()
+                .map(|(key, value)| RunTag { key, value })
+                .collect();
+            let mut metrics = metrics_from_json(&row.try_get::<String, _>("metrics_json")?)?;
+            let dataset_inputs = datasets_from_json(&row.try_get::<String, _>("datasets_json")?)?;
+            let (model_inputs, model_outputs) =
+                model_links_from_json(&row.try_get::<String, _>("models_json")?)?;
+            params.sort_by(|a, b| a.key.cmp(&b.key));
+            tags.sort_by(|a, b| a.key.cmp(&b.key));
+            metrics.sort_by(|a, b| a.key.cmp(&b.key));
             runs.insert(
                 info.run_id.clone(),
                 Run {
                     info,
-                    params: Vec::new(),
-                    tags: Vec::new(),
-                    metrics: Vec::new(),
+                    params,
+                    tags,
+                    metrics,
+                    inputs: RunInputs {
+                        dataset_inputs,
+                        model_inputs,
+                    },
+                    outputs: RunOutputs { model_outputs },
                 },
             );
         }
-        for row in &params {
-            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
-                run.params.push(Param {
-                    key: row.try_get("key")?,
-                    value: row.try_get("value")?,
-                });
-            }
-        }
-        for row in &tags {
-            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
-                run.tags.push(RunTag {
-                    key: row.try_get("key")?,
-                    value: row.try_get("value")?,
-                });
-            }
-        }
-        for row in &metrics {
-            if let Some(run) = runs.get_mut(&row.try_get::<String, _>("run_uuid")?) {
-                run.metrics.push(metric_from(row)?);
-            }
-        }
         Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
     }
+}
+
+/// One row per run: its columns plus params, tags and latest metrics as JSON arrays of
+/// arrays. Metric values travel as text that round-trips exactly (SQLite's `quote()`
+/// falls back to 20 digits when 15 would lose bits; PostgreSQL prints the shortest exact
+/// form), because both databases' JSON number output keeps only 15 digits or less.
+fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
+    // `from` names its rows `x`; each aggregate is one run's rows as a JSON array of arrays.
+    let aggregate = |columns: &str, from: &str| match backend {
+        Backend::Sqlite => format!(
+            "(SELECT json_group_array(json_array({columns})) FROM {from} WHERE x.run_uuid = r.run_uuid)"
+        ),
+        Backend::Postgres => format!(
+            "(SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') FROM {from} \
+             WHERE x.run_uuid = r.run_uuid)"
+        ),
+    };
+    let value_text = match backend {
+        Backend::Sqlite => "quote(value)",
+        Backend::Postgres => "value::text",
+    };
+    format!(
+        "SELECT r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
+         r.lifecycle_stage, r.artifact_uri, {} AS params_json, {} AS tags_json, {} AS metrics_json, \
+         {} AS datasets_json, {} AS models_json FROM runs r WHERE r.run_uuid IN ({list})",
+        aggregate("key, value", "params x"),
+        aggregate("key, value", "tags x"),
+        aggregate(
+            &format!("key, {value_text}, timestamp, step, is_nan"),
+            "latest_metrics x"
+        ),
+        aggregate(
+            "d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile, x.tags",
+            "run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid"
+        ),
+        aggregate("direction, model_id, step", "run_model_links x"),
+    )
+}
+
+/// `[[name, digest, source_type, source, schema, profile, tags_json], ...]`.
+fn datasets_from_json(json: &str) -> CoreResult<Vec<DatasetInput>> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = serde_json::from_str(json).map_err(|_| aggregate_error("datasets"))?;
+    let mut inputs = rows
+        .into_iter()
+        .map(|(name, digest, source_type, source, schema, profile, tags)| {
+            Ok(DatasetInput {
+                tags: pairs_from_json(&tags)?
+                    .into_iter()
+                    .map(|(key, value)| RunTag { key, value })
+                    .collect(),
+                dataset: Dataset {
+                    name,
+                    digest,
+                    source_type,
+                    source,
+                    schema,
+                    profile,
+                },
+            })
+        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    inputs.sort_by(|a, b| (&a.dataset.name, &a.dataset.digest).cmp(&(&b.dataset.name, &b.dataset.digest)));
+    Ok(inputs)
+}
+
+/// `[[direction, model_id, step], ...]` split into the run's inputs and outputs.
+fn model_links_from_json(json: &str) -> CoreResult<(Vec<String>, Vec<ModelOutput>)> {
+    let mut rows: Vec<(String, String, i64)> =
+        serde_json::from_str(json).map_err(|_| aggregate_error("model links"))?;
+    rows.sort();
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    for (direction, model_id, step) in rows {
+        if direction == "input" {
+            inputs.push(model_id);
+        } else {
+            outputs.push(ModelOutput { model_id, step });
+        }
+    }
+    Ok((inputs, outputs))
+}
+
+fn aggregate_error(what: &str) -> CoreError {
+    CoreError::Database(sqlx::Error::Decode(
+        format!("malformed aggregated {what} from the database").into(),
+    ))
+}
+
+/// `[[key, value], ...]` as aggregated by [`hydrate_runs_sql`].
+fn pairs_from_json(json: &str) -> CoreResult<Vec<(String, String)>> {
+    serde_json::from_str(json).map_err(|_| aggregate_error("key/value pairs"))
+}
+
+/// `[[key, value_text, timestamp, step, is_nan], ...]` as aggregated by [`hydrate_runs_sql`].
+fn metrics_from_json(json: &str) -> CoreResult<Vec<Metric>> {
+    let rows: Vec<(String, String, i64, i64, i64)> =
+        serde_json::from_str(json).map_err(|_| aggregate_error("metrics"))?;
+    rows.into_iter()
+        .map(|(key, value, timestamp, step, is_nan)| {
+            let value = if is_nan != 0 {
+                f64::NAN
+            } else {
+                parse_stored_double(&value).ok_or_else(|| aggregate_error("metric value"))?
+            };
+            Ok(Metric {
+                key,
+                value,
+                timestamp,
+                step,
+            })
+        })
+        .collect()
+}
+
+/// A double printed by the database: SQLite writes infinities as `9.0e+999` (which Rust
+/// parses to infinity by overflow), PostgreSQL as `Infinity`.
+fn parse_stored_double(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok()
+}
+
+async fn insert_model_link(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    direction: &str,
+    model_id: &str,
+    step: i64,
+) -> CoreResult<()> {
+    if model_id.is_empty() {
+        return Err(CoreError::InvalidParameter(
+            "A model's model_id must not be empty".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO run_model_links (run_uuid, direction, model_id, step) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(direction)
+    .bind(model_id)
+    .bind(step)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn ids_query<'q>(sql: &'q str, ids: &'q [String]) -> AnyQuery<'q> {

@@ -39,8 +39,8 @@ fn mlflow_v2() -> Router<AppState> {
         .route("/runs/set-tag", post(t::set_tag))
         .route("/runs/delete-tag", post(t::delete_tag))
         .route("/runs/search", post(t::search_runs))
-        .route("/runs/log-inputs", post(t::accept_run_links))
-        .route("/runs/outputs", post(t::accept_run_links))
+        .route("/runs/log-inputs", post(t::log_inputs))
+        .route("/runs/outputs", post(t::log_outputs))
         .route("/metrics/get-history", get(t::get_metric_history))
         .route(
             "/metrics/get-history-bulk-interval",

@@ -132,6 +132,17 @@ impl Fields {
         }
     }
 
+    /// A nested message field.
+    pub fn object(&self, key: &str) -> ApiResult<Option<Fields>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(Fields(m.clone()))),
+            Some(_) => Err(ApiError::invalid(format!(
+                "Invalid value for parameter '{key}': expected an object"
+            ))),
+        }
+    }
+
     /// A repeated message field, as objects.
     pub fn objects(&self, key: &str) -> ApiResult<Vec<Fields>> {
         let bad = || {

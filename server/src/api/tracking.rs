@@ -4,7 +4,8 @@ use aiops_app::state::AppState;
 use aiops_core::search::{parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by};
 use aiops_core::store::{ExperimentSearch, RunSearch};
 use aiops_core::tracking::{
-    ExperimentTag, LifecycleStage, Metric, NewRun, Param, RunStatus, RunTag, RunUpdate, ViewType,
+    Dataset, DatasetInput, ExperimentTag, LifecycleStage, Metric, ModelOutput, NewRun, Param, RunStatus,
+    RunTag, RunUpdate, ViewType,
 };
 use axum::extract::State;
 use axum::Json;
@@ -288,10 +289,58 @@ pub async fn delete_tag(State(state): State<AppState>, fields: Fields) -> Reply 
     empty()
 }
 
-/// Inputs (datasets) and outputs (logged models) are accepted so the client's calls
-/// succeed; this server does not record them yet.
-pub async fn accept_run_links(State(state): State<AppState>, fields: Fields) -> Reply {
-    state.tracking.get_run(&fields.run_id()?).await?;
+fn dataset_input_of(input: &Fields) -> ApiResult<DatasetInput> {
+    let dataset = input
+        .object("dataset")?
+        .ok_or_else(|| ApiError::missing("dataset"))?;
+    let text = |key: &str| -> ApiResult<String> { Ok(dataset.str(key)?.unwrap_or_default()) };
+    Ok(DatasetInput {
+        tags: tags_of(input)?
+            .into_iter()
+            .map(|(key, value)| RunTag { key, value })
+            .collect(),
+        dataset: Dataset {
+            name: text("name")?,
+            digest: text("digest")?,
+            source_type: text("source_type")?,
+            source: text("source")?,
+            schema: dataset.str("schema")?,
+            profile: dataset.str("profile")?,
+        },
+    })
+}
+
+/// `mlflow.log_input`: datasets (and logged models) the run read.
+pub async fn log_inputs(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let datasets = fields
+        .objects("datasets")?
+        .iter()
+        .map(dataset_input_of)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let models = fields
+        .objects("models")?
+        .iter()
+        .map(|m| m.required_str("model_id"))
+        .collect::<ApiResult<Vec<_>>>()?;
+    state.tracking.log_inputs(&run_id, &datasets, &models).await?;
+    empty()
+}
+
+/// Logged models the run produced (`log_model` in MLflow 3).
+pub async fn log_outputs(State(state): State<AppState>, fields: Fields) -> Reply {
+    let run_id = fields.run_id()?;
+    let models = fields
+        .objects("models")?
+        .iter()
+        .map(|m| {
+            Ok(ModelOutput {
+                model_id: m.required_str("model_id")?,
+                step: m.i64("step")?.unwrap_or(0),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    state.tracking.log_outputs(&run_id, &models).await?;
     empty()
 }
 

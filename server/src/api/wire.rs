@@ -2,7 +2,7 @@
 //! numbers, enums as strings, and empty fields left out.
 
 use aiops_core::artifacts::ArtifactEntry;
-use aiops_core::tracking::{Experiment, Metric, Run, RunInfo};
+use aiops_core::tracking::{DatasetInput, Experiment, Metric, Run, RunInfo, RunInputs, RunOutputs};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
@@ -101,7 +101,63 @@ pub fn run(r: &Run) -> Value {
         "tags",
         key_values(r.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
     );
-    json!({ "info": run_info(&r.info), "data": data, "inputs": {}, "outputs": {} })
+    json!({ "info": run_info(&r.info), "data": data, "inputs": run_inputs(&r.inputs), "outputs": run_outputs(&r.outputs) })
+}
+
+fn dataset_input(input: &DatasetInput) -> Value {
+    let d = &input.dataset;
+    let mut dataset = Map::new();
+    dataset.insert("name".into(), json!(d.name));
+    dataset.insert("digest".into(), json!(d.digest));
+    dataset.insert("source_type".into(), json!(d.source_type));
+    dataset.insert("source".into(), json!(d.source));
+    if let Some(schema) = &d.schema {
+        dataset.insert("schema".into(), json!(schema));
+    }
+    if let Some(profile) = &d.profile {
+        dataset.insert("profile".into(), json!(profile));
+    }
+    let mut map = Map::new();
+    put_list(
+        &mut map,
+        "tags",
+        key_values(input.tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
+    );
+    map.insert("dataset".into(), Value::Object(dataset));
+    Value::Object(map)
+}
+
+fn run_inputs(inputs: &RunInputs) -> Value {
+    let mut map = Map::new();
+    put_list(
+        &mut map,
+        "dataset_inputs",
+        inputs.dataset_inputs.iter().map(dataset_input).collect(),
+    );
+    put_list(
+        &mut map,
+        "model_inputs",
+        inputs
+            .model_inputs
+            .iter()
+            .map(|id| json!({ "model_id": id }))
+            .collect(),
+    );
+    Value::Object(map)
+}
+
+fn run_outputs(outputs: &RunOutputs) -> Value {
+    let mut map = Map::new();
+    put_list(
+        &mut map,
+        "model_outputs",
+        outputs
+            .model_outputs
+            .iter()
+            .map(|m| json!({ "model_id": m.model_id, "step": m.step }))
+            .collect(),
+    );
+    Value::Object(map)
 }
 
 /// A file entry with `path` made relative to `base` (a directory path, "" for the root).

@@ -42,10 +42,30 @@ pub enum Preview {
     Binary,
 }
 
+/// How much of a dataset's schema or profile the run page carries.
+#[cfg(feature = "ssr")]
+const PREVIEW_CHARS: usize = 2000;
+
 #[server(prefix = "/_app")]
 pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> {
     let state = crate::state::app_state()?;
-    let run = state.tracking.get_run(&run_id).await?;
+    let mut run = state.tracking.get_run(&run_id).await?;
+    // A dataset's schema and profile may be megabytes; the page shows only the start.
+    for input in &mut run.inputs.dataset_inputs {
+        for text in [&mut input.dataset.schema, &mut input.dataset.profile]
+            .into_iter()
+            .flatten()
+        {
+            if text.len() > PREVIEW_CHARS {
+                let cut = (0..=PREVIEW_CHARS)
+                    .rev()
+                    .find(|i| text.is_char_boundary(*i))
+                    .unwrap_or(0);
+                text.truncate(cut);
+                text.push('…');
+            }
+        }
+    }
     let experiment_name = state.tracking.get_experiment(&run.info.experiment_id).await?.name;
     Ok(RunOverview { run, experiment_name })
 }
@@ -321,11 +341,68 @@ fn RunHeader(overview: RunOverview) -> impl IntoView {
                 <table class="kv" id="run-metrics"><tbody>{kv_rows(metrics)}</tbody></table>
             </div>
         </div>
+        <RunLineage run=run.clone()/>
         <details class="card">
             <summary>{format!("Tags ({})", tags.len())}</summary>
             <table class="kv"><tbody>{kv_rows(tags)}</tbody></table>
         </details>
     }
+}
+
+/// The datasets a run read and the logged models it produced; shown only when there are any.
+#[component]
+fn RunLineage(run: Run) -> impl IntoView {
+    let inputs = run.inputs.dataset_inputs;
+    let outputs = run.outputs.model_outputs;
+    (!inputs.is_empty() || !outputs.is_empty()).then(|| {
+        let dataset_rows = inputs
+            .into_iter()
+            .map(|input| {
+                let context = input.context().unwrap_or("").to_string();
+                let d = input.dataset;
+                let schema = d.schema.unwrap_or_default();
+                let source_title = d.source.clone();
+                view! {
+                    <tr>
+                        <td>{d.name}</td>
+                        <td>{context}</td>
+                        <td class="mono">{d.digest}</td>
+                        <td>{d.source_type}</td>
+                        <td class="mono clip" title=source_title>{d.source}</td>
+                        <td>
+                            <details><summary>"schema"</summary><pre class="schema">{schema}</pre></details>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect::<Vec<_>>();
+        let has_datasets = !dataset_rows.is_empty();
+        let model_rows = outputs
+            .into_iter()
+            .map(|m| view! { <tr><td class="mono">{m.model_id}</td><td>{m.step}</td></tr> })
+            .collect::<Vec<_>>();
+        let has_models = !model_rows.is_empty();
+        view! {
+            <div class="card" id="run-lineage">
+                <h2>"Datasets and models"</h2>
+                {has_datasets.then(|| view! {
+                    <table class="table" id="run-datasets">
+                        <thead><tr>
+                            <th>"Dataset"</th><th>"Context"</th><th>"Digest"</th><th>"Source type"</th>
+                            <th>"Source"</th><th>"Schema"</th>
+                        </tr></thead>
+                        <tbody>{dataset_rows}</tbody>
+                    </table>
+                })}
+                {has_models.then(|| view! {
+                    <table class="table" id="run-models">
+                        <thead><tr><th>"Logged model"</th><th>"Step"</th></tr></thead>
+                        <tbody>{model_rows}</tbody>
+                    </table>
+                })}
+            </div>
+        }
+    })
 }
 
 #[component]
