@@ -452,6 +452,33 @@ async fn latest_values_round_trip_exactly(store: &dyn TrackingStore) {
         assert_eq!(run.params[0].value, "[1, {\"x\": null}]");
         assert_eq!(run.params[1].value, "last \"quoted\" ✓");
     }
+    // Histories come back aggregated too: exact values, in (step, timestamp, value) order, paged.
+    let history: Vec<Metric> = [(2, 0.1 + 0.2), (0, 1.0 / 3.0), (1, f64::NAN), (1, 5e-324)]
+        .iter()
+        .map(|(step, v)| metric("hist", *v, *step, 9))
+        .collect();
+    store.log_batch(&run_id, &history, &[], &[]).await.unwrap();
+    let all = store.get_metric_history(&run_id, "hist").await.unwrap();
+    let steps: Vec<i64> = all.iter().map(|m| m.step).collect();
+    assert_eq!(steps, [0, 1, 1, 2]);
+    assert_eq!(all[0].value.to_bits(), (1.0f64 / 3.0).to_bits());
+    assert!(
+        all[1].value.is_nan(),
+        "NaN is stored as 0, so it sorts before 5e-324"
+    );
+    assert_eq!(all[2].value.to_bits(), 5e-324f64.to_bits());
+    assert_eq!(all[3].value.to_bits(), (0.1f64 + 0.2).to_bits());
+    let page = store
+        .get_metric_history_page(&run_id, "hist", 1, 2)
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|m| m.step).collect::<Vec<_>>(), [1, 1]);
+    assert_eq!(page[1].value.to_bits(), 5e-324f64.to_bits());
+    assert!(store
+        .get_metric_history(&run_id, "none")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 fn dataset_input(name: &str, digest: &str, context: &str) -> DatasetInput {

@@ -181,6 +181,66 @@ impl SqlTrackingStore {
     }
 }
 
+impl SqlTrackingStore {
+    /// One metric's points with steps in `steps`, by step, timestamp and value, paged.
+    /// They come back as one aggregated JSON value: rows cross from SQLite's worker
+    /// thread one at a time, which made long histories cost microseconds per point.
+    async fn metric_points(
+        &self,
+        run_id: &str,
+        key: &str,
+        steps: (i64, i64),
+        offset: i64,
+        limit: i64,
+    ) -> CoreResult<Vec<Metric>> {
+        let aggregate = match self.backend {
+            Backend::Sqlite => "json_group_array(json_array(quote(value), timestamp, step, is_nan))",
+            Backend::Postgres => {
+                "COALESCE(json_agg(json_build_array(value::text, timestamp, step, is_nan))::text, '[]')"
+            }
+        };
+        let sql = format!(
+            "SELECT {aggregate} AS points FROM (SELECT value, timestamp, step, is_nan FROM metrics \
+             WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4 \
+             ORDER BY step, timestamp, value LIMIT $5 OFFSET $6) x"
+        );
+        let json: String = sqlx::query(&sql)
+            .bind(run_id)
+            .bind(key)
+            .bind(steps.0)
+            .bind(steps.1)
+            .bind(limit)
+            .bind(offset)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("points")?;
+        let rows: Vec<(String, i64, i64, i64)> =
+            serde_json::from_str(&json).map_err(|_| aggregate_error("metric history"))?;
+        let mut points = rows
+            .into_iter()
+            .map(|(value, timestamp, step, is_nan)| {
+                Ok(Metric {
+                    key: key.to_string(),
+                    value: if is_nan != 0 {
+                        f64::NAN
+                    } else {
+                        parse_stored_double(&value).ok_or_else(|| aggregate_error("metric value"))?
+                    },
+                    timestamp,
+                    step,
+                })
+            })
+            .collect::<CoreResult<Vec<_>>>()?;
+        // Aggregates need not keep their input's order; the page itself was chosen in order.
+        points.sort_by(|a, b| {
+            (a.step, a.timestamp)
+                .cmp(&(b.step, b.timestamp))
+                .then(stored_value(a.value).0.total_cmp(&stored_value(b.value).0))
+        });
+        Ok(points)
+    }
+}
+
 enum BindValue<'a> {
     Int(i64),
     Text(&'a str),
@@ -205,20 +265,6 @@ fn run_info_from(row: &AnyRow) -> CoreResult<RunInfo> {
         end_time: row.try_get("end_time")?,
         artifact_uri: row.try_get("artifact_uri")?,
         lifecycle_stage: stage_from(&row.try_get::<String, _>("lifecycle_stage")?),
-    })
-}
-
-fn metric_from(row: &AnyRow) -> CoreResult<Metric> {
-    let is_nan: i64 = row.try_get("is_nan")?;
-    Ok(Metric {
-        key: row.try_get("key")?,
-        value: if is_nan != 0 {
-            f64::NAN
-        } else {
-            row.try_get("value")?
-        },
-        timestamp: row.try_get("timestamp")?,
-        step: row.try_get("step")?,
     })
 }
 
@@ -837,19 +883,8 @@ impl TrackingStore for SqlTrackingStore {
         limit: i64,
     ) -> CoreResult<Vec<Metric>> {
         self.run_info(run_id).await?;
-        sqlx::query(
-            "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
-             ORDER BY step, timestamp, value LIMIT $3 OFFSET $4",
-        )
-        .bind(run_id)
-        .bind(key)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(metric_from)
-        .collect()
+        self.metric_points(run_id, key, (i64::MIN, i64::MAX), offset, limit)
+            .await
     }
 
     async fn get_metric_history_sampled(
@@ -862,19 +897,7 @@ impl TrackingStore for SqlTrackingStore {
         let mut out = Vec::new();
         for run_id in run_ids {
             let (low, high) = step_range.unwrap_or((i64::MIN, i64::MAX));
-            let points = sqlx::query(
-                "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = $1 AND key = $2 \
-                 AND step >= $3 AND step <= $4 ORDER BY step, timestamp, value",
-            )
-            .bind(run_id.as_str())
-            .bind(key)
-            .bind(low)
-            .bind(high)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(metric_from)
-            .collect::<CoreResult<Vec<_>>>()?;
+            let points = self.metric_points(run_id, key, (low, high), 0, i64::MAX).await?;
             out.extend(
                 sample_evenly(points, max_points)
                     .into_iter()
