@@ -142,4 +142,14 @@ test.describe.serial("tracking pages", () => {
     expect(response.status()).toBe(200);
     expect(await response.text()).toBe("hello from the artifact store\n");
   });
+
+  test("a dataset chip in the runs table filters by that dataset", async ({ page }) => {
+    await page.goto(`/experiments/${experimentId}`);
+    await waitForHydration(page);
+    await page.locator("#runs-table a.chip.dataset", { hasText: "churn-train (training)" }).click();
+    await expect(page).toHaveURL(/datasets\.name/);
+    await expect(page.locator("#run-filter")).toHaveValue("datasets.name = 'churn-train'");
+    await expect(page.locator("#runs-table tbody tr")).toHaveCount(1);
+    await expect(page.locator("#runs-table tbody tr .name")).toHaveText("run-0");
+  });
 });

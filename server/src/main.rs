@@ -5,11 +5,6 @@ mod config;
 mod health;
 mod telemetry;
 
-/// mimalloc keeps freed memory for reuse across threads; glibc's allocator returned and
-/// re-faulted pages on every request (a tenth of a search's server time under perf).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 
 use aiops_app::state::AppState;

@@ -81,9 +81,15 @@ pub async fn experiment_runs(
     } else {
         Vec::new()
     };
+    let mut runs = page.runs;
+    // The table names datasets; their schema and profile (possibly megabytes) stay behind.
+    for input in runs.iter_mut().flat_map(|r| r.inputs.dataset_inputs.iter_mut()) {
+        input.dataset.schema = None;
+        input.dataset.profile = None;
+    }
     Ok(RunsTable {
         experiment,
-        runs: page.runs,
+        runs,
         spans,
         has_more: page.has_more,
     })
@@ -305,6 +311,24 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
     })
     .collect_view();
 
+    // Datasets get a column when any run on the page logged one; a chip filters by it.
+    let show_datasets = table.runs.iter().any(|r| !r.inputs.dataset_inputs.is_empty());
+    let dataset_chips = |run: &Run| {
+        run.inputs
+            .dataset_inputs
+            .iter()
+            .map(|input| {
+                let name = input.dataset.name.clone();
+                let label = match input.context() {
+                    Some(context) => format!("{name} ({context})"),
+                    None => name.clone(),
+                };
+                let filter = format!("datasets.name = '{}'", name.replace('\'', "''"));
+                let href = with_query(&state, &[("q", filter.as_str()), ("page", ""), ("after", "")]);
+                view! { <a href=href class="chip dataset" title=input.dataset.digest.clone()>{label}</a> }
+            })
+            .collect_view()
+    };
     let rows = table
         .runs
         .iter()
@@ -342,6 +366,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                     <td class="name"><a href=format!("/runs/{id}")>{run.info.run_name.clone()}</a></td>
                     <td><span class=format!("status status-{}", run.info.status.as_str().to_lowercase())>{run.info.status.as_str()}</span></td>
                     <td class="time">{timestamp_utc(run.info.start_time)}</td>
+                    {show_datasets.then(|| view! { <td class="datasets">{dataset_chips(run)}</td> })}
                     {cells}
                 </tr>
             }
@@ -417,6 +442,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                             <tr>
                                 <th scope="col" class="select"></th>
                                 {attribute_headers}
+                                {show_datasets.then(|| view! { <th scope="col">"Datasets"</th> })}
                                 {header_cells}
                             </tr>
                         </thead>
