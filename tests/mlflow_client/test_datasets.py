@@ -68,6 +68,16 @@ def test_log_input_refuses_bad_datasets(base_url, experiment_id):
         MlflowClient().search_runs([experiment_id], "datasets.size = 'x'")
 
 
+def test_large_profile_within_mlflow_limits_is_kept(base_url, client, experiment_id):
+    run_id = client.create_run(experiment_id).info.run_id
+    profile = "p" * 5_000_000  # under MLflow's 16 MiB profile limit, over a default 2 MiB body limit
+    dataset = {"name": "big", "digest": "d1", "source_type": "local", "source": "{}", "profile": profile}
+    response = requests.post(f"{base_url}/api/2.0/mlflow/runs/log-inputs",
+                             json={"run_id": run_id, "datasets": [{"dataset": dataset}]}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert client.get_run(run_id).inputs.dataset_inputs[0].dataset.profile == profile
+
+
 def test_log_model_records_the_run_output(experiment_id):
     from sklearn.linear_model import LinearRegression
 

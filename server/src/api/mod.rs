@@ -10,6 +10,9 @@ pub mod wire;
 
 use aiops_app::state::AppState;
 use axum::extract::DefaultBodyLimit;
+
+/// Room for one dataset at MLflow's size limits plus its JSON escaping.
+const LOG_INPUTS_BODY_LIMIT: usize = 40 << 20;
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
@@ -39,7 +42,11 @@ fn mlflow_v2() -> Router<AppState> {
         .route("/runs/set-tag", post(t::set_tag))
         .route("/runs/delete-tag", post(t::delete_tag))
         .route("/runs/search", post(t::search_runs))
-        .route("/runs/log-inputs", post(t::log_inputs))
+        // A dataset may carry a 1 MiB schema and a 16 MiB profile (MLflow's limits).
+        .route(
+            "/runs/log-inputs",
+            post(t::log_inputs).layer(DefaultBodyLimit::max(LOG_INPUTS_BODY_LIMIT)),
+        )
         .route("/runs/outputs", post(t::log_outputs))
         .route("/metrics/get-history", get(t::get_metric_history))
         .route(
