@@ -160,20 +160,27 @@ fn join(b: &mut SqlBuilder, subject: Subject, parts: &[Filter], sep: &str) -> St
     format!("({})", inner.join(sep))
 }
 
+/// A condition on rows related to the searched one: `base` selects them (`x`, and the
+/// related thing present), `column` is what the comparison looks at, and `extra` narrows
+/// only value comparisons (a NaN metric has a key but no comparable value).
+fn exists_condition(b: &mut SqlBuilder, base: &str, column: &str, extra: &str, c: &Comparison) -> String {
+    match c.op {
+        Op::IsNull => format!("NOT EXISTS ({base})"),
+        Op::IsNotNull => format!("EXISTS ({base})"),
+        _ => {
+            let predicate = string_predicate(b, column, c.op, &c.value);
+            format!("EXISTS ({base}{extra} AND {predicate})")
+        }
+    }
+}
+
 fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> String {
     let alias = subject.alias();
     let id = subject.id_column();
     let keyed = |b: &mut SqlBuilder, table: &str, key: &str, extra: &str, c: &Comparison| -> String {
         let key = b.bind(Bind::Text(key.to_string()));
         let base = format!("SELECT 1 FROM {table} x WHERE x.{id} = {alias}.{id} AND x.key = {key}");
-        match c.op {
-            Op::IsNull => format!("NOT EXISTS ({base})"),
-            Op::IsNotNull => format!("EXISTS ({base})"),
-            _ => {
-                let predicate = string_predicate(b, "x.value", c.op, &c.value);
-                format!("EXISTS ({base}{extra} AND {predicate})")
-            }
-        }
+        exists_condition(b, &base, "x.value", extra, c)
     };
     match &c.entity {
         // Logged models keep no metrics here, so a metric condition matches none.
@@ -197,16 +204,9 @@ fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> S
             };
             let base = format!(
                 "SELECT 1 FROM run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid \
-                 WHERE x.run_uuid = {alias}.{id}"
+                 WHERE x.run_uuid = {alias}.{id} AND {column} IS NOT NULL"
             );
-            match c.op {
-                Op::IsNull => format!("NOT EXISTS ({base} AND {column} IS NOT NULL)"),
-                Op::IsNotNull => format!("EXISTS ({base} AND {column} IS NOT NULL)"),
-                _ => {
-                    let predicate = string_predicate(b, column, c.op, &c.value);
-                    format!("EXISTS ({base} AND {predicate})")
-                }
-            }
+            exists_condition(b, &base, column, "", c)
         }
         // Experiments and logged models have no dataset inputs: only "has none" is true.
         Entity::Dataset(_) => {

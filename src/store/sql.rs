@@ -179,9 +179,7 @@ impl SqlTrackingStore {
         }
         Ok(info)
     }
-}
 
-impl SqlTrackingStore {
     /// One metric's points with steps in `steps`, by step, timestamp and value, paged.
     /// They come back as one aggregated JSON value: rows cross from SQLite's worker
     /// thread one at a time, which made long histories cost microseconds per point.
@@ -193,12 +191,10 @@ impl SqlTrackingStore {
         offset: i64,
         limit: i64,
     ) -> CoreResult<Vec<Metric>> {
-        let aggregate = match self.backend {
-            Backend::Sqlite => "json_group_array(json_array(quote(value), timestamp, step, is_nan))",
-            Backend::Postgres => {
-                "COALESCE(json_agg(json_build_array(value::text, timestamp, step, is_nan))::text, '[]')"
-            }
-        };
+        let aggregate = json_rows(
+            self.backend,
+            &format!("{}, timestamp, step, is_nan", exact_value_text(self.backend)),
+        );
         let sql = format!(
             "SELECT {aggregate} AS points FROM (SELECT value, timestamp, step, is_nan FROM metrics \
              WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4 \
@@ -221,22 +217,14 @@ impl SqlTrackingStore {
             .map(|(value, timestamp, step, is_nan)| {
                 Ok(Metric {
                     key: key.to_string(),
-                    value: if is_nan != 0 {
-                        f64::NAN
-                    } else {
-                        parse_stored_double(&value).ok_or_else(|| aggregate_error("metric value"))?
-                    },
+                    value: stored_double(&value, is_nan)?,
                     timestamp,
                     step,
                 })
             })
             .collect::<CoreResult<Vec<_>>>()?;
         // Aggregates need not keep their input's order; the page itself was chosen in order.
-        points.sort_by(|a, b| {
-            (a.step, a.timestamp)
-                .cmp(&(b.step, b.timestamp))
-                .then(stored_value(a.value).0.total_cmp(&stored_value(b.value).0))
-        });
+        points.sort_by(history_order);
         Ok(points)
     }
 }
@@ -297,14 +285,16 @@ fn stored_value(value: f64) -> (f64, i64) {
     }
 }
 
-/// MLflow's "latest" point: highest step, then timestamp, then value.
-fn is_later(a: &Metric, b: &Metric) -> bool {
-    let va = stored_value(a.value).0;
-    let vb = stored_value(b.value).0;
+/// A history's order, as stored: step, then timestamp, then value (NaN counts as 0).
+fn history_order(a: &Metric, b: &Metric) -> std::cmp::Ordering {
     (a.step, a.timestamp)
         .cmp(&(b.step, b.timestamp))
-        .then(va.total_cmp(&vb))
-        == std::cmp::Ordering::Greater
+        .then(stored_value(a.value).0.total_cmp(&stored_value(b.value).0))
+}
+
+/// MLflow's "latest" point: the last in history order.
+fn is_later(a: &Metric, b: &Metric) -> bool {
+    history_order(a, b) == std::cmp::Ordering::Greater
 }
 
 fn validate_batch(metrics: &[Metric], params: &[Param], tags: &[RunTag]) -> CoreResult<()> {
@@ -894,10 +884,10 @@ impl TrackingStore for SqlTrackingStore {
         step_range: Option<(i64, i64)>,
         max_points: usize,
     ) -> CoreResult<Vec<(String, Metric)>> {
+        let steps = step_range.unwrap_or((i64::MIN, i64::MAX));
         let mut out = Vec::new();
         for run_id in run_ids {
-            let (low, high) = step_range.unwrap_or((i64::MIN, i64::MAX));
-            let points = self.metric_points(run_id, key, (low, high), 0, i64::MAX).await?;
+            let points = self.metric_points(run_id, key, steps, 0, i64::MAX).await?;
             out.extend(
                 sample_evenly(points, max_points)
                     .into_iter()
@@ -1354,19 +1344,13 @@ impl SqlTrackingStore {
 /// form), because both databases' JSON number output keeps only 15 digits or less.
 fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
     // `from` names its rows `x`; each aggregate is one run's rows as a JSON array of arrays.
-    let aggregate = |columns: &str, from: &str| match backend {
-        Backend::Sqlite => format!(
-            "(SELECT json_group_array(json_array({columns})) FROM {from} WHERE x.run_uuid = r.run_uuid)"
-        ),
-        Backend::Postgres => format!(
-            "(SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') FROM {from} \
-             WHERE x.run_uuid = r.run_uuid)"
-        ),
+    let aggregate = |columns: &str, from: &str| {
+        format!(
+            "(SELECT {} FROM {from} WHERE x.run_uuid = r.run_uuid)",
+            json_rows(backend, columns)
+        )
     };
-    let value_text = match backend {
-        Backend::Sqlite => "quote(value)",
-        Backend::Postgres => "value::text",
-    };
+    let value_text = exact_value_text(backend);
     format!(
         "SELECT r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
          r.lifecycle_stage, r.artifact_uri, {} AS params_json, {} AS tags_json, {} AS metrics_json, \
@@ -1437,6 +1421,22 @@ fn model_links_from_json(json: &str) -> CoreResult<(Vec<String>, Vec<ModelOutput
     Ok((inputs, outputs))
 }
 
+/// An aggregate turning the selected rows into JSON text `[[columns...], ...]` (`[]` for none).
+fn json_rows(backend: Backend, columns: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Backend::Postgres => format!("COALESCE(json_agg(json_build_array({columns}))::text, '[]')"),
+    }
+}
+
+/// The `value` column as text that parses back to the same double (see [`hydrate_runs_sql`]).
+fn exact_value_text(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "quote(value)",
+        Backend::Postgres => "value::text",
+    }
+}
+
 fn aggregate_error(what: &str) -> CoreError {
     CoreError::Database(sqlx::Error::Decode(
         format!("malformed aggregated {what} from the database").into(),
@@ -1454,14 +1454,9 @@ fn metrics_from_json(json: &str) -> CoreResult<Vec<Metric>> {
         serde_json::from_str(json).map_err(|_| aggregate_error("metrics"))?;
     rows.into_iter()
         .map(|(key, value, timestamp, step, is_nan)| {
-            let value = if is_nan != 0 {
-                f64::NAN
-            } else {
-                parse_stored_double(&value).ok_or_else(|| aggregate_error("metric value"))?
-            };
             Ok(Metric {
                 key,
-                value,
+                value: stored_double(&value, is_nan)?,
                 timestamp,
                 step,
             })
@@ -1469,10 +1464,16 @@ fn metrics_from_json(json: &str) -> CoreResult<Vec<Metric>> {
         .collect()
 }
 
-/// A double printed by the database: SQLite writes infinities as `9.0e+999` (which Rust
-/// parses to infinity by overflow), PostgreSQL as `Infinity`.
-fn parse_stored_double(text: &str) -> Option<f64> {
-    text.trim().parse::<f64>().ok()
+/// A metric value as [`exact_value_text`] printed it, with its NaN flag. SQLite writes
+/// infinities as `9.0e+999` (which Rust parses to infinity by overflow), PostgreSQL as
+/// `Infinity`.
+fn stored_double(text: &str, is_nan: i64) -> CoreResult<f64> {
+    if is_nan != 0 {
+        return Ok(f64::NAN);
+    }
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| aggregate_error("metric value"))
 }
 
 async fn insert_model_link(

@@ -10,11 +10,11 @@ pub mod wire;
 
 use aiops_app::state::AppState;
 use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post};
+use axum::Router;
 
 /// Room for one dataset at MLflow's size limits plus its JSON escaping.
 const LOG_INPUTS_BODY_LIMIT: usize = 40 << 20;
-use axum::routing::{delete, get, patch, post};
-use axum::Router;
 
 /// Routes under `/api/2.0/mlflow` (and the same under `/ajax-api/2.0/mlflow`).
 fn mlflow_v2() -> Router<AppState> {
