@@ -6,6 +6,11 @@ pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
 pub const MAX_ENTITY_KEY_LENGTH: usize = 250;
 pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
 pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
+pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
+/// MLflow's `runs.user_id` column is a VARCHAR(256).
+pub const MAX_USER_ID_LENGTH: usize = 256;
+/// Most experiment ids one `runs/search` may name: each is a bound SQL value.
+pub const MAX_SEARCH_EXPERIMENT_IDS: usize = 1000;
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
 pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
 pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
@@ -54,6 +59,21 @@ pub fn entity_key(kind: &str, key: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Checks an experiment tag (key rules as for runs; longer values, as in MLflow).
+pub fn experiment_tag(key: &str, value: &str) -> Result<(), String> {
+    entity_key("Tag", key)?;
+    within(
+        &format!("tag '{key}' value"),
+        value,
+        MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+    )
+}
+
+/// Checks a run's `user_id`.
+pub fn user_id(user_id: &str) -> Result<(), String> {
+    within("user_id", user_id, MAX_USER_ID_LENGTH)
 }
 
 fn within(field: &str, value: &str, limit: usize) -> Result<(), String> {

@@ -76,3 +76,30 @@ mod number_tests {
         assert_eq!(number(1.5e-7), "1.5000e-7");
     }
 }
+
+/// Text made safe to place between HTML tags or inside a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            super::escape_html("</title><script>alert('x\"&')</script>"),
+            "&lt;/title&gt;&lt;script&gt;alert(&#39;x&quot;&amp;&#39;)&lt;/script&gt;"
+        );
+    }
+}

@@ -29,6 +29,8 @@ pub const SERVER_FN_PREFIX: &str = "/_app";
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -47,12 +49,43 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The document title. leptos_meta writes it into the server-rendered `<title>` as it is,
+/// so on the server it is escaped here (a run named `</title><script>` stays text); in the
+/// browser it goes to `document.title`, which is text already.
+fn title_text(page: String) -> String {
+    let title = format!("{page} · AI Ops Dashboard");
+    #[cfg(feature = "ssr")]
+    let title = format::escape_html(&title);
+    title
+}
+
+/// The page's Content-Security-Policy: scripts only from this origin or carrying this
+/// response's nonce (leptos adds it to its hydration scripts), WebAssembly allowed to
+/// compile, nothing framed, no plugins, forms and links back to this origin.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="aiops" href=format!("/pkg/{BUNDLE_NAME}.css")/>
-        <Title formatter=|page: String| format!("{page} · AI Ops Dashboard")/>
+        <Title formatter=title_text/>
         <Router>
             <Shell>
                 <Routes fallback=pages::placeholder::NotFound>

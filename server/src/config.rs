@@ -62,6 +62,29 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "AIOPS_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Host names answered besides the loopback names (comma-separated; `*` for any). Bound to a
+    /// loopback address, only localhost, 127.0.0.1 and [::1] are answered unless listed here;
+    /// bound elsewhere with none listed, any Host is answered.
+    #[arg(long, env = "AIOPS_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Most connections open at once (further ones are closed on accept). Capped below the
+    /// process's file-descriptor limit.
+    #[arg(long, env = "AIOPS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, env = "AIOPS_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a keep-alive connection may sit idle (2 s once the server is crowded).
+    #[arg(long, env = "AIOPS_IDLE_TIMEOUT", default_value_t = 30)]
+    pub idle_timeout: u64,
+
+    /// Bytes per second a request body must average after its first 10 seconds.
+    #[arg(long, env = "AIOPS_BODY_MIN_RATE", default_value_t = 1024)]
+    pub body_min_rate: u64,
 }
 
 impl ServeArgs {

@@ -2,7 +2,9 @@
 
 mod api;
 mod config;
+mod guard;
 mod health;
+mod listener;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -11,8 +13,13 @@ use aiops_app::state::AppState;
 use aiops_app::{shell, App, BUNDLE_NAME};
 use aiops_core::artifacts::open_artifact_store;
 use aiops_core::store::open_tracking_store;
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
+use std::time::Duration;
+
+use crate::guard::AllowedHosts;
+use crate::listener::Limits;
 use clap::Parser;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -76,17 +83,37 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         artifacts,
         leptos_options: leptos_options.clone(),
     };
-    let app = router(state);
+    let allowed_hosts = AllowedHosts::new(args.addr.ip().is_loopback(), &args.allowed_hosts);
+    let app = router(state, allowed_hosts);
+    let limits = connection_limits(&args);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    tracing::info!(
+        max_connections = limits.max_connections,
+        "listening on http://{}",
+        listener.local_addr()?
+    );
+    listener::serve(listener, app, limits, shutdown_signal()).await?;
     Ok(())
 }
 
-fn router(state: AppState) -> Router {
+/// The connection limits, with the cap kept below the file descriptors this process may
+/// open (raised to its hard limit first), so accepting never starves the database or files.
+fn connection_limits(args: &ServeArgs) -> Limits {
+    const RESERVED_FDS: u64 = 128;
+    let fd_limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let fd_cap = fd_limit.saturating_sub(RESERVED_FDS).max(16) as usize;
+    Limits {
+        max_connections: args.max_connections.clamp(1, fd_cap),
+        header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        crowded_idle_timeout: Duration::from_secs(2),
+        body_grace: Duration::from_secs(10),
+        body_min_rate: args.body_min_rate,
+    }
+}
+
+fn router(state: AppState, allowed_hosts: AllowedHosts) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let app_context = move || provide_context(context_state.clone());
@@ -101,6 +128,9 @@ fn router(state: AppState) -> Router {
             shell,
         ))
         .layer(response_compression())
+        .layer(middleware::from_fn(guard::refuse_cross_site))
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn_with_state(allowed_hosts, guard::check_host))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

@@ -6,11 +6,28 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::{ArtifactEntry, ArtifactPath, ArtifactStore, ByteStream};
+use super::{ArtifactEntry, ArtifactPath, ArtifactStore, ByteStream, RESERVED_UPLOADS_DIR};
 use crate::{CoreError, CoreResult};
 
 pub struct LocalArtifactStore {
     root: PathBuf,
+    /// Uploads in progress, inside the root (so a rename finishes them) under a name no
+    /// client path may use. Emptied at start: whatever is there was cut off by a crash.
+    uploads: PathBuf,
+}
+
+/// A file-system refusal caused by the path the client chose (a name too long, a folder
+/// where a file is, a file where a folder is) is the client's mistake, not ours.
+fn client_io_error(path: &ArtifactPath, e: std::io::Error) -> CoreError {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::AlreadyExists | K::NotADirectory | K::IsADirectory | K::InvalidFilename => {
+            CoreError::InvalidParameter(format!(
+                "cannot write artifact '{path}': a file or folder on its path is in the way ({e})"
+            ))
+        }
+        _ => e.into(),
+    }
 }
 
 impl LocalArtifactStore {
@@ -23,7 +40,17 @@ impl LocalArtifactStore {
         let root = tokio::fs::canonicalize(root)
             .await
             .map_err(|e| CoreError::Config(format!("cannot open artifact folder {}: {e}", root.display())))?;
-        Ok(LocalArtifactStore { root })
+        let uploads = root.join(RESERVED_UPLOADS_DIR);
+        // A clean start: partial uploads left by a crash are swept, never shown.
+        if tokio::fs::metadata(&uploads).await.is_ok() {
+            tokio::fs::remove_dir_all(&uploads)
+                .await
+                .map_err(|e| CoreError::Config(format!("cannot sweep {}: {e}", uploads.display())))?;
+        }
+        tokio::fs::create_dir_all(&uploads)
+            .await
+            .map_err(|e| CoreError::Config(format!("cannot create {}: {e}", uploads.display())))?;
+        Ok(LocalArtifactStore { root, uploads })
     }
 
     /// The file-system path of `path`. Safe because `ArtifactPath` has no `..`, and we
@@ -62,16 +89,16 @@ impl ArtifactStore for LocalArtifactStore {
         let full = self.full_path(path);
         let parent = full.parent().unwrap_or(&self.root).to_path_buf();
         self.confined(&parent).await?;
-        tokio::fs::create_dir_all(&parent).await?;
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(|e| client_io_error(path, e))?;
         if tokio::fs::metadata(&full).await.is_ok_and(|m| m.is_dir()) {
             return Err(CoreError::InvalidParameter(format!("'{path}' is a directory")));
         }
-        // Write beside the target and rename, so readers never see half a file.
-        let tmp = parent.join(format!(
-            ".{}.{}.part",
-            path.file_name(),
-            uuid::Uuid::new_v4().simple()
-        ));
+        // Write in the uploads folder and rename, so readers never see half a file.
+        let tmp = self
+            .uploads
+            .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let result = async {
             let mut file = tokio::fs::File::create(&tmp).await?;
             let mut written = 0u64;
@@ -89,7 +116,7 @@ impl ArtifactStore for LocalArtifactStore {
         if result.is_err() {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
-        Ok(result?)
+        result.map_err(|e| client_io_error(path, e))
     }
 
     async fn get(&self, path: &ArtifactPath) -> CoreResult<ByteStream> {
@@ -117,8 +144,8 @@ impl ArtifactStore for LocalArtifactStore {
         };
         while let Some(entry) = reader.next_entry().await? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".part") {
-                continue; // an upload in progress
+            if dir.is_root() && name == RESERVED_UPLOADS_DIR {
+                continue; // uploads in progress
             }
             let meta = entry.metadata().await?;
             let child = if dir.is_root() {
@@ -146,6 +173,9 @@ impl ArtifactStore for LocalArtifactStore {
                     let mut reader = tokio::fs::read_dir(&full).await?;
                     while let Some(entry) = reader.next_entry().await? {
                         let p = entry.path();
+                        if p == self.uploads {
+                            continue;
+                        }
                         if entry.file_type().await?.is_dir() {
                             tokio::fs::remove_dir_all(p).await?;
                         } else {

@@ -8,7 +8,7 @@ mod path;
 mod s3;
 
 pub use local::LocalArtifactStore;
-pub use path::{ArtifactPath, PathError};
+pub use path::{ArtifactPath, PathError, ARTIFACT_SCHEME, RESERVED_UPLOADS_DIR};
 pub use s3::S3ArtifactStore;
 
 use std::pin::Pin;

@@ -19,11 +19,25 @@ pub enum PathError {
     Encoded(String),
     #[error("artifact path is too long")]
     TooLong,
+    #[error("artifact path '{0}' has a name longer than 255 bytes")]
+    NameTooLong(String),
+    #[error("artifact path '{0}' names a folder reserved for the server")]
+    Reserved(String),
+    #[error("artifact URI '{0}' is not an mlflow-artifacts:/<path> URI kept by this server")]
+    NotServed(String),
+    #[error("artifact URI '{0}' names a host; only mlflow-artifacts:/<path> without one is served")]
+    Authority(String),
     #[error("an artifact path is required here")]
     Empty,
 }
 
 const MAX_PATH_LENGTH: usize = 4096;
+/// Longest name one segment may have: file systems refuse more (ENAMETOOLONG).
+const MAX_SEGMENT_LENGTH: usize = 255;
+/// Where the local store keeps uploads in progress; no client path may start with it.
+pub const RESERVED_UPLOADS_DIR: &str = ".aiops-uploads";
+/// The scheme runs and experiments use for artifacts kept by this server.
+pub const ARTIFACT_SCHEME: &str = "mlflow-artifacts:";
 
 /// A relative, normalised path inside an artifact store: segments joined by `/`, none
 /// of them empty, `.` or `..`. The empty path is the store root.
@@ -56,6 +70,21 @@ impl ArtifactPath {
             current = decoded;
         }
         Ok(ArtifactPath(trimmed.to_string()))
+    }
+
+    /// The store path behind an `mlflow-artifacts:` URI: `mlflow-artifacts:/path` or
+    /// `mlflow-artifacts:///path`. A URI with a host (`mlflow-artifacts://host:port/x`) is
+    /// refused: the client would send that experiment's artifacts to the other host.
+    pub fn from_uri(uri: &str) -> Result<Self, PathError> {
+        let rest = uri
+            .strip_prefix(ARTIFACT_SCHEME)
+            .ok_or_else(|| PathError::NotServed(short(uri)))?;
+        let rest = match rest.strip_prefix("//") {
+            Some(after) if after.starts_with('/') => after,
+            Some(_) => return Err(PathError::Authority(short(uri))),
+            None => rest,
+        };
+        Self::parse(rest.strip_prefix('/').unwrap_or(rest))
     }
 
     /// Like [`parse`](Self::parse) but refuses the root.
@@ -120,10 +149,12 @@ fn check(path: &str, raw: &str) -> Result<(), PathError> {
     if path.chars().any(|c| c.is_control() || c == '#' || c == '?') {
         return Err(PathError::ForbiddenCharacter(short(raw)));
     }
-    for segment in path.split('/') {
+    for (i, segment) in path.split('/').enumerate() {
         match segment {
             "" => return Err(PathError::EmptySegment(short(raw))),
             "." | ".." => return Err(PathError::Traversal(short(raw))),
+            RESERVED_UPLOADS_DIR if i == 0 => return Err(PathError::Reserved(short(raw))),
+            s if s.len() > MAX_SEGMENT_LENGTH => return Err(PathError::NameTooLong(short(raw))),
             _ => {}
         }
     }
@@ -189,6 +220,55 @@ mod tests {
         ] {
             assert!(ArtifactPath::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn names_at_the_limit() {
+        let at = "n".repeat(255);
+        assert!(ArtifactPath::parse(&format!("a/{at}")).is_ok());
+        let over = "n".repeat(256);
+        assert_eq!(
+            ArtifactPath::parse(&format!("a/{over}")),
+            Err(PathError::NameTooLong(
+                format!("a/{over}").chars().take(200).collect()
+            ))
+        );
+        assert!(matches!(
+            ArtifactPath::parse(".aiops-uploads/x"),
+            Err(PathError::Reserved(_))
+        ));
+        assert!(ArtifactPath::parse("x/.aiops-uploads").is_ok());
+    }
+
+    #[test]
+    fn artifact_uris() {
+        for (uri, path) in [
+            ("mlflow-artifacts:/1/abc", "1/abc"),
+            ("mlflow-artifacts:///1/abc", "1/abc"),
+            ("mlflow-artifacts:1/abc", "1/abc"),
+        ] {
+            assert_eq!(
+                ArtifactPath::from_uri(uri).map(|p| p.to_string()),
+                Ok(path.to_string())
+            );
+        }
+        for bad in [
+            "mlflow-artifacts://evil.example:8080/x",
+            "mlflow-artifacts://127.0.0.1/x",
+            "mlflow-artifacts://user@host/x",
+        ] {
+            assert!(
+                matches!(ArtifactPath::from_uri(bad), Err(PathError::Authority(_))),
+                "{bad}"
+            );
+        }
+        for bad in ["s3://bucket/x", "file:///etc", "/tmp/x", "runs:/abc/model"] {
+            assert!(
+                matches!(ArtifactPath::from_uri(bad), Err(PathError::NotServed(_))),
+                "{bad}"
+            );
+        }
+        assert!(ArtifactPath::from_uri("mlflow-artifacts:/../x").is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod sql;
 
 pub use parser::{
     parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_logged_model_filter,
-    parse_order_by,
+    parse_order_by, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS,
 };
 
 use serde::{Deserialize, Serialize};

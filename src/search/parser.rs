@@ -22,6 +22,12 @@ fn err(message: impl Into<String>) -> SearchError {
 }
 
 fn tokenize(input: &str) -> Result<Vec<Token>, SearchError> {
+    if input.len() > MAX_FILTER_LEN {
+        return Err(err(format!(
+            "Search filter is {} bytes long; at most {MAX_FILTER_LEN} are accepted",
+            input.len()
+        )));
+    }
     let chars: Vec<char> = input.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
@@ -141,10 +147,21 @@ enum Target {
     LoggedModels,
 }
 
+/// Deepest parenthesis nesting a filter may use: the parser, the SQL compiler and the
+/// database all recurse per level, and a request must never exhaust a worker's stack.
+pub const MAX_FILTER_DEPTH: usize = 32;
+/// Longest filter or order-by text accepted, in bytes.
+pub const MAX_FILTER_LEN: usize = 64 * 1024;
+/// Most comparisons one filter may hold: SQLite refuses expressions deeper than 1,000, and
+/// a chain of ANDs is one level per term there.
+pub const MAX_FILTER_TERMS: usize = 200;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     target: Target,
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser {
@@ -198,7 +215,14 @@ impl Parser {
     fn primary(&mut self) -> Result<Filter, SearchError> {
         if self.peek() == Some(&Token::LParen) {
             self.pos += 1;
+            self.depth += 1;
+            if self.depth > MAX_FILTER_DEPTH {
+                return Err(err(format!(
+                    "Search filter nests parentheses more than {MAX_FILTER_DEPTH} levels deep"
+                )));
+            }
             let inner = self.or_expr()?;
+            self.depth -= 1;
             if self.next() != Some(Token::RParen) {
                 return Err(err("Missing closing parenthesis in search filter"));
             }
@@ -240,6 +264,12 @@ impl Parser {
     }
 
     fn comparison(&mut self) -> Result<Comparison, SearchError> {
+        self.terms += 1;
+        if self.terms > MAX_FILTER_TERMS {
+            return Err(err(format!(
+                "Search filter holds more than {MAX_FILTER_TERMS} comparisons"
+            )));
+        }
         let entity = self.identifier()?;
         let op = match self.next() {
             Some(Token::Op(symbol)) => match symbol {
@@ -449,6 +479,8 @@ fn parse_filter_for(target: Target, input: &str) -> Result<Option<Filter>, Searc
         tokens: tokenize(input)?,
         pos: 0,
         target,
+        depth: 0,
+        terms: 0,
     };
     let filter = parser.or_expr()?;
     if let Some(extra) = parser.peek() {
@@ -470,6 +502,8 @@ fn parse_order_by_for(target: Target, input: &str) -> Result<OrderBy, SearchErro
         tokens: tokenize(input)?,
         pos: 0,
         target,
+        depth: 0,
+        terms: 0,
     };
     let entity = parser
         .identifier()

@@ -60,11 +60,18 @@ impl Backend {
 }
 
 pub struct SqlTrackingStore {
+    /// Reads (and, on PostgreSQL, writes).
     pool: AnyPool,
+    /// SQLite's one writer connection, apart from the readers' pool so a crowd of
+    /// searches can never hold every connection while a write waits (PostgreSQL: `pool`).
+    write_pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer; taking turns here avoids SQLITE_BUSY on lock upgrades.
     write_lock: Option<Mutex<()>>,
 }
+
+/// The writer's turn (SQLite) and its open transaction, taken together by [`SqlTrackingStore::write_tx`].
+type WriteTx<'a> = (Option<MutexGuard<'a, ()>>, sqlx::Transaction<'static, sqlx::Any>);
 
 impl SqlTrackingStore {
     /// Connects, applies the pending migrations, and returns the store.
@@ -73,14 +80,15 @@ impl SqlTrackingStore {
         let backend = Backend::from_url(database_url)?;
         let options = AnyConnectOptions::from_str(database_url)
             .map_err(|e| CoreError::Config(format!("invalid database URL: {e}")))?;
-        let pool_options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(true);
-        let pool = match backend {
+        let pool_options = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(true)
+        };
+        let (pool, write_pool) = match backend {
             Backend::Sqlite => {
-                pool_options
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
+                let sqlite = |max: u32| {
+                    pool_options().max_connections(max).after_connect(|conn, _meta| {
                         Box::pin(async move {
                             for pragma in [
                                 "PRAGMA journal_mode = WAL",
@@ -95,17 +103,22 @@ impl SqlTrackingStore {
                             Ok(())
                         })
                     })
-                    .connect_with(options)
-                    .await?
+                };
+                // The writer connects first, so the database file and WAL mode exist
+                // before the readers open it.
+                let write_pool = sqlite(1).connect_with(options.clone()).await?;
+                SQLITE_MIGRATIONS.run(&write_pool).await?;
+                (sqlite(8).connect_with(options).await?, write_pool)
             }
-            Backend::Postgres => pool_options.max_connections(16).connect_with(options).await?,
+            Backend::Postgres => {
+                let pool = pool_options().max_connections(16).connect_with(options).await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
         };
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
         Ok(SqlTrackingStore {
             pool,
+            write_pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
         })
@@ -115,11 +128,15 @@ impl SqlTrackingStore {
         &self.pool
     }
 
-    async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
-        match &self.write_lock {
+    /// The only way to write: the writer's turn and a transaction on the writer's
+    /// connection, together. Dropping it without `commit` rolls back, then lets go of the turn.
+    async fn write_tx(&self) -> CoreResult<WriteTx<'_>> {
+        let turn = match &self.write_lock {
             Some(lock) => Some(lock.lock().await),
             None => None,
-        }
+        };
+        let tx = self.write_pool.begin().await?;
+        Ok((turn, tx))
     }
 
     async fn experiment_where(&self, clause: &str, bind: BindValue<'_>) -> CoreResult<Option<Experiment>> {
@@ -272,6 +289,22 @@ fn parse_experiment_id(experiment_id: &str) -> CoreResult<i64> {
         .map_err(|_| experiment_not_found(experiment_id))
 }
 
+/// The experiments a search names, deduplicated; ids that are not numbers match nothing.
+/// A list longer than MLflow's clients ever send is refused (each id is a bound value).
+fn experiment_id_list(ids: &[String]) -> CoreResult<Vec<i64>> {
+    if ids.len() > validation::MAX_SEARCH_EXPERIMENT_IDS {
+        return Err(CoreError::InvalidParameter(format!(
+            "A search may name at most {} experiment ids; got {}",
+            validation::MAX_SEARCH_EXPERIMENT_IDS,
+            ids.len()
+        )));
+    }
+    let mut parsed: Vec<i64> = ids.iter().filter_map(|id| id.trim().parse().ok()).collect();
+    parsed.sort_unstable();
+    parsed.dedup();
+    Ok(parsed)
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -373,11 +406,10 @@ impl TrackingStore for SqlTrackingStore {
     ) -> CoreResult<String> {
         let name = validation::experiment_name(name).map_err(CoreError::InvalidParameter)?;
         for tag in tags {
-            validation::entity_key("Tag", &tag.key).map_err(CoreError::InvalidParameter)?;
+            validation::experiment_tag(&tag.key, &tag.value).map_err(CoreError::InvalidParameter)?;
         }
         let now = now_millis();
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writer, mut tx) = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
              VALUES ($1, $2, 'active', $3, $3) RETURNING experiment_id",
@@ -466,17 +498,17 @@ impl TrackingStore for SqlTrackingStore {
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         let new_name = validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         let result =
             sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
                 .bind(&new_name)
                 .bind(now_millis())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await;
         match result {
             Ok(done) if done.rows_affected() == 0 => Err(experiment_not_found(experiment_id)),
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(tx.commit().await?),
             Err(e) if is_unique_violation(&e) => Err(CoreError::AlreadyExists(format!(
                 "Experiment(name={new_name}) already exists."
             ))),
@@ -491,15 +523,16 @@ impl TrackingStore for SqlTrackingStore {
                 "Cannot delete the default experiment '0'.".into(),
             ));
         }
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 WHERE experiment_id = $3",
         )
         .bind(stage.as_str())
         .bind(now_millis())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(experiment_not_found(experiment_id));
         }
@@ -508,14 +541,14 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
-        validation::entity_key("Tag", key).map_err(CoreError::InvalidParameter)?;
+        validation::experiment_tag(key, value).map_err(CoreError::InvalidParameter)?;
         let experiment = self.get_experiment(experiment_id).await?;
         if experiment.lifecycle_stage != LifecycleStage::Active {
             return Err(CoreError::InvalidParameter(format!(
                 "The experiment {experiment_id} must be in the 'active' state."
             )));
         }
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
              ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
@@ -523,12 +556,14 @@ impl TrackingStore for SqlTrackingStore {
         .bind(id)
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn create_run(&self, run: NewRun) -> CoreResult<Run> {
+        validation::user_id(&run.user_id).map_err(CoreError::InvalidParameter)?;
         let experiment = self.get_experiment(&run.experiment_id).await?;
         if experiment.lifecycle_stage != LifecycleStage::Active {
             return Err(CoreError::InvalidParameter(format!(
@@ -567,8 +602,7 @@ impl TrackingStore for SqlTrackingStore {
 
         let experiment_id = parse_experiment_id(&experiment.experiment_id)?;
         {
-            let _writer = self.writer().await;
-            let mut tx = self.pool.begin().await?;
+            let (_writer, mut tx) = self.write_tx().await?;
             sqlx::query(
                 "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
                  lifecycle_stage, artifact_uri) VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7)",
@@ -603,8 +637,7 @@ impl TrackingStore for SqlTrackingStore {
             }
         }
         {
-            let _writer = self.writer().await;
-            let mut tx = self.pool.begin().await?;
+            let (_writer, mut tx) = self.write_tx().await?;
             sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
                 .bind(update.status.unwrap_or(info.status).as_str())
                 .bind(update.end_time.or(info.end_time))
@@ -636,14 +669,15 @@ impl TrackingStore for SqlTrackingStore {
     }
 
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
         let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
             .bind(stage.as_str())
             .bind(deleted_time)
             .bind(run_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(run_not_found(run_id));
         }
@@ -674,8 +708,7 @@ impl TrackingStore for SqlTrackingStore {
     ) -> CoreResult<()> {
         validate_batch(metrics, params, tags)?;
         self.active_run(run_id).await?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writer, mut tx) = self.write_tx().await?;
 
         if !params.is_empty() {
             // A param is immutable once logged: same value again is fine, another is refused.
@@ -769,12 +802,13 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()> {
         self.active_run(run_id).await?;
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
             .bind(run_id)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         if done.rows_affected() == 0 {
             return Err(CoreError::NotFound(format!(
                 "No tag with name: {key} in run with id {run_id}"
@@ -792,8 +826,7 @@ impl TrackingStore for SqlTrackingStore {
         validation::dataset_inputs(datasets).map_err(CoreError::InvalidParameter)?;
         let info = self.active_run(run_id).await?;
         let experiment_id = parse_experiment_id(&info.experiment_id)?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writer, mut tx) = self.write_tx().await?;
         // The first of several inputs with the same (name, digest) wins, as in MLflow.
         let mut seen = HashSet::new();
         for input in datasets
@@ -852,8 +885,7 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()> {
         self.active_run(run_id).await?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writer, mut tx) = self.write_tx().await?;
         for model in models {
             insert_model_link(&mut tx, run_id, "output", &model.model_id, model.step).await?;
         }
@@ -923,11 +955,7 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage> {
         let mut b = SqlBuilder::new(1);
-        let experiment_ids: Vec<i64> = search
-            .experiment_ids
-            .iter()
-            .filter_map(|id| id.trim().parse().ok())
-            .collect();
+        let experiment_ids = experiment_id_list(&search.experiment_ids)?;
         if experiment_ids.is_empty() {
             return Ok(RunPage::default());
         }
@@ -1054,8 +1082,7 @@ impl TrackingStore for SqlTrackingStore {
         );
         let now = now_millis();
         {
-            let _writer = self.writer().await;
-            let mut tx = self.pool.begin().await?;
+            let (_writer, mut tx) = self.write_tx().await?;
             sqlx::query(
                 "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, \
                  creation_timestamp_ms, last_updated_timestamp_ms, status, model_type, source_run_id) \
@@ -1140,15 +1167,16 @@ impl TrackingStore for SqlTrackingStore {
         }
         self.get_logged_model(model_id).await?;
         {
-            let _writer = self.writer().await;
+            let (_writer, mut tx) = self.write_tx().await?;
             sqlx::query(
                 "UPDATE logged_models SET status = $1, last_updated_timestamp_ms = $2 WHERE model_id = $3",
             )
             .bind(status)
             .bind(now_millis())
             .bind(model_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         }
         self.get_logged_model(model_id).await
     }
@@ -1165,12 +1193,13 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
             .bind(model_id)
             .bind(key)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1186,11 +1215,12 @@ impl TrackingStore for SqlTrackingStore {
 
     async fn delete_logged_model(&self, model_id: &str) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let _writer = self.writer().await;
+        let (_writer, mut tx) = self.write_tx().await?;
         sqlx::query("UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = $1")
             .bind(model_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1201,10 +1231,7 @@ impl TrackingStore for SqlTrackingStore {
         max_results: i64,
         offset: i64,
     ) -> CoreResult<(Vec<LoggedModel>, bool)> {
-        let ids: Vec<i64> = experiment_ids
-            .iter()
-            .filter_map(|id| id.trim().parse().ok())
-            .collect();
+        let ids = experiment_id_list(experiment_ids)?;
         if ids.is_empty() {
             return Ok((Vec::new(), false));
         }
@@ -1285,8 +1312,7 @@ impl SqlTrackingStore {
         pairs: impl Iterator<Item = (&'a String, &'a String)>,
     ) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
+        let (_writer, mut tx) = self.write_tx().await?;
         upsert_key_values(&mut tx, table, model_id, pairs).await?;
         tx.commit().await?;
         Ok(())

@@ -16,25 +16,16 @@ use super::error::{ApiError, ApiResult};
 use super::request::Fields;
 use super::wire;
 
-/// The scheme runs and experiments use for artifacts kept by this server.
-pub const ARTIFACT_SCHEME: &str = "mlflow-artifacts:";
-
 /// The store path behind an `mlflow-artifacts:/…` URI.
 pub fn store_path(uri: &str) -> ApiResult<ArtifactPath> {
-    let rest = uri.strip_prefix(ARTIFACT_SCHEME).ok_or_else(|| {
-        ApiError::invalid(format!("Artifact location '{uri}' is not served by this server"))
-    })?;
-    // mlflow-artifacts:/path and mlflow-artifacts:///path (empty authority) name the same place.
-    let rest = rest.strip_prefix("//").map_or(rest, |r| r);
-    let rest = rest.strip_prefix('/').unwrap_or(rest);
-    Ok(ArtifactPath::parse(rest)?)
+    Ok(ArtifactPath::from_uri(uri)?)
 }
 
 /// An experiment's artifact location must be inside this server's store.
 pub fn validate_artifact_location(location: &str) -> ApiResult<()> {
-    let path = store_path(location).map_err(|_| {
+    let path = ArtifactPath::from_uri(location).map_err(|e| {
         ApiError::invalid(format!(
-            "Invalid artifact_location '{location}': it must be an mlflow-artifacts:/<path> URI inside the \
+            "Invalid artifact_location: {e}. It must be an mlflow-artifacts:/<path> URI inside the \
              server's artifact store"
         ))
     })?;

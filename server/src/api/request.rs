@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::{header, Method};
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
@@ -17,41 +18,83 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let mut fields = Map::new();
-        if let Some(query) = req.uri().query() {
-            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-                let value = Value::String(value.into_owned());
-                match fields.get_mut(key.as_ref()) {
-                    Some(Value::Array(items)) => items.push(value),
-                    Some(existing) => {
-                        let first = existing.take();
-                        *existing = Value::Array(vec![first, value]);
-                    }
-                    None => {
-                        fields.insert(key.into_owned(), value);
-                    }
-                }
-            }
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Ok(Fields(query_fields(req.uri().query())));
+        }
+        // MLflow's clients send every other method's fields as a JSON body. Refusing other
+        // content types and query-string fields keeps a cross-site form or `<img>` from
+        // reaching a write: browsers only send JSON cross-site after a CORS preflight.
+        if req.uri().query().is_some_and(|q| !q.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "{} requests carry their fields in a JSON body, not in the query string",
+                req.method()
+            )));
+        }
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_content_type);
+        if !json {
+            return Err(ApiError::unsupported_media_type(
+                "Request bodies must be JSON (Content-Type: application/json)",
+            ));
         }
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
-        if body.len() > MAX_JSON_BODY {
-            return Err(ApiError::invalid("Request body is too large"));
-        }
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => fields.extend(map),
-                Ok(_) => return Err(ApiError::bad_request("The request body must be a JSON object")),
-                Err(e) => {
-                    return Err(ApiError::bad_request(format!(
-                        "Malformed JSON in the request body: {e}"
-                    )))
-                }
+        parse_body(&body).map(Fields)
+    }
+}
+
+/// GET fields from the query string; a repeated key becomes a list.
+pub fn query_fields(query: Option<&str>) -> Map<String, Value> {
+    let mut fields = Map::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let value = Value::String(value.into_owned());
+        match fields.get_mut(key.as_ref()) {
+            Some(Value::Array(items)) => items.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+            None => {
+                fields.insert(key.into_owned(), value);
             }
         }
-        Ok(Fields(fields))
     }
+    fields
+}
+
+/// A JSON body: exactly one object.
+pub fn parse_body(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    if body.len() > MAX_JSON_BODY {
+        return Err(ApiError::invalid("Request body is too large"));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "Missing request body: send the fields as a JSON object",
+        ));
+    }
+    // serde_json stops at 128 levels of nesting, so a deep body is an error, not a crash.
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("The request body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "Malformed JSON in the request body: {e}"
+        ))),
+    }
+}
+
+/// `application/json`, with or without parameters, and `application/<x>+json`.
+fn is_json_content_type(value: &str) -> bool {
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl Fields {
@@ -59,17 +102,11 @@ impl Fields {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
-    /// A string field; a repeated query key yields its first value.
+    /// A string field; a list (or a repeated query key) is refused, never cut to its first item.
     pub fn str(&self, key: &str) -> ApiResult<Option<String>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Array(items)) => match items.first() {
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                _ => Err(ApiError::invalid(format!(
-                    "Invalid value for parameter '{key}': expected a string"
-                ))),
-            },
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(_) => Err(ApiError::invalid(format!(
                 "Invalid value for parameter '{key}': expected a string"

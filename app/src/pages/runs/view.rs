@@ -120,14 +120,8 @@ async fn run_root(
 ) -> Result<(crate::state::AppState, aiops_core::artifacts::ArtifactPath), AppError> {
     let state = crate::state::app_state()?;
     let run = state.tracking.get_run(run_id).await?;
-    let rest = run
-        .info
-        .artifact_uri
-        .strip_prefix("mlflow-artifacts:")
-        .map(|r| r.trim_start_matches('/'))
-        .ok_or_else(|| AppError::Invalid("This run's artifacts are not kept by this server".into()))?;
-    let root =
-        aiops_core::artifacts::ArtifactPath::parse(rest).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let root = aiops_core::artifacts::ArtifactPath::from_uri(&run.info.artifact_uri)
+        .map_err(|_| AppError::Invalid("This run's artifacts are not kept by this server".into()))?;
     Ok((state, root))
 }
 
