@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the same MLflow-client workload against aiops (release build) and
-# `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1.
+# `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
+# then mixed load (wrk) and idle connections (bench/load.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -8,8 +9,12 @@ source scripts/lib/tools.sh
 ensure_rust_tools
 ensure_wasm_opt
 ensure_mlflow_client
+have wrk || apt_install wrk
 # The same release build as scripts/run.sh, so the product measured is the one users run.
 log "cargo leptos build --release"
 cargo leptos build --release
 log "benchmark"
-"$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$(dirname "$MLFLOW_PYTHON")/mlflow"
+MLFLOW_BIN="$(dirname "$MLFLOW_PYTHON")/mlflow"
+"$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+log "mixed load and idle connections"
+"$MLFLOW_PYTHON" bench/load.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"

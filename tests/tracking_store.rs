@@ -747,3 +747,62 @@ mod keyset {
         pages_cover_every_run_once(store.as_ref()).await;
     }
 }
+
+/// Readers must never starve the writer: with every reader connection held (as a crowd of
+/// slow searches would), a write still goes through at once instead of queueing for a
+/// connection until the pool gives up. Both databases.
+async fn writes_pass_while_readers_hold_every_connection(store: aiops_core::store::SqlTrackingStore) {
+    let experiment_id = store
+        .create_experiment("writer-not-starved", None, &[])
+        .await
+        .unwrap();
+    let run = store
+        .create_run(NewRun {
+            experiment_id,
+            user_id: "u".into(),
+            run_name: None,
+            start_time: 1,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+    let pool = store.pool();
+    let mut held = Vec::new();
+    while let Ok(Ok(conn)) = tokio::time::timeout(std::time::Duration::from_millis(500), pool.acquire()).await
+    {
+        held.push(conn);
+    }
+    assert!(held.len() >= 8, "held {} reader connections", held.len());
+    // Before the writer had connections of its own, this waited for a reader's connection
+    // until the pool timed out.
+    store
+        .log_batch(
+            &run.info.run_id,
+            &[metric("m", 1.0, 0, 1)],
+            &[Param {
+                key: "p".into(),
+                value: "v".into(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(held);
+    let stored = store.get_run(&run.info.run_id).await.unwrap();
+    assert_eq!((stored.metrics.len(), stored.params.len()), (1, 1));
+}
+
+#[tokio::test]
+async fn sqlite_writes_pass_while_readers_hold_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    writes_pass_while_readers_hold_every_connection(store).await;
+}
+
+#[tokio::test]
+async fn postgres_writes_pass_while_readers_hold_every_connection() {
+    let url = common::fresh_postgres_url().await;
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    writes_pass_while_readers_hold_every_connection(store).await;
+}

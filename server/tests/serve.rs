@@ -16,6 +16,11 @@ struct Server {
 impl Server {
     /// Starts `aiops serve` in `cwd` with extra arguments and environment; waits for /health.
     async fn start(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_wrapped(cwd, &[], args, env).await
+    }
+
+    /// Like `start`, run under `wrapper` (such as `prlimit --nofile=1024`).
+    async fn start_wrapped(cwd: &Path, wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -23,7 +28,14 @@ impl Server {
             .port();
         let log = cwd.join(format!("aiops-{port}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aiops"));
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_aiops"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_aiops")),
+        };
         command
             .arg("serve")
             .args(["--addr", &format!("127.0.0.1:{port}")])
@@ -275,4 +287,237 @@ async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
         "database password leaked into the log"
     );
     assert!(!log.contains(&secret_key), "S3 secret leaked into the log");
+}
+
+// --- connections: timeouts, the cap, memory ---------------------------------------------
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+fn addr_of(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_string()
+}
+
+/// Reads until the server closes the connection or `limit` passes; returns what was read
+/// and whether the server closed it.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&got).into_owned(), true)
+            }
+            Err(_) => {}
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), false)
+}
+
+#[tokio::test]
+async fn stalled_headers_slow_bodies_and_idle_connections_are_closed() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start(cwd.path(), &["--header-timeout", "2", "--idle-timeout", "3"], &[]).await;
+    let addr = addr_of(&server);
+    let (a, b, c) = (addr.clone(), addr.clone(), addr.clone());
+
+    // Headers that never finish.
+    let stalled = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(&a).unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .unwrap();
+        read_until_closed(&mut s, Duration::from_secs(30))
+    });
+    // A body at one byte per second.
+    let trickle = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(&b).unwrap();
+        s.write_all(
+            b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+        )
+        .unwrap();
+        let started = Instant::now();
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut buf = [0u8; 4096];
+        while started.elapsed() < Duration::from_secs(40) {
+            if s.write_all(b" ").is_err() {
+                return (String::new(), true, started.elapsed());
+            }
+            match s.read(&mut buf) {
+                Ok(0) => return (String::new(), true, started.elapsed()),
+                Ok(n) => {
+                    return (
+                        String::from_utf8_lossy(&buf[..n]).into_owned(),
+                        true,
+                        started.elapsed(),
+                    )
+                }
+                Err(_) => std::thread::sleep(Duration::from_secs(1)),
+            }
+        }
+        (String::new(), false, started.elapsed())
+    });
+    // A keep-alive connection left idle after one request.
+    let idle = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(&c).unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        read_until_closed(&mut s, Duration::from_secs(30))
+    });
+
+    let (_, closed) = stalled.join().unwrap();
+    assert!(
+        closed,
+        "a connection that never finished its headers was held open"
+    );
+    let (reply, closed, after) = trickle.join().unwrap();
+    assert!(closed, "a body trickling at 1 byte/s was read for {after:?}");
+    assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 4"), "{reply}");
+    let (reply, closed) = idle.join().unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(closed, "an idle keep-alive connection was held open");
+    assert_eq!(reqwest::get(server.url("/health")).await.unwrap().status(), 200);
+}
+
+/// With the file descriptors of a default `ulimit -n` (1,024), a thousand idle sockets must
+/// not keep `/health` from answering (before: every descriptor held, /health never answered).
+#[tokio::test]
+async fn a_thousand_idle_sockets_cannot_starve_health() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start_wrapped(cwd.path(), &["prlimit", "--nofile=1024:1024"], &[], &[]).await;
+    let addr = addr_of(&server);
+    let idle: Vec<TcpStream> = (0..1000).filter_map(|_| TcpStream::connect(&addr).ok()).collect();
+    assert!(idle.len() >= 900, "only {} sockets connected", idle.len());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut answered = false;
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(r) = client.get(server.url("/health")).send().await {
+            answered = r.status() == 200;
+            if answered {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        answered,
+        "/health never answered beside 1,000 idle sockets:\n{}",
+        server.log_text()
+    );
+    drop(idle);
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Idle sockets cost little memory, and it comes back when they close (before: ~139 KiB
+/// per idle socket, never returned).
+#[tokio::test]
+async fn idle_connections_cost_little_memory_and_give_it_back() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start(cwd.path(), &[], &[]).await;
+    let addr = addr_of(&server);
+    let pid = server.child.id();
+    // Warm up: the runtime's worker threads and the first connection's allocations.
+    for _ in 0..20 {
+        reqwest::get(server.url("/health")).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kib(pid);
+    const N: u64 = 2000;
+    let mut idle: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // Each sends one request and keeps the connection, as a keep-alive client would.
+    for s in &mut idle {
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+    }
+    for s in &mut idle {
+        let mut buf = [0u8; 1024];
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = s.read(&mut buf).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = rss_kib(pid);
+    let per_socket = during.saturating_sub(before) / N;
+    drop(idle);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib(pid);
+    eprintln!("RSS before {before} KiB, with {N} idle sockets {during} KiB ({per_socket} KiB each), after {after} KiB");
+    assert!(per_socket <= 40, "{per_socket} KiB per idle socket");
+    assert!(
+        after <= before + (during - before) / 2,
+        "memory did not come back: before {before} KiB, during {during} KiB, after {after} KiB"
+    );
+}
+
+/// A `kill -9` in the middle of an upload leaves no partial file behind once the server is
+/// back, and nothing of it shows in the listing.
+#[tokio::test]
+async fn a_killed_upload_leaves_nothing_behind() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    let data_arg = data.display().to_string();
+    let mut server = Server::start(cwd.path(), &["--data-dir", &data_arg], &[]).await;
+    let mut s = TcpStream::connect(addr_of(&server)).unwrap();
+    s.write_all(
+        b"PUT /api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+          Content-Length: 10000000\r\n\r\n",
+    )
+    .unwrap();
+    s.write_all(&vec![7u8; 1_000_000]).unwrap();
+    let uploads = data.join("artifacts/.aiops-uploads");
+    let started = Instant::now();
+    while std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no upload in progress"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    drop(s);
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        1,
+        "the partial upload is on disk"
+    );
+
+    let server = Server::start(cwd.path(), &["--data-dir", &data_arg], &[]).await;
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0, "swept at start");
+    assert!(!data.join("artifacts/0/r/artifacts/big.bin").exists());
+    let listing: serde_json::Value =
+        reqwest::get(server.url("/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        listing
+            .get("files")
+            .is_none_or(|f| f.as_array().is_some_and(|a| a.is_empty())),
+        "{listing}"
+    );
+    let root: serde_json::Value = reqwest::get(server.url("/api/2.0/mlflow-artifacts/artifacts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!root.to_string().contains(".aiops-uploads"), "{root}");
 }

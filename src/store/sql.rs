@@ -60,10 +60,10 @@ impl Backend {
 }
 
 pub struct SqlTrackingStore {
-    /// Reads (and, on PostgreSQL, writes).
+    /// Reads.
     pool: AnyPool,
-    /// SQLite's one writer connection, apart from the readers' pool so a crowd of
-    /// searches can never hold every connection while a write waits (PostgreSQL: `pool`).
+    /// Writes, apart from the readers' pool so a crowd of searches can never hold every
+    /// connection while a write waits (SQLite: its one writer connection).
     write_pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer; taking turns here avoids SQLITE_BUSY on lock upgrades.
@@ -111,9 +111,16 @@ impl SqlTrackingStore {
                 (sqlite(8).connect_with(options).await?, write_pool)
             }
             Backend::Postgres => {
-                let pool = pool_options().max_connections(16).connect_with(options).await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
-                (pool.clone(), pool)
+                // Writes get connections of their own here too, so readers can't queue them out.
+                let write_pool = pool_options()
+                    .max_connections(4)
+                    .connect_with(options.clone())
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&write_pool).await?;
+                (
+                    pool_options().max_connections(16).connect_with(options).await?,
+                    write_pool,
+                )
             }
         };
         Ok(SqlTrackingStore {
@@ -124,6 +131,7 @@ impl SqlTrackingStore {
         })
     }
 
+    /// The readers' pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -178,23 +186,11 @@ impl SqlTrackingStore {
     }
 
     async fn run_info(&self, run_id: &str) -> CoreResult<RunInfo> {
-        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"))
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| run_not_found(run_id))?;
-        run_info_from(&row)
+        run_info_on(&self.pool, run_id).await
     }
 
     async fn active_run(&self, run_id: &str) -> CoreResult<RunInfo> {
-        let info = self.run_info(run_id).await?;
-        if info.lifecycle_stage != LifecycleStage::Active {
-            return Err(CoreError::InvalidParameter(format!(
-                "The run {run_id} must be in the 'active' state. Current state is {}.",
-                info.lifecycle_stage.as_str()
-            )));
-        }
-        Ok(info)
+        active_run_on(&self.pool, run_id).await
     }
 
     /// One metric's points with steps in `steps`, by step, timestamp and value, paged.
@@ -271,6 +267,35 @@ fn run_info_from(row: &AnyRow) -> CoreResult<RunInfo> {
         artifact_uri: row.try_get("artifact_uri")?,
         lifecycle_stage: stage_from(&row.try_get::<String, _>("lifecycle_stage")?),
     })
+}
+
+/// A run's info, read on `executor`: the readers' pool, or a write transaction when the
+/// check guards that write.
+async fn run_info_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    run_id: &str,
+) -> CoreResult<RunInfo> {
+    let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1"))
+        .bind(run_id)
+        .fetch_optional(executor)
+        .await?
+        .ok_or_else(|| run_not_found(run_id))?;
+    run_info_from(&row)
+}
+
+/// Like [`run_info_on`], refusing a deleted run.
+async fn active_run_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    run_id: &str,
+) -> CoreResult<RunInfo> {
+    let info = run_info_on(executor, run_id).await?;
+    if info.lifecycle_stage != LifecycleStage::Active {
+        return Err(CoreError::InvalidParameter(format!(
+            "The run {run_id} must be in the 'active' state. Current state is {}.",
+            info.lifecycle_stage.as_str()
+        )));
+    }
+    Ok(info)
 }
 
 fn run_not_found(run_id: &str) -> CoreError {
@@ -707,8 +732,9 @@ impl TrackingStore for SqlTrackingStore {
         tags: &[RunTag],
     ) -> CoreResult<()> {
         validate_batch(metrics, params, tags)?;
-        self.active_run(run_id).await?;
         let (_writer, mut tx) = self.write_tx().await?;
+        // Checked inside the write: a run deleted meanwhile can't take the batch.
+        active_run_on(&mut *tx, run_id).await?;
 
         if !params.is_empty() {
             // A param is immutable once logged: same value again is fine, another is refused.

@@ -223,3 +223,111 @@ pub fn double(v: &Value) -> Option<f64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every accessor on every field: may refuse, must not panic.
+    fn read_all(fields: &Fields) {
+        for key in [
+            "run_id",
+            "name",
+            "experiment_ids",
+            "max_results",
+            "value",
+            "tags",
+            "x",
+        ] {
+            let _ = fields.str(key);
+            let _ = fields.required_str(key);
+            let _ = fields.i64(key);
+            let _ = fields.f64(key);
+            let _ = fields.str_list(key);
+            let _ = fields.object(key);
+            let _ = fields.objects(key);
+        }
+        let _ = fields.run_id();
+    }
+
+    #[test]
+    fn deep_json_is_an_error_not_a_crash() {
+        for depth in [127, 129, 100_000] {
+            let body = format!("{{\"a\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+            let _ = parse_body(body.as_bytes());
+        }
+        assert!(parse_body(format!("{}", "{\"a\":".repeat(50_000)).as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_list_where_a_scalar_belongs_is_refused() {
+        let fields = Fields(query_fields(Some("run_id=a&run_id=b")));
+        assert!(fields.str("run_id").is_err());
+        let fields = Fields(parse_body(br#"{"run_id": ["a"], "max_results": [1]}"#).unwrap());
+        assert!(fields.run_id().is_err());
+        assert!(fields.i64("max_results").is_err());
+        assert_eq!(
+            Fields(query_fields(Some("ids=1&ids=2"))).str_list("ids").unwrap(),
+            vec!["1", "2"]
+        );
+    }
+
+    #[test]
+    fn bodies_must_be_one_json_object() {
+        assert!(parse_body(b"").is_err());
+        assert!(parse_body(b"   ").is_err());
+        assert!(parse_body(b"[1]").is_err());
+        assert!(parse_body(b"run_id=x").is_err());
+        assert!(parse_body(b"{}").is_ok());
+        assert!(is_json_content_type("application/json; charset=utf-8"));
+        assert!(is_json_content_type("Application/JSON"));
+        assert!(!is_json_content_type("text/plain"));
+        assert!(!is_json_content_type("application/x-www-form-urlencoded"));
+        assert!(!is_json_content_type("multipart/form-data; boundary=x"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(map) = parse_body(&body) {
+                read_all(&Fields(map));
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(json in arb_json()) {
+            let body = serde_json::to_vec(&serde_json::json!({ "run_id": json.clone(), "name": json.clone(),
+                "experiment_ids": json.clone(), "max_results": json.clone(), "value": json.clone(),
+                "tags": json.clone(), "x": json })).unwrap();
+            read_all(&Fields(parse_body(&body).unwrap()));
+        }
+
+        #[test]
+        fn arbitrary_query_strings_never_panic(query in "\\PC{0,200}") {
+            read_all(&Fields(query_fields(Some(&query))));
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::from(n)),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "\\PC{0,20}".prop_map(Value::String),
+            Just(Value::String("NaN".into())),
+            Just(Value::String("9223372036854775808".into())),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}

@@ -23,6 +23,24 @@ pub struct MetricChart {
     pub svg: String,
 }
 
+/// One page of a run's charts: a run may hold thousands of metrics, and a page must stay
+/// a few hundred kilobytes whatever it holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChartPage {
+    pub charts: Vec<MetricChart>,
+    /// Index of the first chart on this page.
+    pub first: usize,
+    /// Metrics the run has in all.
+    pub total: usize,
+}
+
+/// Charts drawn per page.
+pub const CHARTS_PER_PAGE: usize = 12;
+/// Rows a params, metrics or tags table shows; the rest are counted.
+pub const TABLE_ROWS: usize = 200;
+/// Characters of a param or tag value a table shows.
+const VALUE_CHARS: usize = 500;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArtifactItem {
     /// Relative to the run's artifact root.
@@ -76,7 +94,8 @@ pub async fn run_charts(
     by_time: bool,
     smoothing: f64,
     log_y: bool,
-) -> Result<Vec<MetricChart>, AppError> {
+    page: usize,
+) -> Result<ChartPage, AppError> {
     use crate::charts::{chart_failed, line_chart, smooth, LineOptions, Series};
     use crate::pages::runs::series::{xy, MAX_POINTS};
 
@@ -87,8 +106,10 @@ pub async fn run_charts(
     } else {
         0.0
     };
+    let total = run.metrics.len();
+    let first = page.saturating_sub(1).saturating_mul(CHARTS_PER_PAGE).min(total);
     let mut charts = Vec::new();
-    for metric in &run.metrics {
+    for metric in run.metrics.iter().skip(first).take(CHARTS_PER_PAGE) {
         let history = state
             .tracking
             .get_metric_history_sampled(std::slice::from_ref(&run_id), &metric.key, None, MAX_POINTS)
@@ -111,7 +132,7 @@ pub async fn run_charts(
             svg,
         });
     }
-    Ok(charts)
+    Ok(ChartPage { charts, first, total })
 }
 
 #[cfg(feature = "ssr")]
@@ -274,6 +295,14 @@ pub fn ErrorList(errors: ArcRwSignal<Errors>) -> impl IntoView {
     }
 }
 
+/// A long value cut for a table cell (the API returns it whole).
+fn shorten(value: &str) -> String {
+    match value.char_indices().nth(VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_string(),
+    }
+}
+
 #[component]
 fn RunHeader(overview: RunOverview) -> impl IntoView {
     let run = overview.run;
@@ -285,11 +314,19 @@ fn RunHeader(overview: RunOverview) -> impl IntoView {
         if pairs.is_empty() {
             return view! { <tr><td class="hint">"None logged"</td></tr> }.into_any();
         }
-        pairs
-            .into_iter()
-            .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{v}</td></tr> })
-            .collect_view()
-            .into_any()
+        let total = pairs.len();
+        let more = (total > TABLE_ROWS).then(|| {
+            view! { <tr><td class="hint" colspan="2">{format!("… and {} more (first {TABLE_ROWS} of {total} shown)", total - TABLE_ROWS)}</td></tr> }
+        });
+        view! {
+            {pairs
+                .into_iter()
+                .take(TABLE_ROWS)
+                .map(|(k, v)| view! { <tr><th scope="row">{k}</th><td>{shorten(&v)}</td></tr> })
+                .collect_view()}
+            {more}
+        }
+        .into_any()
     };
     let params: Vec<(String, String)> = run
         .params
@@ -405,7 +442,8 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
         move || (run_id.get(), state.get()),
         |(id, s)| {
             let smoothing = s.get("smooth").parse().unwrap_or(0.0);
-            run_charts(id, s.get("x") == "time", smoothing, s.get("log") == "1")
+            let page = s.get("charts").parse().unwrap_or(1);
+            run_charts(id, s.get("x") == "time", smoothing, s.get("log") == "1", page)
         },
     );
     let link = move |changes: &[(&str, &str)]| with_query(&state.get(), changes);
@@ -439,11 +477,24 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
             <Transition fallback=|| view! { <p class="loading">"Drawing charts…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
                     {move || Suspend::new(async move {
-                        charts.await.map(|charts| {
-                            if charts.is_empty() {
+                        charts.await.map(|page| {
+                            if page.total == 0 {
                                 return view! { <p class="empty">"This run has no metrics."</p> }.into_any();
                             }
+                            let ChartPage { charts, first, total } = page;
+                            let current = first / CHARTS_PER_PAGE + 1;
+                            let pages = total.div_ceil(CHARTS_PER_PAGE);
+                            let prev = (current > 1).then(|| (current - 1).to_string());
+                            let next = (current < pages).then(|| (current + 1).to_string());
+                            let pager = (pages > 1).then(|| view! {
+                                <nav class="pager" aria-label="Chart pages">
+                                    {prev.map(|p| view! { <a href=move || link(&[("charts", if p == "1" { "" } else { p.as_str() })]) rel="prev">"← Previous"</a> })}
+                                    <span id="chart-range">{format!("Charts {}–{} of {total}", first + 1, first + charts.len())}</span>
+                                    {next.map(|p| view! { <a href=move || link(&[("charts", p.as_str())]) rel="next">"Next →"</a> })}
+                                </nav>
+                            });
                             view! {
+                                {pager}
                                 <div class="charts">
                                     {charts
                                         .into_iter()
