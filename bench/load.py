@@ -24,25 +24,8 @@ from bench import Server, free_port, rss_kib
 SECONDS = 10
 IDLE = 5000
 
-LUA = r"""
-local body_template = %s
-local path = "%s"
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-request = function()
-  local body = body_template:gsub("STEP", tostring(math.random(1, 2000000000)))
-  return wrk.format("POST", path, nil, body)
-end
-done = function(summary, latency, requests)
-  io.write(string.format("WRKJSON {\"rps\": %%f, \"p50\": %%f, \"p99\": %%f, \"errors\": %%d, \"non2xx\": %%d}\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-"""
-
-GET_LUA = r"""
+# Each wrk run prints its figures as one JSON line.
+DONE_LUA = r"""
 done = function(summary, latency, requests)
   io.write(string.format("WRKJSON {\"rps\": %f, \"p50\": %f, \"p99\": %f, \"errors\": %d, \"non2xx\": %d}\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
@@ -50,6 +33,23 @@ done = function(summary, latency, requests)
     summary.errors.status))
 end
 """
+
+# A POST of a JSON body to a path; STEP in the body becomes a random step per request.
+POST_LUA = r"""
+local body_template = BODY
+local path = "PATH"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+request = function()
+  local body = body_template:gsub("STEP", tostring(math.random(1, 2000000000)))
+  return wrk.format("POST", path, nil, body)
+end
+""" + DONE_LUA
+
+
+def post_lua(body, path):
+    return POST_LUA.replace("BODY", json.dumps(body), 1).replace('"PATH"', json.dumps(path), 1)
 
 
 def lua_file(work, name, text):
@@ -98,8 +98,8 @@ def scripts(work, exp, run_id):
         "max_results": 100,
     })
     return (
-        lua_file(work, f"batch-{run_id}", LUA % (json.dumps(batch), "/api/2.0/mlflow/runs/log-batch")),
-        lua_file(work, f"search-{run_id}", LUA % (json.dumps(search), "/api/2.0/mlflow/runs/search")),
+        lua_file(work, f"batch-{run_id}", post_lua(batch, "/api/2.0/mlflow/runs/log-batch")),
+        lua_file(work, f"search-{run_id}", post_lua(search, "/api/2.0/mlflow/runs/search")),
     )
 
 
@@ -159,7 +159,7 @@ def main():
     aiops = Server("aiops", [args.aiops, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d],
                    f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"), env={**os.environ, "RUST_LOG": "warn"})
     try:
-        get_script = lua_file(work, "get", GET_LUA)
+        get_script = lua_file(work, "get", DONE_LUA)
         for conns in (16, 64):
             floors[conns] = wrk(f"{aiops.url}/health", get_script, conns)
         results["aiops"] = mixed(aiops, work)

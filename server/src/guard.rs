@@ -45,7 +45,7 @@ impl AllowedHosts {
             AllowedHosts::Any => true,
             AllowedHosts::Only(names) => host.is_some_and(|h| {
                 let name = host_name(h);
-                names.iter().any(|n| *n == name)
+                names.contains(&name)
                     || name.ends_with(".localhost") && names.iter().any(|n| n == "localhost")
             }),
         }
