@@ -9,6 +9,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 source scripts/lib/tools.sh
+# Variables a caller's shell may carry would point the tests at another server.
+unset DATABASE_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY PGPORT PGTMP \
+  AIOPS_DATABASE_URL AIOPS_ARTIFACTS AIOPS_TEST_POSTGRES_URL AIOPS_TEST_S3_ENDPOINT
 
 # Compile-time variables cargo-leptos sets; setting them for plain cargo too keeps one
 # build cache for clippy, tests and the cargo-leptos build.
@@ -43,9 +46,14 @@ cleanup() {
 trap cleanup EXIT
 
 log "starting PostgreSQL and S3 for the tests"
-eval "$(bash scripts/lib/pg-up.sh postgres_admin)"
+# A helper that fails stops the run here (an `eval "$(…)"` would swallow its exit status).
+PG_ENV=$(bash scripts/lib/pg-up.sh postgres_admin) || { echo "PostgreSQL did not start" >&2; exit 1; }
+eval "$PG_ENV"
 # Distinct keys, so a test can tell a leaked secret from a logged access key.
-eval "$(S3_ACCESS_KEY=aiops-test-access S3_SECRET_KEY=aiops-test-secret-0b7f bash scripts/lib/s3-up.sh)"
+S3_ENV=$(S3_ACCESS_KEY=aiops-test-access S3_SECRET_KEY=aiops-test-secret-0b7f bash scripts/lib/s3-up.sh) \
+  || { echo "the S3 server did not start" >&2; exit 1; }
+eval "$S3_ENV"
+[ -n "${DATABASE_URL:-}" ] && [ -n "${S3_ENDPOINT:-}" ] || { echo "test services are not set up" >&2; exit 1; }
 export AIOPS_TEST_POSTGRES_URL=$DATABASE_URL
 export AIOPS_TEST_S3_ENDPOINT=$S3_ENDPOINT AIOPS_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY AIOPS_TEST_S3_SECRET_KEY=$S3_SECRET_KEY
 export PGBIN
@@ -91,8 +99,24 @@ if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" npx playwright test)
   exit 1
 fi
 
+# The tally fails when any suite ran fewer tests than it has: skipped, ignored or filtered
+# tests, or fewer passes than tests collected.
 RUST_PASSED=$(grep -o 'test result: ok\. [0-9]* passed' "$WORK/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+RUST_NOT_RUN=$(grep -oE '[0-9]+ (ignored|filtered out)' "$WORK/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 E2E_PASSED=$(grep -oE '^ *[0-9]+ passed' "$WORK/e2e.log" | awk '{s+=$1} END {print s+0}')
+E2E_LISTED=$(cd end2end && npx playwright test --list 2>/dev/null | grep -oE 'Total: [0-9]+' | grep -oE '[0-9]+')
 PY_PASSED=$(grep -oE '^[0-9]+ passed' "$WORK/pytest.log" | awk '{s+=$1} END {print s+0}')
+PY_NOT_RUN=$(grep -oE '[0-9]+ (skipped|xfailed|deselected)' "$WORK/pytest.log" | awk '{s+=$1} END {print s+0}')
+PY_COLLECTED=$("$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider --collect-only tests/mlflow_client 2>/dev/null \
+  | grep -oE '^[0-9]+ tests? collected' | grep -oE '^[0-9]+')
+SHORT=
+[ "$RUST_NOT_RUN" -eq 0 ] || SHORT="$SHORT Rust: $RUST_NOT_RUN ignored or filtered;"
+[ "$PY_NOT_RUN" -eq 0 ] || SHORT="$SHORT MLflow client: $PY_NOT_RUN skipped;"
+[ "$PY_PASSED" -eq $((2 * ${PY_COLLECTED:-0})) ] || SHORT="$SHORT MLflow client: $PY_PASSED passed of 2 x ${PY_COLLECTED:-?};"
+[ "$E2E_PASSED" -eq "${E2E_LISTED:-0}" ] || SHORT="$SHORT browser: $E2E_PASSED passed of ${E2E_LISTED:-?};"
+if [ -n "$SHORT" ]; then
+  echo "total: fewer tests ran than the suites have:$SHORT" >&2
+  exit 1
+fi
 log "all tests passed (Rust: $RUST_PASSED, MLflow client: $PY_PASSED, browser: $E2E_PASSED)"
 echo "total: $((RUST_PASSED + PY_PASSED + E2E_PASSED)) passed, 0 failed"

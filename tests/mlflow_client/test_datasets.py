@@ -68,14 +68,22 @@ def test_log_input_refuses_bad_datasets(base_url, experiment_id):
         MlflowClient().search_runs([experiment_id], "datasets.size = 'x'")
 
 
-def test_large_profile_within_mlflow_limits_is_kept(base_url, client, experiment_id):
+def test_a_dataset_at_mlflows_size_limits_is_kept(base_url, client, experiment_id):
     run_id = client.create_run(experiment_id).info.run_id
-    profile = "p" * 5_000_000  # under MLflow's 16 MiB profile limit, over a default 2 MiB body limit
-    dataset = {"name": "big", "digest": "d1", "source_type": "local", "source": "{}", "profile": profile}
-    response = requests.post(f"{base_url}/api/2.0/mlflow/runs/log-inputs",
-                             json={"run_id": run_id, "datasets": [{"dataset": dataset}]}, timeout=60)
-    assert response.status_code == 200, response.text
-    assert client.get_run(run_id).inputs.dataset_inputs[0].dataset.profile == profile
+    # Exactly MLflow's limits: profile 16,777,215 and schema 1,048,575 characters.
+    profile, schema = "p" * 16_777_215, "s" * 1_048_575
+    dataset = {"name": "big", "digest": "d1", "source_type": "local", "source": "{}",
+               "profile": profile, "schema": schema}
+    url = f"{base_url}/api/2.0/mlflow/runs/log-inputs"
+    response = requests.post(url, json={"run_id": run_id, "datasets": [{"dataset": dataset}]}, timeout=120)
+    assert response.status_code == 200, response.text[:500]
+    stored = client.get_run(run_id).inputs.dataset_inputs[0].dataset
+    assert (len(stored.profile), len(stored.schema)) == (len(profile), len(schema))
+    assert stored.profile == profile
+    over = {**dataset, "name": "bigger", "profile": profile + "p"}
+    response = requests.post(url, json={"run_id": run_id, "datasets": [{"dataset": over}]}, timeout=120)
+    assert response.status_code == 400, response.text[:500]
+    assert len(client.get_run(run_id).inputs.dataset_inputs) == 1
 
 
 def test_log_model_records_the_run_output(experiment_id):

@@ -89,7 +89,8 @@ def test_nothing_was_written_outside(base_url):
 
 
 def test_malformed_requests_are_400(base_url):
-    bad_json = requests.post(f"{base_url}/api/2.0/mlflow/runs/create", data=b"{not json", timeout=10)
+    bad_json = requests.post(f"{base_url}/api/2.0/mlflow/runs/create", data=b"{not json",
+                             headers={"Content-Type": "application/json"}, timeout=10)
     assert bad_json.status_code == 400 and bad_json.json()["error_code"] == "BAD_REQUEST"
     missing = requests.post(f"{base_url}/api/2.0/mlflow/experiments/create", json={}, timeout=10)
     assert missing.status_code == 400 and missing.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -9,9 +9,6 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 
-/// Largest JSON body accepted (MLflow's own limit for log-batch is 1 MB; leave headroom).
-const MAX_JSON_BODY: usize = 16 * 1024 * 1024;
-
 pub struct Fields(pub Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for Fields {
@@ -40,9 +37,15 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
                 "Request bodies must be JSON (Content-Type: application/json)",
             ));
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        // The route's body limit (axum's DefaultBodyLimit) bounds what is read: 413 past it,
+        // 400 for a body that broke off or came too slowly.
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            let mut error = ApiError::bad_request(format!("Could not read the request body: {e}"));
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                error.status = e.status();
+            }
+            error
+        })?;
         parse_body(&body).map(Fields)
     }
 }
@@ -68,9 +71,6 @@ pub fn query_fields(query: Option<&str>) -> Map<String, Value> {
 
 /// A JSON body: exactly one object.
 pub fn parse_body(body: &[u8]) -> ApiResult<Map<String, Value>> {
-    if body.len() > MAX_JSON_BODY {
-        return Err(ApiError::invalid("Request body is too large"));
-    }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "Missing request body: send the fields as a JSON object",
