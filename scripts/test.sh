@@ -74,7 +74,8 @@ run_mlflow_suite() {
   wait_ready "http://127.0.0.1:$port/ready" 60 || { cat "$WORK/$name.log"; exit 1; }
   log "MLflow client suite on $name"
   # No client retries: a 5xx must fail the test, not stall it.
-  if ! AIOPS_URL="http://127.0.0.1:$port" AIOPS_TEST_OUTSIDE_DIR="$WORK" MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
+  if ! AIOPS_URL="http://127.0.0.1:$port" AIOPS_TEST_SUITE="$name" AIOPS_TEST_OUTSIDE_DIR="$WORK:$S3TMP" \
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
       "$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider tests/mlflow_client 2>&1 | tee -a "$WORK/pytest.log"; then
     echo "--- server log ($name) ---"; tail -n 80 "$WORK/$name.log"
     exit 1

@@ -294,6 +294,11 @@ async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+/// This test process opens thousands of sockets: lift its own descriptor limit first.
+fn room_for_sockets() {
+    let _ = rlimit::increase_nofile_limit(8192);
+}
+
 fn addr_of(server: &Server) -> String {
     server.base.trim_start_matches("http://").to_string()
 }
@@ -387,6 +392,7 @@ async fn stalled_headers_slow_bodies_and_idle_connections_are_closed() {
 /// not keep `/health` from answering (before: every descriptor held, /health never answered).
 #[tokio::test]
 async fn a_thousand_idle_sockets_cannot_starve_health() {
+    room_for_sockets();
     let cwd = tempfile::tempdir().unwrap();
     let server = Server::start_wrapped(cwd.path(), &["prlimit", "--nofile=1024:1024"], &[], &[]).await;
     let addr = addr_of(&server);
@@ -428,6 +434,7 @@ fn rss_kib(pid: u32) -> u64 {
 /// per idle socket, never returned).
 #[tokio::test]
 async fn idle_connections_cost_little_memory_and_give_it_back() {
+    room_for_sockets();
     let cwd = tempfile::tempdir().unwrap();
     let server = Server::start(cwd.path(), &[], &[]).await;
     let addr = addr_of(&server);

@@ -16,6 +16,9 @@ use crate::{CoreError, CoreResult};
 /// one part in memory. S3 needs parts of at least 5 MiB (except the last).
 const PART_SIZE: usize = 8 * 1024 * 1024;
 
+/// S3's longest object key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
+
 pub struct S3ArtifactStore {
     client: Client,
     bucket: String,
@@ -77,6 +80,7 @@ impl S3ArtifactStore {
         &self.client
     }
 
+    /// The object key of `path`: the prefix and the path.
     fn key(&self, path: &ArtifactPath) -> String {
         match (self.prefix.is_empty(), path.is_root()) {
             (true, _) => path.to_string(),
@@ -225,6 +229,12 @@ impl ArtifactStore for S3ArtifactStore {
             return Err(super::PathError::Empty.into());
         }
         let key = self.key(path);
+        if key.len() > MAX_KEY_BYTES {
+            return Err(CoreError::InvalidParameter(format!(
+                "artifact path '{path}' makes an S3 key of {} bytes; S3 allows {MAX_KEY_BYTES}",
+                key.len()
+            )));
+        }
         // Read up to one part; small files go up in one request, larger ones as multipart.
         let mut buffer = BytesMut::new();
         while buffer.len() < PART_SIZE {

@@ -1,5 +1,6 @@
 """One request must never crash, hijack or starve the server: each case here failed on the
 tracking release (crash, XSS, CSRF, exfiltration, 500s, unbounded input) and must stay fixed."""
+import os
 import re
 import socket
 import urllib.parse
@@ -202,7 +203,10 @@ def test_experiment_id_lists_are_capped(base_url, experiment_id):
 def test_artifact_names_over_255_bytes_and_paths_under_files_are_400(base_url, client, experiment_id):
     run = client.create_run(experiment_id)
     root = f"{experiment_id}/{run.info.run_id}/artifacts"
-    assert requests.put(f"{base_url}{ART}/{root}/{'n' * 255}", data=b"x", timeout=30).status_code == 200
+    # At the limit: a folder store keeps a 255-byte name. (The S3 test server, s3s-fs, keeps
+    # each key's metadata in one file named after the whole key, so it can't hold one.)
+    if not os.environ.get("AIOPS_TEST_SUITE", "").endswith("s3"):
+        assert requests.put(f"{base_url}{ART}/{root}/{'n' * 255}", data=b"x", timeout=30).status_code == 200
     r = requests.put(f"{base_url}{ART}/{root}/{'n' * 256}", data=b"x", timeout=30)
     assert r.status_code == 400, r.text
     assert requests.put(f"{base_url}{ART}/{root}/file.txt", data=b"x", timeout=30).status_code == 200

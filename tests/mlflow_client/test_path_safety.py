@@ -82,8 +82,11 @@ def test_artifact_location_must_stay_inside_the_store(base_url, location):
 
 
 def test_nothing_was_written_outside(base_url):
-    # The server's working directory and data dir parent are the places an escape would land.
-    for root in filter(None, [os.environ.get("AIOPS_TEST_OUTSIDE_DIR")]):
+    # The server's working directory, its data dir's parent and the S3 server's own folder
+    # (around the bucket) are the places an escape would land; test.sh lists them all.
+    roots = [r for r in os.environ.get("AIOPS_TEST_OUTSIDE_DIR", "").split(os.pathsep) if r]
+    assert roots, "AIOPS_TEST_OUTSIDE_DIR is not set: run via scripts/test.sh"
+    for root in roots:
         for dirpath, _, files in os.walk(root):
             assert "escape.txt" not in files, dirpath
 
