@@ -87,6 +87,11 @@ impl ArtifactPath {
         Self::parse(rest.strip_prefix('/').unwrap_or(rest))
     }
 
+    /// The path made of the first segments of an already valid path.
+    pub(crate) fn from_segments(segments: &[&str]) -> Self {
+        ArtifactPath(segments.join("/"))
+    }
+
     /// Like [`parse`](Self::parse) but refuses the root.
     pub fn parse_file(raw: &str) -> Result<Self, PathError> {
         let path = Self::parse(raw)?;

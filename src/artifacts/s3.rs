@@ -89,6 +89,46 @@ impl S3ArtifactStore {
         }
     }
 
+    /// Whether an object with exactly this key exists.
+    async fn object_exists(&self, key: &str) -> bool {
+        self.client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .is_ok()
+    }
+
+    /// S3 would keep `a/b` beside an object `a`, but a folder store can't, and MLflow's
+    /// listing can't show both: refuse a path under a file, or a file where a folder is,
+    /// so both stores accept the same trees. The ancestors are asked at once.
+    async fn refuse_file_folder_clash(&self, path: &ArtifactPath) -> CoreResult<()> {
+        let segments: Vec<&str> = path.segments().collect();
+        let ancestors: Vec<String> = (1..segments.len())
+            .map(|n| self.key(&ArtifactPath::from_segments(&segments[..n])))
+            .collect();
+        let found = futures::future::join_all(ancestors.iter().map(|k| self.object_exists(k))).await;
+        if let Some((key, _)) = ancestors.iter().zip(found).find(|(_, exists)| *exists) {
+            return Err(CoreError::InvalidParameter(format!(
+                "cannot write artifact '{path}': '{key}' is a file, not a folder"
+            )));
+        }
+        let inside = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.dir_prefix(path))
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| storage_error("list_objects_v2", e))?;
+        if inside.key_count().unwrap_or(0) > 0 {
+            return Err(CoreError::InvalidParameter(format!("'{path}' is a directory")));
+        }
+        Ok(())
+    }
+
     /// The key prefix that lists the inside of `dir`.
     fn dir_prefix(&self, dir: &ArtifactPath) -> String {
         let key = self.key(dir);
@@ -235,6 +275,7 @@ impl ArtifactStore for S3ArtifactStore {
                 key.len()
             )));
         }
+        self.refuse_file_folder_clash(path).await?;
         // Read up to one part; small files go up in one request, larger ones as multipart.
         let mut buffer = BytesMut::new();
         while buffer.len() < PART_SIZE {
@@ -329,15 +370,7 @@ impl ArtifactStore for S3ArtifactStore {
         // (some S3-compatible servers fail on deleting a missing key).
         if !path.is_root() {
             let key = self.key(path);
-            let exists = self
-                .client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .is_ok();
-            if exists {
+            if self.object_exists(&key).await {
                 keys.push(key);
             }
         }
