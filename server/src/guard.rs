@@ -90,12 +90,10 @@ pub async fn check_host(State(allowed): State<AllowedHosts>, req: Request, next:
     let host = request_host(&req);
     if !allowed.allows(host.as_deref()) {
         let shown: String = host.unwrap_or_default().chars().take(100).collect();
-        let mut response = refuse(
+        return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             format!("Host '{shown}' is not served here; start aiops with --allowed-hosts to add it"),
         );
-        *response.status_mut() = StatusCode::MISDIRECTED_REQUEST;
-        return response;
     }
     next.run(req).await
 }
