@@ -5,6 +5,7 @@ Prints one table with medians and ratios (MLflow time / aiops time). Bounded: fi
 request counts, and every server is stopped at the end.
 """
 import argparse
+import base64
 import os
 import signal
 import socket
@@ -22,6 +23,26 @@ RUNS = 200
 PARAMS, TAGS, METRICS, STEPS = 10, 5, 5, 100
 SAMPLES = 50
 BIG_RUNS = 100_000
+
+
+# aiops signs every caller in: the benchmark acts as its first admin. `mlflow server`
+# (no auth app) ignores the header, so both servers see the same requests.
+ADMIN_PASSWORD = "bench-admin-password"
+AUTHORIZATION = "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+os.environ["MLFLOW_TRACKING_USERNAME"] = "admin"
+os.environ["MLFLOW_TRACKING_PASSWORD"] = ADMIN_PASSWORD
+_plain_request = requests.Session.request
+
+
+def _signed_request(self, method, url, **kwargs):
+    headers = dict(kwargs.get("headers") or {})
+    if not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = AUTHORIZATION
+    kwargs["headers"] = headers
+    return _plain_request(self, method, url, **kwargs)
+
+
+requests.Session.request = _signed_request
 
 
 def free_port():
@@ -81,7 +102,7 @@ def start_servers(aiops_bin, mlflow_bin, work):
     d = os.path.join(work, "aiops")
     servers.append(Server("aiops", [aiops_bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d],
                           f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"),
-                          env={**os.environ, "RUST_LOG": "warn"}))
+                          env={**os.environ, "RUST_LOG": "warn", "AIOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}))
     for workers in (1, 4):
         port = free_port()
         d = os.path.join(work, f"mlflow-{workers}")

@@ -19,10 +19,13 @@ import time
 
 import requests
 
-from bench import Server, free_port, rss_kib
+from bench import ADMIN_PASSWORD, AUTHORIZATION, Server, free_port, rss_kib
 
 SECONDS = 10
 IDLE = 5000
+# wrk's own default (2 s) counts a slow answer as an error; with 64 writers queued on
+# SQLite's one writer an answer can take longer, so "err" here means a failed request.
+TIMEOUT = "30s"
 
 # Each wrk run prints its figures as one JSON line.
 DONE_LUA = r"""
@@ -40,6 +43,7 @@ local body_template = BODY
 local path = "PATH"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "AUTHORIZATION"
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 request = function()
   local body = body_template:gsub("STEP", tostring(math.random(1, 2000000000)))
@@ -49,7 +53,8 @@ end
 
 
 def post_lua(body, path):
-    return POST_LUA.replace("BODY", json.dumps(body), 1).replace('"PATH"', json.dumps(path), 1)
+    return (POST_LUA.replace("BODY", json.dumps(body), 1).replace('"PATH"', json.dumps(path), 1)
+            .replace('"AUTHORIZATION"', json.dumps(AUTHORIZATION), 1))
 
 
 def lua_file(work, name, text):
@@ -62,7 +67,8 @@ def lua_file(work, name, text):
 def wrk(url, script, connections, seconds=SECONDS):
     threads = min(connections, 2)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", script, url],
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", TIMEOUT, "--latency",
+         "-s", script, url],
         capture_output=True, text=True, check=True,
     ).stdout
     line = next(l for l in out.splitlines() if l.startswith("WRKJSON "))
@@ -112,10 +118,10 @@ def mixed(server, work):
         figures[f"writes alone {conns}"] = wrk(url, batch, conns)
         half = conns // 2
         w = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{SECONDS}s", "--latency", "-s", batch, url],
+            ["wrk", "-t", "1", "-c", str(half), "-d", f"{SECONDS}s", "--timeout", TIMEOUT, "--latency", "-s", batch, url],
             stdout=subprocess.PIPE, text=True)
         s = subprocess.Popen(
-            ["wrk", "-t", "1", "-c", str(half), "-d", f"{SECONDS}s", "--latency", "-s", search, url],
+            ["wrk", "-t", "1", "-c", str(half), "-d", f"{SECONDS}s", "--timeout", TIMEOUT, "--latency", "-s", search, url],
             stdout=subprocess.PIPE, text=True)
         for name, proc in ((f"mixed writes {conns}", w), (f"mixed searches {conns}", s)):
             out, _ = proc.communicate()
@@ -157,7 +163,8 @@ def main():
     port = free_port()
     d = os.path.join(work, "aiops")
     aiops = Server("aiops", [args.aiops, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d],
-                   f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"), env={**os.environ, "RUST_LOG": "warn"})
+                   f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"),
+                   env={**os.environ, "RUST_LOG": "warn", "AIOPS_ADMIN_PASSWORD": ADMIN_PASSWORD})
     try:
         get_script = lua_file(work, "get", DONE_LUA)
         for conns in (16, 64):
