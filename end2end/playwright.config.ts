@@ -2,6 +2,11 @@ import { defineConfig } from "@playwright/test";
 
 // The server under test is started by scripts/test.sh, which passes its address.
 const baseURL = process.env.AIOPS_BASE_URL ?? "http://127.0.0.1:3000";
+// Every page also accepts Basic credentials, so most tests browse as the admin without the
+// login form; the sign-in tests open contexts of their own without this header.
+const adminPassword = process.env.AIOPS_ADMIN_PASSWORD ?? "";
+export const adminAuthorization =
+  "Basic " + Buffer.from(`admin:${adminPassword}`).toString("base64");
 
 export default defineConfig({
   testDir: "./tests",
@@ -14,6 +19,7 @@ export default defineConfig({
   use: {
     baseURL,
     trace: "off",
+    extraHTTPHeaders: { Authorization: adminAuthorization },
     launchOptions: {
       // Debian's Chromium: tests never download a browser of their own.
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

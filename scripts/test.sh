@@ -64,30 +64,53 @@ cargo test "${SSR_PACKAGES[@]}" --features ssr 2>&1 | tee "$WORK/cargo-test.log"
 log "cargo leptos build"
 cargo leptos build
 
-# run_mlflow_suite NAME -- aiops-serve-args...: the official MLflow client against a fresh aiops.
+# The first admin's password for every server the tests start (a password is never on a
+# command line: it would show in `ps`).
+export AIOPS_ADMIN_PASSWORD="admin-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+ADMIN_BASIC="Basic $(printf 'admin:%s' "$AIOPS_ADMIN_PASSWORD" | base64 -w0)"
+
+# run_mlflow_suite NAME basic|bearer -- aiops-serve-args...: the official MLflow client,
+# signed in with a password (Basic) or an access token (Bearer), against a fresh aiops.
 run_mlflow_suite() {
-  local name=$1; shift
+  local name=$1 how=$2; shift 2
   local port; port=$(free_port)
+  local url="http://127.0.0.1:$port"
   mkdir -p "$WORK/$name"
   (cd "$WORK/$name" && exec "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$port" "$@") >"$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
-  wait_ready "http://127.0.0.1:$port/ready" 60 || { cat "$WORK/$name.log"; exit 1; }
-  log "MLflow client suite on $name"
+  wait_ready "$url/ready" 60 || { cat "$WORK/$name.log"; exit 1; }
+  local creds=(MLFLOW_TRACKING_USERNAME=admin "MLFLOW_TRACKING_PASSWORD=$AIOPS_ADMIN_PASSWORD")
+  local authorization=$ADMIN_BASIC
+  if [ "$how" = bearer ]; then
+    # A token made on the account page's server function, as a user would.
+    local token
+    token=$(curl -fsS -X POST -H "Authorization: $ADMIN_BASIC" --data 'name=test-suite&days=' \
+      "$url/_app/create_token" | tr -d '"')
+    [ -n "$token" ] || { echo "could not make an access token" >&2; exit 1; }
+    creds=("MLFLOW_TRACKING_TOKEN=$token")
+    authorization="Bearer $token"
+  fi
+  log "MLflow client suite on $name ($how)"
   # No client retries: a 5xx must fail the test, not stall it.
-  if ! AIOPS_URL="http://127.0.0.1:$port" AIOPS_TEST_SUITE="$name" AIOPS_TEST_OUTSIDE_DIR="$WORK:$S3TMP" \
+  if ! env "${creds[@]}" AIOPS_TEST_AUTHORIZATION="$authorization" AIOPS_BIN="$ROOT/target/debug/aiops" \
+      AIOPS_URL="$url" AIOPS_TEST_SUITE="$name" AIOPS_TEST_OUTSIDE_DIR="$WORK:$S3TMP" \
       MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
       "$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider tests/mlflow_client 2>&1 | tee -a "$WORK/pytest.log"; then
     echo "--- server log ($name) ---"; tail -n 80 "$WORK/$name.log"
     exit 1
   fi
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  # No password or token ever reaches the log.
+  if grep -qF -e "$AIOPS_ADMIN_PASSWORD" "$WORK/$name.log" || { [ "$how" = bearer ] && grep -qF -e "$token" "$WORK/$name.log"; }; then
+    echo "a secret appeared in the server log ($name)" >&2; exit 1
+  fi
 }
 
-run_mlflow_suite sqlite-local --data-dir "$WORK/sqlite-local/data"
+run_mlflow_suite sqlite-local basic --data-dir "$WORK/sqlite-local/data"
 "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc "CREATE DATABASE mlflow_suite"
 mkdir -p "$S3TMP/data/aiops-suite"
 AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$S3_ENDPOINT \
-  run_mlflow_suite postgres-s3 --data-dir "$WORK/postgres-s3/data" \
+  run_mlflow_suite postgres-s3 bearer --data-dir "$WORK/postgres-s3/data" \
     --database-url "postgres://postgres@127.0.0.1:$PGPORT/mlflow_suite" --artifacts "s3://aiops-suite/artifacts"
 
 log "browser tests (Playwright + Chromium)"

@@ -16,6 +16,15 @@ pub enum CoreError {
     /// A unique name is taken (MLflow `RESOURCE_ALREADY_EXISTS`).
     #[error("{0}")]
     AlreadyExists(String),
+    /// No credentials, or wrong ones (HTTP 401 `UNAUTHENTICATED`).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Signed in, but not allowed (HTTP 403 `PERMISSION_DENIED`).
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Too many failed sign-ins from this client or for this user (HTTP 429).
+    #[error("Too many failed sign-in attempts; try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// An artifact path tried to leave the store or was malformed.
     #[error(transparent)]
     InvalidPath(#[from] PathError),
@@ -42,6 +51,9 @@ impl CoreError {
                 | CoreError::NotFound(_)
                 | CoreError::AlreadyExists(_)
                 | CoreError::InvalidPath(_)
+                | CoreError::Unauthenticated(_)
+                | CoreError::PermissionDenied(_)
+                | CoreError::TooManyAttempts { .. }
         )
     }
 }

@@ -3,6 +3,7 @@
 //! The types in [`tracking`] compile everywhere (server and WASM); storage, artifact
 //! handling and everything that touches I/O sits behind the `ssr` feature.
 
+pub mod auth;
 pub mod search;
 pub mod tracking;
 pub mod validation;
@@ -11,6 +12,8 @@ pub mod validation;
 pub mod artifacts;
 #[cfg(feature = "ssr")]
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 

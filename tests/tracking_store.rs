@@ -93,7 +93,7 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
         key: "team".into(),
         value: "risk".into(),
     }];
-    let id = store.create_experiment("churn", None, &tags).await.unwrap();
+    let id = store.create_experiment("churn", None, &tags, None).await.unwrap();
     let experiment = store.get_experiment(&id).await.unwrap();
     assert_eq!(experiment.name, "churn");
     assert_eq!(experiment.artifact_location, format!("mlflow-artifacts:/{id}"));
@@ -102,7 +102,7 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
     assert!(experiment.creation_time > 0);
 
     let other = store
-        .create_experiment("fraud", Some("mlflow-artifacts:/custom"), &[])
+        .create_experiment("fraud", Some("mlflow-artifacts:/custom"), &[], None)
         .await
         .unwrap();
     assert_ne!(id, other);
@@ -122,17 +122,17 @@ async fn create_get_and_list_experiments(store: &dyn TrackingStore) {
 }
 
 async fn refuses_bad_and_duplicate_experiment_names(store: &dyn TrackingStore) {
-    store.create_experiment("dup", None, &[]).await.unwrap();
+    store.create_experiment("dup", None, &[], None).await.unwrap();
     assert!(matches!(
-        store.create_experiment("dup", None, &[]).await,
+        store.create_experiment("dup", None, &[], None).await,
         Err(CoreError::AlreadyExists(_))
     ));
     assert!(matches!(
-        store.create_experiment("  ", None, &[]).await,
+        store.create_experiment("  ", None, &[], None).await,
         Err(CoreError::InvalidParameter(_))
     ));
     assert!(matches!(
-        store.create_experiment(&"x".repeat(501), None, &[]).await,
+        store.create_experiment(&"x".repeat(501), None, &[], None).await,
         Err(CoreError::InvalidParameter(_))
     ));
     // Nothing half-made was left behind.
@@ -140,7 +140,7 @@ async fn refuses_bad_and_duplicate_experiment_names(store: &dyn TrackingStore) {
 }
 
 async fn experiment_lifecycle_and_tags(store: &dyn TrackingStore) {
-    let id = store.create_experiment("life", None, &[]).await.unwrap();
+    let id = store.create_experiment("life", None, &[], None).await.unwrap();
     store.set_experiment_tag(&id, "owner", "bob").await.unwrap();
     store.set_experiment_tag(&id, "owner", "eve").await.unwrap();
     let tags = store.get_experiment(&id).await.unwrap().tags;
@@ -196,7 +196,7 @@ async fn experiment_lifecycle_and_tags(store: &dyn TrackingStore) {
 }
 
 async fn runs_have_info_tags_and_artifact_uri(store: &dyn TrackingStore) {
-    let id = store.create_experiment("runs", None, &[]).await.unwrap();
+    let id = store.create_experiment("runs", None, &[], None).await.unwrap();
     let run = store
         .create_run(NewRun {
             experiment_id: id.clone(),
@@ -244,7 +244,7 @@ async fn runs_have_info_tags_and_artifact_uri(store: &dyn TrackingStore) {
 }
 
 async fn runs_listed_newest_first(store: &dyn TrackingStore) {
-    let id = store.create_experiment("order", None, &[]).await.unwrap();
+    let id = store.create_experiment("order", None, &[], None).await.unwrap();
     let old = new_run(store, &id, 1_000).await;
     let new = new_run(store, &id, 3_000).await;
     let mid = new_run(store, &id, 2_000).await;
@@ -501,7 +501,7 @@ fn dataset_input(name: &str, digest: &str, context: &str) -> DatasetInput {
 async fn dataset_inputs_and_model_outputs(store: &dyn TrackingStore) {
     use aiops_core::search::parse_filter;
     use aiops_core::store::RunSearch;
-    let experiment_id = store.create_experiment("lineage", None, &[]).await.unwrap();
+    let experiment_id = store.create_experiment("lineage", None, &[], None).await.unwrap();
     let first = new_run(store, &experiment_id, 1).await;
     let second = new_run(store, &experiment_id, 2).await;
     let train = dataset_input("train", "aaa", "training");
@@ -698,7 +698,7 @@ mod keyset {
     use aiops_core::store::{RunSearch, TrackingStore};
 
     async fn pages_cover_every_run_once(store: &dyn TrackingStore) {
-        let id = store.create_experiment("keyset", None, &[]).await.unwrap();
+        let id = store.create_experiment("keyset", None, &[], None).await.unwrap();
         // Ties on start_time must not lose or repeat runs across page boundaries.
         for i in 0..25 {
             super::new_run(store, &id, 1_000 + (i / 3)).await;
@@ -753,7 +753,7 @@ mod keyset {
 /// connection until the pool gives up. Both databases.
 async fn writes_pass_while_readers_hold_every_connection(store: aiops_core::store::SqlTrackingStore) {
     let experiment_id = store
-        .create_experiment("writer-not-starved", None, &[])
+        .create_experiment("writer-not-starved", None, &[], None)
         .await
         .unwrap();
     let run = store

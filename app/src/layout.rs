@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
+use crate::pages::account::AccountMenu;
+
 /// Sections of the dashboard, in navigation order.
 const SECTIONS: [(&str, &str); 5] = [
     ("/experiments", "Experiments"),
@@ -39,6 +41,7 @@ pub fn Shell(children: Children) -> impl IntoView {
                         })
                         .collect_view()}
                 </nav>
+                <AccountMenu/>
             </header>
             <main class="content">{children()}</main>
         </div>

@@ -16,6 +16,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::layout::Shell;
+use crate::pages::account::{AccountPage, LoginPage};
+use crate::pages::admin::AdminPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
 use crate::pages::placeholder::{DeploymentsPage, InferencePage, ModelsPage, MonitoringPage};
@@ -24,6 +26,8 @@ use crate::pages::runs::view::RunPage;
 
 /// Name of the WASM/JS/CSS bundle cargo-leptos writes under `/pkg`.
 pub const BUNDLE_NAME: &str = "aiops";
+/// The browser session cookie.
+pub const SESSION_COOKIE: &str = "aiops_session";
 /// Server functions live under their own prefix so they never meet the MLflow `/api` routes.
 pub const SERVER_FN_PREFIX: &str = "/_app";
 
@@ -98,10 +102,67 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deployments") view=DeploymentsPage/>
                     <Route path=path!("/inference") view=InferencePage/>
                     <Route path=path!("/monitoring") view=MonitoringPage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/account") view=AccountPage/>
+                    <Route path=path!("/admin") view=AdminPage/>
                 </Routes>
             </Shell>
         </Router>
     }
+}
+
+/// Who may call each server function, by path (`aiops routes` prints it; the refusal
+/// test fails on any server function missing here). Classes as in the REST table.
+#[cfg(feature = "ssr")]
+const SERVER_FN_CLASSES: &[(&str, &str)] = &[
+    ("/_app/sign_in", "public"),
+    ("/_app/current_user", "public"),
+    ("/_app/sign_out", "read"),
+    ("/_app/change_password", "read"),
+    ("/_app/list_tokens", "read"),
+    ("/_app/create_token", "read"),
+    ("/_app/revoke_token", "read"),
+    ("/_app/list_experiments", "read"),
+    ("/_app/create_experiment", "read"),
+    ("/_app/experiment_runs", "read"),
+    ("/_app/load_run_overview", "read"),
+    ("/_app/run_charts", "read"),
+    ("/_app/run_artifacts", "read"),
+    ("/_app/artifact_preview", "read"),
+    ("/_app/compare_runs", "read"),
+    ("/_app/admin_view", "admin"),
+    ("/_app/add_user", "admin"),
+    ("/_app/set_admin", "admin"),
+    ("/_app/grant_permission", "manage"),
+    ("/_app/revoke_permission", "manage"),
+];
+
+/// Every registered server function with its class (`null` when it has none).
+#[cfg(feature = "ssr")]
+pub fn server_fn_table() -> Vec<serde_json::Value> {
+    let mut rows: Vec<serde_json::Value> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| {
+            let class = SERVER_FN_CLASSES
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, c)| *c);
+            serde_json::json!({ "method": method.as_str(), "path": path, "class": class })
+        })
+        .collect();
+    rows.sort_by_key(|r| r["path"].as_str().map(str::to_string));
+    rows
+}
+
+/// Every page route: the login page is public, every other page needs a reader.
+#[cfg(feature = "ssr")]
+pub fn page_table() -> Vec<serde_json::Value> {
+    leptos_axum::generate_route_list(App)
+        .iter()
+        .map(|r| {
+            let class = if r.path() == "/login" { "public" } else { "read" };
+            serde_json::json!({ "method": "GET", "path": r.path(), "class": class })
+        })
+        .collect()
 }
 
 /// The browser entry: takes over the server-rendered page.

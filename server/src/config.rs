@@ -23,6 +23,88 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: REST APIs, the dashboard, /health and /ready.
     Serve(ServeArgs),
+    /// Manage users directly in the database (recovery; works with the server stopped).
+    Users(UsersArgs),
+    /// Print every route with its access class, as JSON (used by the refusal test).
+    #[command(hide = true)]
+    Routes,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: UsersCommand,
+}
+
+/// Where the database is, for commands that only need it.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Folder of the embedded SQLite database (when no --database-url is given).
+    #[arg(long, env = "AIOPS_DATA_DIR", default_value = "./aiops-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite:///path/to/file.db or postgres://user:password@host:port/db.
+    #[arg(long, env = "AIOPS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn database_url(&self) -> String {
+        database_url(self.database_url.as_ref(), &self.data_dir)
+    }
+}
+
+fn database_url(url: Option<&String>, data_dir: &Path) -> String {
+    match url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}?mode=rwc", data_dir.join("aiops.db").display()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user. The password is read from standard input (one line).
+    Add {
+        username: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password, read from standard input (one line). Ends their sessions.
+    SetPassword { username: String },
+    /// Make a user an administrator (or not, with --no).
+    SetAdmin {
+        username: String,
+        #[arg(long)]
+        no: bool,
+    },
+    /// List users.
+    List,
+}
+
+/// MLflow's permission names, for `--default-permission`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DefaultPermission {
+    Read,
+    Use,
+    Edit,
+    Manage,
+    NoPermissions,
+}
+
+impl DefaultPermission {
+    pub fn permission(self) -> aiops_core::auth::Permission {
+        use aiops_core::auth::Permission;
+        match self {
+            DefaultPermission::Read => Permission::Read,
+            DefaultPermission::Use => Permission::Use,
+            DefaultPermission::Edit => Permission::Edit,
+            DefaultPermission::Manage => Permission::Manage,
+            DefaultPermission::NoPermissions => Permission::NoPermissions,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,14 +167,24 @@ pub struct ServeArgs {
     /// Bytes per second a request body must average after its first 10 seconds.
     #[arg(long, env = "AIOPS_BODY_MIN_RATE", default_value_t = 1024)]
     pub body_min_rate: u64,
+
+    /// Let callers without credentials read everything (nothing else is ever anonymous).
+    #[arg(long, env = "AIOPS_ANONYMOUS_READ")]
+    pub anonymous_read: bool,
+
+    /// No authentication: every caller acts as an administrator. Only for a trusted
+    /// single-user machine (and for measuring what authentication costs).
+    #[arg(long, env = "AIOPS_DISABLE_AUTH")]
+    pub disable_auth: bool,
+
+    /// What signed-in users may do on experiments and models they hold no grant on.
+    #[arg(long, env = "AIOPS_DEFAULT_PERMISSION", value_enum, default_value = "READ")]
+    pub default_permission: DefaultPermission,
 }
 
 impl ServeArgs {
     pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("aiops.db").display()),
-        }
+        database_url(self.database_url.as_ref(), &self.data_dir)
     }
 
     pub fn artifact_root(&self) -> String {
@@ -163,11 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn parses_defaults() {
+    fn parses_defaults() -> Result<(), &'static str> {
         let cli = Cli::parse_from(["aiops", "serve"]);
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            return Err("`aiops serve` did not parse as serve");
+        };
         assert_eq!(args.addr.to_string(), "127.0.0.1:3000");
         assert!(args.database_url().starts_with("sqlite://"));
         assert!(args.artifact_root().ends_with("artifacts"));
+        Ok(())
     }
 }

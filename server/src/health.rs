@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aiops_app::state::AppState;
+use aiops_core::service::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -134,6 +134,10 @@ async fn serve_connection(
 ) {
     let shared = open.0.clone();
     let _ = stream.set_nodelay(true);
+    // The peer address, for per-client sign-in throttling (axum's `ConnectInfo`).
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
         last_active_ms: AtomicU64::new(shared.now_ms()),
@@ -149,8 +153,9 @@ async fn serve_connection(
             activity.last_active_ms.store(shared.now_ms(), Ordering::Relaxed);
             async move {
                 let limits = shared.limits;
-                let req: Request = req
+                let mut req: Request = req
                     .map(|body| Body::new(MinRateBody::new(body, limits.body_grace, limits.body_min_rate)));
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 let response = app.oneshot(req).await;
                 activity.in_flight.fetch_sub(1, Ordering::Relaxed);
                 activity.last_active_ms.store(shared.now_ms(), Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! `aiops`: the AI Ops Dashboard server.
 
 mod api;
+mod auth;
 mod config;
 mod guard;
 mod health;
@@ -9,12 +10,12 @@ mod telemetry;
 
 use std::process::ExitCode;
 
-use aiops_app::state::AppState;
+use aiops_app::state::WebState;
 use aiops_app::{shell, App, BUNDLE_NAME};
 use aiops_core::artifacts::open_artifact_store;
-use aiops_core::store::open_tracking_store;
+use aiops_core::service::{AccessPolicy, AppState};
+use aiops_core::store::open_store;
 use axum::middleware;
-use axum::routing::get;
 use axum::Router;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tracing::Level;
 
-use crate::config::{redact_url, Cli, Command, ServeArgs};
+use crate::config::{redact_url, Cli, Command, ServeArgs, UsersArgs, UsersCommand};
 
 /// jemalloc, purging freed pages in a background thread within about a second (its
 /// settings are built in: `.cargo/config.toml`): under glibc's malloc the memory of
@@ -52,7 +53,61 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Users(args) => match users(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("aiops users: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Routes => {
+            let (_, table) = api::routes().into_parts();
+            let rows = serde_json::json!({
+                "rest": table,
+                "server_functions": aiops_app::server_fn_table(),
+                "pages": aiops_app::page_table(),
+            });
+            println!("{rows}");
+            ExitCode::SUCCESS
+        }
     }
+}
+
+/// `aiops users …`: recovery on the database itself, no server needed.
+async fn users(args: UsersArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use aiops_core::auth::{secret, validate_password, validate_username};
+    use aiops_core::store::auth::AuthStore;
+    let store = open_store(&args.store.database_url()).await?;
+    let read_password = || -> Result<String, Box<dyn std::error::Error>> {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        validate_password(&password)?;
+        Ok(password)
+    };
+    match args.command {
+        UsersCommand::Add { username, admin } => {
+            validate_username(&username)?;
+            let hash = secret::hash_password(&read_password()?)?;
+            let user = store.create_user(&username, &hash, admin).await?;
+            println!("added user {} (id {}, admin: {})", user.username, user.id, user.is_admin);
+        }
+        UsersCommand::SetPassword { username } => {
+            let hash = secret::hash_password(&read_password()?)?;
+            store.set_password(&username, &hash).await?;
+            println!("password of {username} set; their sessions have ended");
+        }
+        UsersCommand::SetAdmin { username, no } => {
+            store.set_admin(&username, !no).await?;
+            println!("{username} is {}an administrator", if no { "not " } else { "" });
+        }
+        UsersCommand::List => {
+            for user in store.list_users().await? {
+                println!("{}\t{}{}", user.id, user.username, if user.is_admin { "\tadmin" } else { "" });
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -61,7 +116,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let database_url = args.database_url();
     tracing::info!(database = %redact_url(&database_url), "opening tracking store");
-    let tracking = open_tracking_store(&database_url).await?;
+    let store = open_store(&database_url).await?;
     let artifacts = open_artifact_store(&args.artifact_root()).await?;
     tracing::info!(artifacts = %artifacts.describe(), "opened artifact store");
 
@@ -84,9 +139,27 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .site_addr(args.addr)
         .build();
 
-    let state = AppState {
-        tracking,
+    let app = AppState::new(
+        store,
         artifacts,
+        AccessPolicy {
+            default_permission: args.default_permission.permission(),
+            anonymous_read: args.anonymous_read,
+            disabled: args.disable_auth,
+        },
+    )?;
+    // The first start makes the admin; a generated password is shown once, here.
+    let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(generated) = app.bootstrap_admin(admin_password.as_deref()).await? {
+        tracing::warn!(
+            "created user 'admin' with password {generated} (shown only now; change it on the account page)"
+        );
+    }
+    if args.disable_auth {
+        tracing::warn!("authentication is OFF (--disable-auth): every caller acts as an administrator");
+    }
+    let state = WebState {
+        app,
         leptos_options: leptos_options.clone(),
     };
     let allowed_hosts = AllowedHosts::new(args.addr.ip().is_loopback(), &args.allowed_hosts);
@@ -119,21 +192,20 @@ fn connection_limits(args: &ServeArgs) -> Limits {
     }
 }
 
-fn router(state: AppState, allowed_hosts: AllowedHosts) -> Router {
+fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let app_context = move || provide_context(context_state.clone());
     let shell_options = state.leptos_options.clone();
     Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .merge(api::router())
+        .merge(api::routes().into_parts().0.with_state(state.app.clone()))
         .leptos_routes(&state, routes, move || shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        .fallback(leptos_axum::file_and_error_handler_with_context::<WebState, _>(
             app_context,
             shell,
         ))
         .layer(response_compression())
+        .layer(middleware::from_fn_with_state(state.app.clone(), auth::authenticate))
         .layer(middleware::from_fn(guard::refuse_cross_site))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn_with_state(allowed_hosts, guard::check_host))

@@ -1,5 +1,7 @@
-//! The tracking store: one interface, backed by SQLite or PostgreSQL.
+//! The stores: one interface per area (tracking, auth), both implemented by one SQL
+//! store over SQLite or PostgreSQL.
 
+pub mod auth;
 mod sql;
 
 pub use sql::{Backend, SqlTrackingStore};
@@ -22,11 +24,13 @@ pub trait TrackingStore: Send + Sync {
     async fn ping(&self) -> CoreResult<()>;
 
     /// Creates an experiment; `artifact_location` defaults to `mlflow-artifacts:/<id>`.
+    /// The `owner`, if any, is granted MANAGE in the same transaction.
     async fn create_experiment(
         &self,
         name: &str,
         artifact_location: Option<&str>,
         tags: &[ExperimentTag],
+        owner: Option<i64>,
     ) -> CoreResult<String>;
     async fn get_experiment(&self, experiment_id: &str) -> CoreResult<Experiment>;
     async fn get_experiment_by_name(&self, name: &str) -> CoreResult<Experiment>;
@@ -152,6 +156,6 @@ pub struct ExperimentPage {
 }
 
 /// Opens the store named by a database URL (`sqlite://…` or `postgres://…`) and migrates it.
-pub async fn open_tracking_store(database_url: &str) -> CoreResult<Arc<dyn TrackingStore>> {
+pub async fn open_store(database_url: &str) -> CoreResult<Arc<SqlTrackingStore>> {
     Ok(Arc::new(SqlTrackingStore::connect(database_url).await?))
 }

@@ -94,3 +94,16 @@ pub async fn local_store() -> (Arc<dyn ArtifactStore>, tempfile::TempDir) {
         .unwrap();
     (Arc::new(store), dir)
 }
+
+/// A SQLite store with both of its interfaces (tracking and auth).
+pub async fn sqlite_sql_store() -> (Arc<SqlTrackingStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    (Arc::new(SqlTrackingStore::connect(&url).await.unwrap()), dir)
+}
+
+/// A PostgreSQL store with both of its interfaces, on a new database.
+pub async fn postgres_sql_store() -> Arc<SqlTrackingStore> {
+    let url = fresh_postgres_url().await;
+    Arc::new(SqlTrackingStore::connect(&url).await.unwrap())
+}

@@ -34,6 +34,8 @@ def raw_request(base_url, method, raw_path, body=None):
     try:
         conn.putrequest(method, raw_path, skip_accept_encoding=True)
         conn.putheader("Content-Length", str(len(body or b"")))
+        if os.environ.get("AIOPS_TEST_AUTHORIZATION"):
+            conn.putheader("Authorization", os.environ["AIOPS_TEST_AUTHORIZATION"])
         conn.endheaders()
         if body:
             conn.send(body)

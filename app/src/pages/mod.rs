@@ -1,3 +1,5 @@
+pub mod account;
+pub mod admin;
 pub mod experiments;
 pub mod placeholder;
 pub mod runs;

@@ -2,7 +2,9 @@
 //! artifact listing. Every path goes through `ArtifactPath`, so nothing outside the
 //! configured store can be named.
 
-use aiops_app::state::AppState;
+use aiops_core::service::AppState;
+
+use crate::auth::Caller;
 use aiops_core::artifacts::{ArtifactPath, ByteStream};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -15,11 +17,6 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::request::Fields;
 use super::wire;
-
-/// The store path behind an `mlflow-artifacts:/…` URI.
-pub fn store_path(uri: &str) -> ApiResult<ArtifactPath> {
-    Ok(ArtifactPath::from_uri(uri)?)
-}
 
 /// An experiment's artifact location must be inside this server's store.
 pub fn validate_artifact_location(location: &str) -> ApiResult<()> {
@@ -43,30 +40,39 @@ fn parse_store_path(raw: &str) -> ApiResult<ArtifactPath> {
 
 pub async fn upload(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(raw): Path<String>,
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let path = ArtifactPath::parse_file(&raw)?;
     let stream: ByteStream = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
-    state.artifacts.put(&path, stream).await?;
+    state.put_artifact(&actor, &path, stream).await?;
     Ok(Json(json!({})))
 }
 
-pub async fn download(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Response> {
-    stream_file(&state, &ArtifactPath::parse_file(&raw)?).await
+pub async fn download(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let path = ArtifactPath::parse_file(&raw)?;
+    let stream = state.get_artifact(&actor, &path).await?;
+    Ok(file_response(&path, stream))
 }
 
 /// `GET /get-artifact?run_uuid=&path=` (MLflow's UI route): a run's file, as a download.
-pub async fn download_run_artifact(State(state): State<AppState>, fields: Fields) -> ApiResult<Response> {
-    let run = state.tracking.get_run(&fields.run_id()?).await?;
-    let root = store_path(&run.info.artifact_uri)?;
+pub async fn download_run_artifact(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Response> {
     let file = ArtifactPath::parse_file(&fields.required_str("path")?)?;
-    stream_file(&state, &root.join(&file)).await
+    let (path, stream) = state.get_run_artifact(&actor, &fields.run_id()?, &file).await?;
+    Ok(file_response(&path, stream))
 }
 
-/// Streams a stored file with a safe content type and as an attachment.
-async fn stream_file(state: &AppState, path: &ArtifactPath) -> ApiResult<Response> {
-    let stream = state.artifacts.get(path).await?;
+/// A stored file with a safe content type and as an attachment.
+fn file_response(path: &ArtifactPath, stream: ByteStream) -> Response {
     let mime = mime_guess::from_path(path.file_name()).first_or_octet_stream();
     // HTML must not run in our origin; everything else keeps its type for previews.
     let content_type = if mime.type_() == "text" && mime.subtype() == "html" {
@@ -90,19 +96,23 @@ async fn stream_file(state: &AppState, path: &ArtifactPath) -> ApiResult<Respons
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    Ok(response)
+    response
 }
 
-pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
     let path = ArtifactPath::parse_file(&raw)?;
-    state.artifacts.delete(&path).await?;
+    state.delete_artifact(&actor, &path).await?;
     Ok(Json(json!({})))
 }
 
 /// `GET /api/2.0/mlflow-artifacts/artifacts?path=dir`: children of `dir`, named relative to it.
-pub async fn list(State(state): State<AppState>, fields: Fields) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> ApiResult<Json<Value>> {
     let dir = parse_store_path(&fields.str("path")?.unwrap_or_default())?;
-    let entries = state.artifacts.list(&dir).await?;
+    let entries = state.list_artifacts(&actor, &dir).await?;
     let files: Vec<Value> = entries.iter().map(|e| wire::file_info(e, dir.as_str())).collect();
     Ok(Json(if files.is_empty() {
         json!({})
@@ -112,16 +122,18 @@ pub async fn list(State(state): State<AppState>, fields: Fields) -> ApiResult<Js
 }
 
 /// `GET /api/2.0/mlflow/artifacts/list?run_id=&path=`: a run's artifacts, relative to its root.
-pub async fn list_run_artifacts(State(state): State<AppState>, fields: Fields) -> ApiResult<Json<Value>> {
-    let run = state.tracking.get_run(&fields.run_id()?).await?;
-    let root = store_path(&run.info.artifact_uri)?;
+pub async fn list_run_artifacts(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Json<Value>> {
     let sub = parse_store_path(&fields.str("path")?.unwrap_or_default())?;
-    let entries = state.artifacts.list(&root.join(&sub)).await?;
+    let (root_uri, root, entries) = state.list_run_artifacts(&actor, &fields.run_id()?, &sub).await?;
     let files: Vec<Value> = entries
         .iter()
         .map(|e| wire::file_info(e, root.as_str()))
         .collect();
-    let mut body = json!({ "root_uri": run.info.artifact_uri });
+    let mut body = json!({ "root_uri": root_uri });
     if !files.is_empty() {
         body["files"] = Value::Array(files);
     }

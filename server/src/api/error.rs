@@ -13,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 429s.
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -23,6 +25,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "INVALID_PARAMETER_VALUE",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -31,6 +34,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "BAD_REQUEST",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -39,6 +43,7 @@ impl ApiError {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "BAD_REQUEST",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -47,6 +52,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "RESOURCE_DOES_NOT_EXIST",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -55,6 +61,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "RESOURCE_ALREADY_EXISTS",
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -63,6 +70,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "ENDPOINT_NOT_FOUND",
             message: "No API endpoint at this path".into(),
+            retry_after: None,
         }
     }
 
@@ -71,6 +79,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "INTERNAL_ERROR",
             message: "An internal error occurred; see the server log".into(),
+            retry_after: None,
         }
     }
 
@@ -79,6 +88,7 @@ impl ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "TEMPORARILY_UNAVAILABLE",
             message: "A backing service is unavailable; try again shortly".into(),
+            retry_after: None,
         }
     }
 
@@ -97,6 +107,24 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidPath(p) => ApiError::invalid(p.to_string()),
             CoreError::NotFound(m) => ApiError::not_found(m),
             CoreError::AlreadyExists(m) => ApiError::already_exists(m),
+            CoreError::Unauthenticated(m) => ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "UNAUTHENTICATED",
+                message: m,
+                retry_after: None,
+            },
+            CoreError::PermissionDenied(m) => ApiError {
+                status: StatusCode::FORBIDDEN,
+                code: "PERMISSION_DENIED",
+                message: m,
+                retry_after: None,
+            },
+            e @ CoreError::TooManyAttempts { retry_after_secs } => ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "REQUEST_LIMIT_EXCEEDED",
+                message: e.to_string(),
+                retry_after: Some(retry_after_secs),
+            },
             CoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::unavailable()
@@ -117,11 +145,17 @@ impl From<aiops_core::search::SearchError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({ "error_code": self.code, "message": self.message })),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -1,7 +1,9 @@
 //! MLflow 3 logged models: what `mlflow.<flavor>.log_model` creates, finalizes and tags,
 //! and what `runs:/…` and `models:/m-…` URIs resolve through.
 
-use aiops_app::state::AppState;
+use aiops_core::service::AppState;
+
+use crate::auth::Caller;
 use aiops_core::search::parse_logged_model_filter;
 use aiops_core::tracking::{NewLoggedModel, Param, RunTag};
 use axum::extract::{Path, State};
@@ -36,10 +38,9 @@ fn params(fields: &Fields) -> ApiResult<Vec<Param>> {
         .collect())
 }
 
-pub async fn create(State(state): State<AppState>, fields: Fields) -> Reply {
-    let model = state
-        .tracking
-        .create_logged_model(NewLoggedModel {
+pub async fn create(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
+    let model = state.create_logged_model(&actor, NewLoggedModel {
             experiment_id: fields.required_str("experiment_id")?,
             name: fields.str("name")?,
             model_type: fields.str("model_type")?.unwrap_or_default(),
@@ -51,13 +52,15 @@ pub async fn create(State(state): State<AppState>, fields: Fields) -> Reply {
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
-pub async fn get(State(state): State<AppState>, Path(model_id): Path<String>) -> Reply {
-    let model = state.tracking.get_logged_model(&model_id).await?;
+pub async fn get(State(state): State<AppState>,
+    Caller(actor): Caller, Path(model_id): Path<String>) -> Reply {
+    let model = state.get_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
 /// `PATCH /logged-models/{id}`: finalize with a status (name or proto number).
-pub async fn finalize(State(state): State<AppState>, Path(model_id): Path<String>, fields: Fields) -> Reply {
+pub async fn finalize(State(state): State<AppState>,
+    Caller(actor): Caller, Path(model_id): Path<String>, fields: Fields) -> Reply {
     let raw = fields.str("status")?.ok_or_else(|| ApiError::missing("status"))?;
     let status = match raw.as_str() {
         "1" => "LOGGED_MODEL_PENDING".to_string(),
@@ -65,45 +68,46 @@ pub async fn finalize(State(state): State<AppState>, Path(model_id): Path<String
         "3" => "LOGGED_MODEL_UPLOAD_FAILED".to_string(),
         other => other.to_string(),
     };
-    let model = state.tracking.set_logged_model_status(&model_id, &status).await?;
+    let model = state.set_logged_model_status(&actor, &model_id, &status).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(model_id): Path<String>) -> Reply {
-    state.tracking.delete_logged_model(&model_id).await?;
+pub async fn delete(State(state): State<AppState>,
+    Caller(actor): Caller, Path(model_id): Path<String>) -> Reply {
+    state.delete_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({})))
 }
 
-pub async fn set_tags(State(state): State<AppState>, Path(model_id): Path<String>, fields: Fields) -> Reply {
-    state
-        .tracking
-        .set_logged_model_tags(&model_id, &tags(&fields)?)
+pub async fn set_tags(State(state): State<AppState>,
+    Caller(actor): Caller, Path(model_id): Path<String>, fields: Fields) -> Reply {
+    state.set_logged_model_tags(&actor, &model_id, &tags(&fields)?)
         .await?;
-    let model = state.tracking.get_logged_model(&model_id).await?;
+    let model = state.get_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
 pub async fn delete_tag(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path((model_id, key)): Path<(String, String)>,
 ) -> Reply {
-    state.tracking.delete_logged_model_tag(&model_id, &key).await?;
+    state.delete_logged_model_tag(&actor, &model_id, &key).await?;
     Ok(Json(json!({})))
 }
 
 pub async fn log_params(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(model_id): Path<String>,
     fields: Fields,
 ) -> Reply {
-    state
-        .tracking
-        .log_logged_model_params(&model_id, &params(&fields)?)
+    state.log_logged_model_params(&actor, &model_id, &params(&fields)?)
         .await?;
     Ok(Json(json!({})))
 }
 
-pub async fn search(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn search(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let experiment_ids = fields.str_list("experiment_ids")?;
     let filter = parse_logged_model_filter(&fields.str("filter")?.unwrap_or_default())?;
     let max_results = fields.i64("max_results")?.unwrap_or(100);
@@ -111,9 +115,7 @@ pub async fn search(State(state): State<AppState>, fields: Fields) -> Reply {
         return Err(ApiError::invalid("max_results must be between 1 and 1000"));
     }
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let (models, has_more) = state
-        .tracking
-        .search_logged_models(&experiment_ids, filter.as_ref(), max_results, offset)
+    let (models, has_more) = state.search_logged_models(&actor, &experiment_ids, filter.as_ref(), max_results, offset)
         .await?;
     let mut body = Map::new();
     if !models.is_empty() {

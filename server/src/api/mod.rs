@@ -1,4 +1,8 @@
 //! The MLflow REST API, served under the client's and the web UI's prefixes.
+//!
+//! Every route is mounted through [`Routes::add`] with its access class, so the table the
+//! refusal test walks (`aiops routes`) is the router itself: a route cannot be mounted
+//! without saying who may call it.
 
 pub mod artifacts;
 pub mod compat;
@@ -6,102 +10,198 @@ pub mod error;
 pub mod logged_models;
 pub mod request;
 pub mod tracking;
+pub mod users;
 pub mod wire;
 
-use aiops_app::state::AppState;
+use aiops_core::service::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post};
+use axum::handler::Handler;
+use axum::routing::{on, MethodFilter};
 use axum::Router;
+use serde::Serialize;
+
+/// Who may call a route, as the refusal test checks it with a caller holding no
+/// credentials, a reader (READ on the test experiment), an editor (EDIT) and an admin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Anyone, signed in or not.
+    Public,
+    /// Signed-in users who may read the resource.
+    Read,
+    /// Signed-in users who may change the resource (EDIT).
+    Edit,
+    /// Users who MANAGE the resource (delete, grant).
+    Manage,
+    /// Administrators only.
+    Admin,
+}
+
+/// One mounted route.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: String,
+    pub class: Class,
+}
+
+/// A router that records what it mounts.
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<RouteInfo>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: &'static str, path: &str, class: Class, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => MethodFilter::GET,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            _ => MethodFilter::POST,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push(RouteInfo {
+            method,
+            path: path.to_string(),
+            class,
+        });
+        self
+    }
+
+    /// Mounts `inner` under `prefix`, with its table.
+    fn nest(mut self, prefix: &str, inner: Routes) -> Self {
+        self.router = self.router.nest(prefix, inner.router);
+        self.table.extend(inner.table.into_iter().map(|mut r| {
+            r.path = format!("{prefix}{}", r.path);
+            r
+        }));
+        self
+    }
+
+    fn layer_body_limit(mut self, limit: DefaultBodyLimit) -> Self {
+        self.router = self.router.layer(limit);
+        self
+    }
+
+    fn fallback_not_found(mut self) -> Self {
+        self.router = self.router.fallback(compat::endpoint_not_found);
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>) {
+        (self.router, self.table)
+    }
+}
 
 /// Room for one dataset at MLflow's size limits plus its JSON escaping.
 const LOG_INPUTS_BODY_LIMIT: usize = 40 << 20;
 
 /// Routes under `/api/2.0/mlflow` (and the same under `/ajax-api/2.0/mlflow`).
-fn mlflow_v2() -> Router<AppState> {
+fn mlflow_v2() -> Routes {
     use tracking as t;
-    Router::new()
-        .route("/experiments/create", post(t::create_experiment))
-        .route("/experiments/get", get(t::get_experiment))
-        .route("/experiments/get-by-name", get(t::get_experiment_by_name))
-        .route(
-            "/experiments/search",
-            post(t::search_experiments).get(t::search_experiments),
-        )
-        .route("/experiments/update", post(t::update_experiment))
-        .route("/experiments/delete", post(t::delete_experiment))
-        .route("/experiments/restore", post(t::restore_experiment))
-        .route("/experiments/set-experiment-tag", post(t::set_experiment_tag))
-        .route("/runs/create", post(t::create_run))
-        .route("/runs/get", get(t::get_run))
-        .route("/runs/update", post(t::update_run))
-        .route("/runs/delete", post(t::delete_run))
-        .route("/runs/restore", post(t::restore_run))
-        .route("/runs/log-batch", post(t::log_batch))
-        .route("/runs/log-metric", post(t::log_metric))
-        .route("/runs/log-parameter", post(t::log_param))
-        .route("/runs/set-tag", post(t::set_tag))
-        .route("/runs/delete-tag", post(t::delete_tag))
-        .route("/runs/search", post(t::search_runs))
+    use Class::*;
+    let log_inputs = t::log_inputs.layer(DefaultBodyLimit::max(LOG_INPUTS_BODY_LIMIT));
+    Routes::new()
+        // Any signed-in user may create an experiment (they then MANAGE it).
+        .add("POST", "/experiments/create", Read, t::create_experiment)
+        .add("GET", "/experiments/get", Read, t::get_experiment)
+        .add("GET", "/experiments/get-by-name", Read, t::get_experiment_by_name)
+        .add("POST", "/experiments/search", Read, t::search_experiments)
+        .add("GET", "/experiments/search", Read, t::search_experiments)
+        .add("POST", "/experiments/update", Edit, t::update_experiment)
+        .add("POST", "/experiments/delete", Manage, t::delete_experiment)
+        .add("POST", "/experiments/restore", Manage, t::restore_experiment)
+        .add("POST", "/experiments/set-experiment-tag", Edit, t::set_experiment_tag)
+        .add("POST", "/runs/create", Edit, t::create_run)
+        .add("GET", "/runs/get", Read, t::get_run)
+        .add("POST", "/runs/update", Edit, t::update_run)
+        .add("POST", "/runs/delete", Manage, t::delete_run)
+        .add("POST", "/runs/restore", Manage, t::restore_run)
+        .add("POST", "/runs/log-batch", Edit, t::log_batch)
+        .add("POST", "/runs/log-metric", Edit, t::log_metric)
+        .add("POST", "/runs/log-parameter", Edit, t::log_param)
+        .add("POST", "/runs/set-tag", Edit, t::set_tag)
+        .add("POST", "/runs/delete-tag", Edit, t::delete_tag)
+        .add("POST", "/runs/search", Read, t::search_runs)
         // A dataset may carry a 1 MiB schema and a 16 MiB profile (MLflow's limits).
-        .route(
-            "/runs/log-inputs",
-            post(t::log_inputs).layer(DefaultBodyLimit::max(LOG_INPUTS_BODY_LIMIT)),
-        )
-        .route("/runs/outputs", post(t::log_outputs))
-        .route("/metrics/get-history", get(t::get_metric_history))
-        .route(
+        .add("POST", "/runs/log-inputs", Edit, log_inputs)
+        .add("POST", "/runs/outputs", Edit, t::log_outputs)
+        .add("GET", "/metrics/get-history", Read, t::get_metric_history)
+        .add(
+            "GET",
             "/metrics/get-history-bulk-interval",
-            get(t::get_metric_history_bulk_interval),
+            Read,
+            t::get_metric_history_bulk_interval,
         )
-        .route("/artifacts/list", get(artifacts::list_run_artifacts))
-        .route("/logged-models", post(logged_models::create))
-        .route("/logged-models/search", post(logged_models::search))
-        .route(
-            "/logged-models/{model_id}",
-            get(logged_models::get)
-                .patch(logged_models::finalize)
-                .delete(logged_models::delete),
-        )
-        .route("/logged-models/{model_id}/tags", patch(logged_models::set_tags))
-        .route(
+        .add("GET", "/artifacts/list", Read, artifacts::list_run_artifacts)
+        .add("POST", "/logged-models", Edit, logged_models::create)
+        .add("POST", "/logged-models/search", Read, logged_models::search)
+        .add("GET", "/logged-models/{model_id}", Read, logged_models::get)
+        .add("PATCH", "/logged-models/{model_id}", Edit, logged_models::finalize)
+        .add("DELETE", "/logged-models/{model_id}", Manage, logged_models::delete)
+        .add("PATCH", "/logged-models/{model_id}/tags", Edit, logged_models::set_tags)
+        .add(
+            "DELETE",
             "/logged-models/{model_id}/tags/{tag_key}",
-            delete(logged_models::delete_tag),
+            Edit,
+            logged_models::delete_tag,
         )
-        .route(
-            "/logged-models/{model_id}/params",
-            post(logged_models::log_params),
-        )
-        .fallback(compat::endpoint_not_found)
+        .add("POST", "/logged-models/{model_id}/params", Edit, logged_models::log_params)
+        .add("POST", "/users/create", Admin, users::create_user)
+        .add("GET", "/users/get", Admin, users::get_user)
+        .add("GET", "/users/list", Admin, users::list_users)
+        .add("GET", "/users/current", Read, users::current_user)
+        .add("PATCH", "/users/update-password", Admin, users::update_password)
+        .add("PATCH", "/users/update-admin", Admin, users::update_admin)
+        .add("DELETE", "/users/delete", Admin, users::delete_user)
+        .fallback_not_found()
 }
 
-fn mlflow_artifacts() -> Router<AppState> {
-    Router::new()
-        .route("/artifacts", get(artifacts::list))
-        .route(
-            "/artifacts/{*path}",
-            get(artifacts::download)
-                .put(artifacts::upload)
-                .delete(artifacts::delete),
-        )
+fn mlflow_v3() -> Routes {
+    use Class::*;
+    Routes::new()
+        .add("GET", "/server-info", Read, compat::server_info)
+        .add("POST", "/logged-models/search", Read, logged_models::search)
+        .add("POST", "/users/permissions/grant", Manage, users::grant_permission)
+        .add("POST", "/users/permissions/revoke", Manage, users::revoke_permission)
+        .add("GET", "/users/permissions/get", Manage, users::get_permission)
+}
+
+fn mlflow_artifacts() -> Routes {
+    use Class::*;
+    Routes::new()
+        .add("GET", "/artifacts", Read, artifacts::list)
+        .add("GET", "/artifacts/{*path}", Read, artifacts::download)
+        .add("PUT", "/artifacts/{*path}", Edit, artifacts::upload)
+        .add("DELETE", "/artifacts/{*path}", Manage, artifacts::delete)
         // Uploads stream to the store, so they may be larger than any JSON body.
-        .layer(DefaultBodyLimit::disable())
-        .fallback(compat::endpoint_not_found)
+        .layer_body_limit(DefaultBodyLimit::disable())
+        .fallback_not_found()
 }
 
-pub fn router() -> Router<AppState> {
-    let mut router = Router::new().route("/get-artifact", get(artifacts::download_run_artifact));
+/// Every REST route, with its table.
+pub fn routes() -> Routes {
+    let mut routes = Routes::new()
+        .add("GET", "/health", Class::Public, crate::health::health)
+        .add("GET", "/ready", Class::Public, crate::health::ready)
+        .add("GET", "/get-artifact", Class::Read, artifacts::download_run_artifact);
     for prefix in ["/api", "/ajax-api"] {
-        router = router
+        routes = routes
             .nest(&format!("{prefix}/2.0/mlflow"), mlflow_v2())
             .nest(&format!("{prefix}/2.0/mlflow-artifacts"), mlflow_artifacts())
-            .route(
-                &format!("{prefix}/3.0/mlflow/server-info"),
-                get(compat::server_info),
-            )
-            .route(
-                &format!("{prefix}/3.0/mlflow/logged-models/search"),
-                post(logged_models::search),
-            );
+            .nest(&format!("{prefix}/3.0/mlflow"), mlflow_v3());
     }
-    router
+    routes
 }

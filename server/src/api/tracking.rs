@@ -1,6 +1,8 @@
 //! MLflow tracking endpoints: experiments, runs, metrics, params, tags and searches.
 
-use aiops_app::state::AppState;
+use aiops_core::service::AppState;
+
+use crate::auth::Caller;
 use aiops_core::search::{parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_order_by};
 use aiops_core::store::{ExperimentSearch, RunSearch};
 use aiops_core::tracking::{
@@ -56,7 +58,8 @@ fn view_type(fields: &Fields, key: &str) -> ApiResult<ViewType> {
 
 // ---- experiments ----------------------------------------------------------------------
 
-pub async fn create_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn create_experiment(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let name = fields.required_str("name")?;
     let location = fields.str("artifact_location")?.filter(|l| !l.is_empty());
     if let Some(location) = &location {
@@ -66,26 +69,27 @@ pub async fn create_experiment(State(state): State<AppState>, fields: Fields) ->
         .into_iter()
         .map(|(key, value)| ExperimentTag { key, value })
         .collect();
-    let id = state
-        .tracking
-        .create_experiment(&name, location.as_deref(), &tags)
+    let id = state.create_experiment(&actor, &name, location.as_deref(), &tags)
         .await?;
     Ok(Json(json!({ "experiment_id": id })))
 }
 
-pub async fn get_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn get_experiment(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
-    let experiment = state.tracking.get_experiment(&id).await?;
+    let experiment = state.get_experiment(&actor, &id).await?;
     Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
 }
 
-pub async fn get_experiment_by_name(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn get_experiment_by_name(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let name = fields.required_str("experiment_name")?;
-    let experiment = state.tracking.get_experiment_by_name(&name).await?;
+    let experiment = state.get_experiment_by_name(&actor, &name).await?;
     Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
 }
 
-pub async fn search_experiments(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn search_experiments(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let search = ExperimentSearch {
         filter: parse_experiment_filter(&fields.str("filter")?.unwrap_or_default())?,
         view: view_type(&fields, "view_type")?,
@@ -97,7 +101,7 @@ pub async fn search_experiments(State(state): State<AppState>, fields: Fields) -
         max_results: max_results(&fields, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?,
         offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
     };
-    let page = state.tracking.search_experiments(&search).await?;
+    let page = state.search_experiments(&actor, &search).await?;
     let mut body = Map::new();
     if !page.experiments.is_empty() {
         body.insert(
@@ -114,50 +118,49 @@ pub async fn search_experiments(State(state): State<AppState>, fields: Fields) -
     Ok(Json(Value::Object(body)))
 }
 
-pub async fn update_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn update_experiment(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
     if let Some(new_name) = fields.str("new_name")?.filter(|n| !n.is_empty()) {
-        state.tracking.rename_experiment(&id, &new_name).await?;
+        state.rename_experiment(&actor, &id, &new_name).await?;
     }
     empty()
 }
 
-pub async fn delete_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn delete_experiment(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
-    state
-        .tracking
-        .set_experiment_lifecycle(&id, LifecycleStage::Deleted)
+    state.set_experiment_lifecycle(&actor, &id, LifecycleStage::Deleted)
         .await?;
     empty()
 }
 
-pub async fn restore_experiment(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn restore_experiment(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
-    state
-        .tracking
-        .set_experiment_lifecycle(&id, LifecycleStage::Active)
+    state.set_experiment_lifecycle(&actor, &id, LifecycleStage::Active)
         .await?;
     empty()
 }
 
-pub async fn set_experiment_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn set_experiment_tag(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
     let key = fields.required_str("key")?;
     let value = fields.str("value")?.unwrap_or_default();
-    state.tracking.set_experiment_tag(&id, &key, &value).await?;
+    state.set_experiment_tag(&actor, &id, &key, &value).await?;
     empty()
 }
 
 // ---- runs -----------------------------------------------------------------------------
 
-pub async fn create_run(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn create_run(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let tags = tags_of(&fields)?
         .into_iter()
         .map(|(key, value)| RunTag { key, value })
         .collect();
-    let run = state
-        .tracking
-        .create_run(NewRun {
+    let run = state.create_run(&actor, NewRun {
             experiment_id: fields
                 .str("experiment_id")?
                 .filter(|e| !e.is_empty())
@@ -171,12 +174,14 @@ pub async fn create_run(State(state): State<AppState>, fields: Fields) -> Reply 
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
-pub async fn get_run(State(state): State<AppState>, fields: Fields) -> Reply {
-    let run = state.tracking.get_run(&fields.run_id()?).await?;
+pub async fn get_run(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
+    let run = state.get_run(&actor, &fields.run_id()?).await?;
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
-pub async fn update_run(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn update_run(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let status = match fields.str("status")? {
         None => None,
@@ -184,10 +189,7 @@ pub async fn update_run(State(state): State<AppState>, fields: Fields) -> Reply 
             Some(RunStatus::parse(&s).ok_or_else(|| ApiError::invalid(format!("Invalid run status '{s}'")))?)
         }
     };
-    let info = state
-        .tracking
-        .update_run(
-            &run_id,
+    let info = state.update_run(&actor, &run_id,
             RunUpdate {
                 status,
                 end_time: fields.i64("end_time")?,
@@ -198,18 +200,16 @@ pub async fn update_run(State(state): State<AppState>, fields: Fields) -> Reply 
     Ok(Json(json!({ "run_info": wire::run_info(&info) })))
 }
 
-pub async fn delete_run(State(state): State<AppState>, fields: Fields) -> Reply {
-    state
-        .tracking
-        .set_run_lifecycle(&fields.run_id()?, LifecycleStage::Deleted)
+pub async fn delete_run(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
+    state.set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Deleted)
         .await?;
     empty()
 }
 
-pub async fn restore_run(State(state): State<AppState>, fields: Fields) -> Reply {
-    state
-        .tracking
-        .set_run_lifecycle(&fields.run_id()?, LifecycleStage::Active)
+pub async fn restore_run(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
+    state.set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Active)
         .await?;
     empty()
 }
@@ -225,7 +225,8 @@ fn metric_of(m: &Fields) -> ApiResult<Metric> {
     })
 }
 
-pub async fn log_batch(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn log_batch(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let metrics = fields
         .objects("metrics")?
@@ -246,45 +247,45 @@ pub async fn log_batch(State(state): State<AppState>, fields: Fields) -> Reply {
         .into_iter()
         .map(|(key, value)| RunTag { key, value })
         .collect::<Vec<_>>();
-    state
-        .tracking
-        .log_batch(&run_id, &metrics, &params, &tags)
+    state.log_batch(&actor, &run_id, &metrics, &params, &tags)
         .await?;
     empty()
 }
 
-pub async fn log_metric(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn log_metric(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let metric = metric_of(&fields)?;
-    state.tracking.log_batch(&run_id, &[metric], &[], &[]).await?;
+    state.log_batch(&actor, &run_id, &[metric], &[], &[]).await?;
     empty()
 }
 
-pub async fn log_param(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn log_param(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let param = Param {
         key: fields.required_str("key")?,
         value: fields.str("value")?.unwrap_or_default(),
     };
-    state.tracking.log_batch(&run_id, &[], &[param], &[]).await?;
+    state.log_batch(&actor, &run_id, &[], &[param], &[]).await?;
     empty()
 }
 
-pub async fn set_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn set_tag(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let tag = RunTag {
         key: fields.required_str("key")?,
         value: fields.str("value")?.unwrap_or_default(),
     };
-    state.tracking.log_batch(&run_id, &[], &[], &[tag]).await?;
+    state.log_batch(&actor, &run_id, &[], &[], &[tag]).await?;
     empty()
 }
 
-pub async fn delete_tag(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn delete_tag(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
-    state
-        .tracking
-        .delete_tag(&run_id, &fields.required_str("key")?)
+    state.delete_tag(&actor, &run_id, &fields.required_str("key")?)
         .await?;
     empty()
 }
@@ -311,7 +312,8 @@ fn dataset_input_of(input: &Fields) -> ApiResult<DatasetInput> {
 }
 
 /// `mlflow.log_input`: datasets (and logged models) the run read.
-pub async fn log_inputs(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn log_inputs(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let datasets = fields
         .objects("datasets")?
@@ -323,12 +325,13 @@ pub async fn log_inputs(State(state): State<AppState>, fields: Fields) -> Reply 
         .iter()
         .map(|m| m.required_str("model_id"))
         .collect::<ApiResult<Vec<_>>>()?;
-    state.tracking.log_inputs(&run_id, &datasets, &models).await?;
+    state.log_inputs(&actor, &run_id, &datasets, &models).await?;
     empty()
 }
 
 /// Logged models the run produced (`log_model` in MLflow 3).
-pub async fn log_outputs(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn log_outputs(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let models = fields
         .objects("models")?
@@ -340,11 +343,12 @@ pub async fn log_outputs(State(state): State<AppState>, fields: Fields) -> Reply
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    state.tracking.log_outputs(&run_id, &models).await?;
+    state.log_outputs(&actor, &run_id, &models).await?;
     empty()
 }
 
-pub async fn search_runs(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn search_runs(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let search = RunSearch {
         experiment_ids: fields.str_list("experiment_ids")?,
         filter: parse_filter(&fields.str("filter")?.unwrap_or_default())?,
@@ -358,7 +362,7 @@ pub async fn search_runs(State(state): State<AppState>, fields: Fields) -> Reply
         offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
         after: None,
     };
-    let page = state.tracking.search_runs(&search).await?;
+    let page = state.search_runs(&actor, &search).await?;
     let mut body = Map::new();
     if !page.runs.is_empty() {
         body.insert("runs".into(), page.runs.iter().map(wire::run).collect());
@@ -374,14 +378,13 @@ pub async fn search_runs(State(state): State<AppState>, fields: Fields) -> Reply
 
 // ---- metrics --------------------------------------------------------------------------
 
-pub async fn get_metric_history(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn get_metric_history(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let key = fields.required_str("metric_key")?;
     let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let mut points = state
-        .tracking
-        .get_metric_history_page(&run_id, &key, offset, limit + 1)
+    let mut points = state.get_metric_history_page(&actor, &run_id, &key, offset, limit + 1)
         .await?;
     let has_more = points.len() as i64 > limit;
     points.truncate(usize::try_from(limit).unwrap_or(0));
@@ -395,7 +398,8 @@ pub async fn get_metric_history(State(state): State<AppState>, fields: Fields) -
     Ok(Json(Value::Object(body)))
 }
 
-pub async fn get_metric_history_bulk_interval(State(state): State<AppState>, fields: Fields) -> Reply {
+pub async fn get_metric_history_bulk_interval(State(state): State<AppState>,
+    Caller(actor): Caller, fields: Fields) -> Reply {
     let run_ids = fields.str_list("run_ids")?;
     if run_ids.is_empty() {
         return Err(ApiError::missing("run_ids"));
@@ -416,9 +420,7 @@ pub async fn get_metric_history_bulk_interval(State(state): State<AppState>, fie
             ));
         }
     }
-    let points = state
-        .tracking
-        .get_metric_history_sampled(&run_ids, &key, range, max_points)
+    let points = state.get_metric_history_sampled(&actor, &run_ids, &key, range, max_points)
         .await?;
     let metrics: Vec<Value> = points
         .iter()

@@ -13,6 +13,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
+mod auth;
+
 use super::{ExperimentPage, ExperimentSearch, MetricRange, RunPage, RunSearch, TrackingStore};
 use crate::search::sql::{
     compile_experiment_order, compile_filter, compile_run_order, Bind, SqlBuilder, Subject,
@@ -428,6 +430,7 @@ impl TrackingStore for SqlTrackingStore {
         name: &str,
         artifact_location: Option<&str>,
         tags: &[ExperimentTag],
+        owner: Option<i64>,
     ) -> CoreResult<String> {
         let name = validation::experiment_name(name).map_err(CoreError::InvalidParameter)?;
         for tag in tags {
@@ -468,6 +471,15 @@ impl TrackingStore for SqlTrackingStore {
             .bind(id)
             .bind(&tag.key)
             .bind(&tag.value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(owner) = owner {
+            sqlx::query(
+                "INSERT INTO experiment_permissions (experiment_id, user_id, permission) VALUES ($1, $2, 'MANAGE')",
+            )
+            .bind(id)
+            .bind(owner)
             .execute(&mut *tx)
             .await?;
         }

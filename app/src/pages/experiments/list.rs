@@ -8,18 +8,18 @@ use leptos_meta::Title;
 use crate::error::AppError;
 use crate::format::timestamp_utc;
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "list_experiments")]
 pub async fn list_experiments() -> Result<Vec<ExperimentSummary>, AppError> {
-    let state = crate::state::app_state()?;
-    Ok(state.tracking.list_experiment_summaries().await?)
+    let (state, actor) = crate::state::caller()?;
+    Ok(state.list_experiment_summaries(&actor, ).await?)
 }
 
 /// Creates an experiment with the default artifact location; returns its id.
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "create_experiment")]
 pub async fn create_experiment(name: String) -> Result<String, AppError> {
     let name = aiops_core::validation::experiment_name(&name).map_err(AppError::Invalid)?;
-    let state = crate::state::app_state()?;
-    Ok(state.tracking.create_experiment(&name, None, &[]).await?)
+    let (state, actor) = crate::state::caller()?;
+    Ok(state.create_experiment(&actor, &name, None, &[]).await?)
 }
 
 #[component]

@@ -32,7 +32,7 @@ pub struct RunsTable {
     pub has_more: bool,
 }
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "experiment_runs")]
 pub async fn experiment_runs(
     experiment_id: String,
     filter: String,
@@ -44,17 +44,15 @@ pub async fn experiment_runs(
     use aiops_core::search::{parse_filter, parse_order_by};
     use aiops_core::store::RunSearch;
 
-    let state = crate::state::app_state()?;
-    let experiment = state.tracking.get_experiment(&experiment_id).await?;
+    let (state, actor) = crate::state::caller()?;
+    let experiment = state.get_experiment(&actor, &experiment_id).await?;
     let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
     let order_by = if sort.trim().is_empty() {
         Vec::new()
     } else {
         vec![parse_order_by(&sort).map_err(|e| AppError::Invalid(e.0))?]
     };
-    let page = state
-        .tracking
-        .search_runs(&RunSearch {
+    let page = state.search_runs(&actor, &RunSearch {
             experiment_ids: vec![experiment_id],
             filter,
             order_by,
@@ -66,9 +64,7 @@ pub async fn experiment_runs(
         .await?;
     let spans = if with_spans {
         let ids: Vec<String> = page.runs.iter().map(|r| r.info.run_id.clone()).collect();
-        state
-            .tracking
-            .metric_ranges(&ids)
+        state.metric_ranges(&actor, &ids)
             .await?
             .into_iter()
             .map(|r| MetricSpan {

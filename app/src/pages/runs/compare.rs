@@ -42,7 +42,7 @@ pub struct Comparison {
     pub parallel: Option<String>,
 }
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "compare_runs")]
 pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<Comparison, AppError> {
     use std::collections::BTreeSet;
 
@@ -62,14 +62,14 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
             "At most {MAX_COMPARED} runs can be compared at once"
         )));
     }
-    let state = crate::state::app_state()?;
+    let (state, actor) = crate::state::caller()?;
     let mut runs = Vec::new();
     for id in &run_ids {
-        runs.push(state.tracking.get_run(id).await?);
+        runs.push(state.get_run(&actor, id).await?);
     }
     let mut compared = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        let experiment_name = state.tracking.get_experiment(&run.info.experiment_id).await?.name;
+        let experiment_name = state.get_experiment(&actor, &run.info.experiment_id).await?.name;
         compared.push(ComparedRun {
             run_id: run.info.run_id.clone(),
             run_name: run.info.run_name.clone(),
@@ -130,9 +130,7 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
 
     let mut charts = Vec::new();
     for key in &metric_keys {
-        let histories = state
-            .tracking
-            .get_metric_history_sampled(&run_ids, key, None, MAX_POINTS)
+        let histories = state.get_metric_history_sampled(&actor, &run_ids, key, None, MAX_POINTS)
             .await?;
         let series: Vec<Series> = run_ids
             .iter()

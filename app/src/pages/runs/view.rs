@@ -64,10 +64,10 @@ pub enum Preview {
 #[cfg(feature = "ssr")]
 const PREVIEW_CHARS: usize = 2000;
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "load_run_overview")]
 pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> {
-    let state = crate::state::app_state()?;
-    let mut run = state.tracking.get_run(&run_id).await?;
+    let (state, actor) = crate::state::caller()?;
+    let mut run = state.get_run(&actor, &run_id).await?;
     // A dataset's schema and profile may be megabytes; the page shows only the start.
     for input in &mut run.inputs.dataset_inputs {
         for text in [&mut input.dataset.schema, &mut input.dataset.profile]
@@ -84,11 +84,11 @@ pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> 
             }
         }
     }
-    let experiment_name = state.tracking.get_experiment(&run.info.experiment_id).await?.name;
+    let experiment_name = state.get_experiment(&actor, &run.info.experiment_id).await?.name;
     Ok(RunOverview { run, experiment_name })
 }
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "run_charts")]
 pub async fn run_charts(
     run_id: String,
     by_time: bool,
@@ -99,8 +99,8 @@ pub async fn run_charts(
     use crate::charts::{chart_failed, line_chart, smooth, LineOptions, Series};
     use crate::pages::runs::series::{xy, MAX_POINTS};
 
-    let state = crate::state::app_state()?;
-    let run = state.tracking.get_run(&run_id).await?;
+    let (state, actor) = crate::state::caller()?;
+    let run = state.get_run(&actor, &run_id).await?;
     let smoothing = if smoothing.is_finite() {
         smoothing.clamp(0.0, 0.99)
     } else {
@@ -110,9 +110,7 @@ pub async fn run_charts(
     let first = page.saturating_sub(1).saturating_mul(CHARTS_PER_PAGE).min(total);
     let mut charts = Vec::new();
     for metric in run.metrics.iter().skip(first).take(CHARTS_PER_PAGE) {
-        let history = state
-            .tracking
-            .get_metric_history_sampled(std::slice::from_ref(&run_id), &metric.key, None, MAX_POINTS)
+        let history = state.get_metric_history_sampled(&actor, std::slice::from_ref(&run_id), &metric.key, None, MAX_POINTS)
             .await?;
         let points: Vec<_> = history.into_iter().map(|(_, m)| m).collect();
         let series = vec![Series {
@@ -135,23 +133,12 @@ pub async fn run_charts(
     Ok(ChartPage { charts, first, total })
 }
 
-#[cfg(feature = "ssr")]
-async fn run_root(
-    run_id: &str,
-) -> Result<(crate::state::AppState, aiops_core::artifacts::ArtifactPath), AppError> {
-    let state = crate::state::app_state()?;
-    let run = state.tracking.get_run(run_id).await?;
-    let root = aiops_core::artifacts::ArtifactPath::from_uri(&run.info.artifact_uri)
-        .map_err(|_| AppError::Invalid("This run's artifacts are not kept by this server".into()))?;
-    Ok((state, root))
-}
-
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "run_artifacts")]
 pub async fn run_artifacts(run_id: String, path: String) -> Result<Vec<ArtifactItem>, AppError> {
     use aiops_core::artifacts::ArtifactPath;
-    let (state, root) = run_root(&run_id).await?;
+    let (state, actor) = crate::state::caller()?;
     let dir = ArtifactPath::parse(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let entries = state.artifacts.list(&root.join(&dir)).await?;
+    let (_, root, entries) = state.list_run_artifacts(&actor, &run_id, &dir).await?;
     let prefix = format!("{root}/");
     Ok(entries
         .into_iter()
@@ -169,21 +156,19 @@ const TEXT_PREVIEW_BYTES: usize = 256 * 1024;
 #[cfg(feature = "ssr")]
 const IMAGE_PREVIEW_BYTES: usize = 2 * 1024 * 1024;
 
-#[server(prefix = "/_app")]
+#[server(prefix = "/_app", endpoint = "artifact_preview")]
 pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, AppError> {
     use aiops_core::artifacts::ArtifactPath;
     use base64::Engine;
     use futures::StreamExt;
 
-    let (state, root) = run_root(&run_id).await?;
+    let (state, actor) = crate::state::caller()?;
     let file = ArtifactPath::parse_file(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let full = root.join(&file);
-    let parent = ArtifactPath::parse(full.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+    let parent = ArtifactPath::parse(file.as_str().rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let size = state
-        .artifacts
-        .list(&parent)
-        .await?
+    let (_, root, siblings) = state.list_run_artifacts(&actor, &run_id, &parent).await?;
+    let full = root.join(&file);
+    let size = siblings
         .into_iter()
         .find(|e| e.path == full.as_str())
         .and_then(|e| e.file_size)
@@ -209,7 +194,7 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
         return Ok(Preview::TooLarge { size });
     }
     // Read at most `cap` bytes; the rest of a large file is never fetched.
-    let mut stream = state.artifacts.get(&full).await?;
+    let (_, mut stream) = state.get_run_artifact(&actor, &run_id, &file).await?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;

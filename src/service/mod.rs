@@ -1,0 +1,212 @@
+//! The service layer: every operation the REST API and the dashboard's server functions
+//! perform, each taking the caller ([`Actor`]) and checking permission here, once.
+//!
+//! [`AppState`] is the one application context (stores, artifact storage, the
+//! authenticator and the access policy) shared by the server, the app and, later, the
+//! predictor.
+
+mod artifacts;
+mod tracking;
+mod users;
+
+pub use users::{NewToken, SESSION_TTL_MS};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::artifacts::ArtifactStore;
+use crate::auth::authenticator::Authenticator;
+use crate::auth::{Access, Actor, Permission, ResourceKind};
+use crate::store::auth::AuthStore;
+use crate::store::{SqlTrackingStore, TrackingStore};
+use crate::{CoreError, CoreResult};
+
+/// Who may do what when no grant says otherwise.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessPolicy {
+    /// What a signed-in user may do on a resource they hold no grant on (MLflow's
+    /// `default_permission`, READ unless configured).
+    pub default_permission: Permission,
+    /// Unauthenticated callers may read (`--anonymous-read`).
+    pub anonymous_read: bool,
+    /// No authentication at all: every caller acts as an administrator (`--disable-auth`,
+    /// for a trusted single-user machine and for measuring what authentication costs).
+    pub disabled: bool,
+}
+
+impl Default for AccessPolicy {
+    fn default() -> Self {
+        AccessPolicy {
+            default_permission: Permission::Read,
+            anonymous_read: false,
+            disabled: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub tracking: Arc<dyn TrackingStore>,
+    pub auth: Arc<dyn AuthStore>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub authenticator: Arc<Authenticator>,
+    pub policy: AccessPolicy,
+}
+
+impl AppState {
+    /// One SQL store behind both the tracking and the auth interfaces.
+    pub fn new(
+        store: Arc<SqlTrackingStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        policy: AccessPolicy,
+    ) -> CoreResult<AppState> {
+        let auth: Arc<dyn AuthStore> = store.clone();
+        Ok(AppState {
+            tracking: store,
+            authenticator: Arc::new(Authenticator::new(auth.clone())?),
+            auth,
+            artifacts,
+            policy,
+        })
+    }
+
+    /// What the actor holds on a resource, given their explicit grant (if any).
+    fn effective(&self, actor: &Actor, grant: Option<Permission>) -> Permission {
+        if actor.is_admin {
+            Permission::Manage
+        } else if actor.is_anonymous() {
+            if self.policy.anonymous_read {
+                Permission::Read
+            } else {
+                Permission::NoPermissions
+            }
+        } else {
+            grant.unwrap_or(self.policy.default_permission)
+        }
+    }
+
+    fn require(
+        &self,
+        actor: &Actor,
+        grant: Option<Permission>,
+        access: Access,
+        what: impl FnOnce() -> String,
+    ) -> CoreResult<()> {
+        if self.effective(actor, grant) >= access.least() {
+            Ok(())
+        } else {
+            Err(denied(actor, access, &what()))
+        }
+    }
+
+    /// The actor may act on an experiment as `access` asks.
+    pub(crate) async fn check_experiment(&self, actor: &Actor, experiment_id: &str, access: Access) -> CoreResult<()> {
+        let grant = match actor.user_id {
+            Some(user) if !actor.is_admin => {
+                self.auth
+                    .permission(ResourceKind::Experiment, experiment_id, user)
+                    .await?
+            }
+            _ => None,
+        };
+        self.require(actor, grant, access, || format!("experiment {experiment_id}"))
+    }
+
+    /// The actor may act on a run (through its experiment) as `access` asks.
+    pub(crate) async fn check_run(&self, actor: &Actor, run_id: &str, access: Access) -> CoreResult<()> {
+        if actor.is_admin {
+            return Ok(());
+        }
+        let (experiment, grant) = match actor.user_id {
+            Some(user) => self.auth.run_permission(run_id, user).await?,
+            None => (String::new(), None),
+        };
+        self.require(actor, grant, access, || format!("experiment {experiment}"))
+    }
+
+    pub(crate) async fn check_logged_model(&self, actor: &Actor, model_id: &str, access: Access) -> CoreResult<()> {
+        if actor.is_admin {
+            return Ok(());
+        }
+        let (experiment, grant) = match actor.user_id {
+            Some(user) => self.auth.logged_model_permission(model_id, user).await?,
+            None => (String::new(), None),
+        };
+        self.require(actor, grant, access, || format!("experiment {experiment}"))
+    }
+
+    /// The experiments (of `ids`) the actor may read, with one read of their grants.
+    pub(crate) async fn check_experiments(&self, actor: &Actor, ids: &[String], access: Access) -> CoreResult<()> {
+        if actor.is_admin {
+            return Ok(());
+        }
+        let grants = self.experiment_grants(actor).await?;
+        for id in ids {
+            let grant = grants.get(id.trim()).copied();
+            self.require(actor, grant, access, || format!("experiment {id}"))?;
+        }
+        Ok(())
+    }
+
+    /// The actor's explicit experiment grants by experiment id.
+    pub(crate) async fn experiment_grants(&self, actor: &Actor) -> CoreResult<HashMap<String, Permission>> {
+        Ok(match actor.user_id {
+            Some(user) if !actor.is_admin => self
+                .auth
+                .user_grants(user)
+                .await?
+                .into_iter()
+                .filter(|g| g.kind == ResourceKind::Experiment)
+                .map(|g| (g.resource_id, g.permission))
+                .collect(),
+            _ => HashMap::new(),
+        })
+    }
+
+    /// True when the actor may read an experiment, given their grants.
+    pub(crate) fn can_read(&self, actor: &Actor, grants: &HashMap<String, Permission>, experiment_id: &str) -> bool {
+        self.effective(actor, grants.get(experiment_id).copied()) >= Permission::Read
+    }
+
+    /// Anything that writes needs a signed-in user (or, with authentication off, the
+    /// local administrator, who has no user row).
+    pub(crate) fn signed_in(&self, actor: &Actor) -> CoreResult<()> {
+        if actor.user_id.is_some() || actor.is_admin {
+            Ok(())
+        } else {
+            Err(CoreError::Unauthenticated("Sign in to make changes.".into()))
+        }
+    }
+
+    /// The caller's own user id, for what belongs to a user (tokens, sessions, grants).
+    pub(crate) fn user_id(&self, actor: &Actor) -> CoreResult<i64> {
+        actor
+            .user_id
+            .ok_or_else(|| CoreError::Unauthenticated("Sign in first.".into()))
+    }
+
+    /// Admin-only operations: stages, aliases, deployments, user management.
+    pub fn require_admin(&self, actor: &Actor, what: &str) -> CoreResult<()> {
+        if actor.is_anonymous() {
+            return Err(CoreError::Unauthenticated("Sign in first.".into()));
+        }
+        if actor.is_admin {
+            Ok(())
+        } else {
+            Err(CoreError::PermissionDenied(format!(
+                "Permission denied: only administrators may {what}."
+            )))
+        }
+    }
+}
+
+fn denied(actor: &Actor, access: Access, what: &str) -> CoreError {
+    if actor.is_anonymous() {
+        return CoreError::Unauthenticated("Sign in first.".into());
+    }
+    CoreError::PermissionDenied(format!(
+        "Permission denied: user '{}' may not {} {what}.",
+        actor.username,
+        access.verb()
+    ))
+}
