@@ -54,7 +54,9 @@ store_cases!(
 
 async fn app(store: Arc<SqlTrackingStore>) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let artifacts = LocalArtifactStore::open(dir.path().to_str().unwrap()).await.unwrap();
+    let artifacts = LocalArtifactStore::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
     let state = AppState::new(store, Arc::new(artifacts), AccessPolicy::default()).unwrap();
     (state, dir)
 }
@@ -83,13 +85,19 @@ async fn users_round_trip(store: Arc<SqlTrackingStore>) {
     store.set_admin("ada", true).await.unwrap();
     let after = store.credentials("ada").await.unwrap().unwrap();
     assert!(after.user.is_admin);
-    assert!(after.version > creds.version, "the admin flag moves the version on");
+    assert!(
+        after.version > creds.version,
+        "the admin flag moves the version on"
+    );
     assert_eq!(store.count_admins().await.unwrap(), 1);
     assert_eq!(store.list_users().await.unwrap().len(), 1);
     store.delete_user("ada").await.unwrap();
     assert!(store.credentials("ada").await.unwrap().is_none());
     assert!(matches!(store.get_user("ada").await, Err(CoreError::NotFound(_))));
-    assert!(matches!(store.delete_user("ada").await, Err(CoreError::NotFound(_))));
+    assert!(matches!(
+        store.delete_user("ada").await,
+        Err(CoreError::NotFound(_))
+    ));
 }
 
 async fn grants_replace_and_revoke(store: Arc<SqlTrackingStore>) {
@@ -97,15 +105,33 @@ async fn grants_replace_and_revoke(store: Arc<SqlTrackingStore>) {
     let exp = store.create_experiment("e", None, &[], Some(ada)).await.unwrap();
     // The creator holds MANAGE from the same transaction.
     assert_eq!(
-        store.permission(ResourceKind::Experiment, &exp, ada).await.unwrap(),
+        store
+            .permission(ResourceKind::Experiment, &exp, ada)
+            .await
+            .unwrap(),
         Some(Permission::Manage)
     );
     let bob = user(store.as_ref(), "bob", false).await.user_id.unwrap();
-    assert_eq!(store.permission(ResourceKind::Experiment, &exp, bob).await.unwrap(), None);
-    store.grant(ResourceKind::Experiment, &exp, bob, Permission::Edit).await.unwrap();
-    store.grant(ResourceKind::Experiment, &exp, bob, Permission::Read).await.unwrap();
     assert_eq!(
-        store.permission(ResourceKind::Experiment, &exp, bob).await.unwrap(),
+        store
+            .permission(ResourceKind::Experiment, &exp, bob)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .grant(ResourceKind::Experiment, &exp, bob, Permission::Edit)
+        .await
+        .unwrap();
+    store
+        .grant(ResourceKind::Experiment, &exp, bob, Permission::Read)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .permission(ResourceKind::Experiment, &exp, bob)
+            .await
+            .unwrap(),
         Some(Permission::Read)
     );
     store
@@ -135,7 +161,9 @@ async fn grants_replace_and_revoke(store: Arc<SqlTrackingStore>) {
         Err(CoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.grant(ResourceKind::Experiment, "999999", bob, Permission::Read).await,
+        store
+            .grant(ResourceKind::Experiment, "999999", bob, Permission::Read)
+            .await,
         Err(CoreError::NotFound(_))
     ));
     // Deleting a user takes their grants along.
@@ -254,9 +282,14 @@ async fn service_checks_permissions_once(store: Arc<SqlTrackingStore>) {
             },
         )
         .await;
-    assert!(matches!(denied, Err(CoreError::PermissionDenied(_))), "{denied:?}");
+    assert!(
+        matches!(denied, Err(CoreError::PermissionDenied(_))),
+        "{denied:?}"
+    );
     assert!(matches!(
-        state.set_experiment_lifecycle(&other, &exp, LifecycleStage::Deleted).await,
+        state
+            .set_experiment_lifecycle(&other, &exp, LifecycleStage::Deleted)
+            .await,
         Err(CoreError::PermissionDenied(_))
     ));
     // Granting needs MANAGE (or admin).
@@ -281,7 +314,9 @@ async fn service_checks_permissions_once(store: Arc<SqlTrackingStore>) {
         .await
         .unwrap();
     assert!(matches!(
-        state.set_run_lifecycle(&other, &run.info.run_id, LifecycleStage::Deleted).await,
+        state
+            .set_run_lifecycle(&other, &run.info.run_id, LifecycleStage::Deleted)
+            .await,
         Err(CoreError::PermissionDenied(_))
     ));
     state
@@ -290,7 +325,13 @@ async fn service_checks_permissions_once(store: Arc<SqlTrackingStore>) {
         .unwrap();
     // NO_PERMISSIONS hides the experiment from lists.
     state
-        .grant_permission(&admin, "bob", ResourceKind::Experiment, &exp, Permission::NoPermissions)
+        .grant_permission(
+            &admin,
+            "bob",
+            ResourceKind::Experiment,
+            &exp,
+            Permission::NoPermissions,
+        )
         .await
         .unwrap();
     let listed = state.list_experiment_summaries(&other).await.unwrap();
@@ -364,10 +405,7 @@ async fn refused_writes_leave_no_trace(store: Arc<SqlTrackingStore>) {
         .log_batch(&other, &run.info.run_id, &[metric], &[], &[])
         .await
         .is_err());
-    assert!(state
-        .set_experiment_tag(&other, &exp, "k", "v")
-        .await
-        .is_err());
+    assert!(state.set_experiment_tag(&other, &exp, "k", "v").await.is_err());
     let path = aiops_core::artifacts::ArtifactPath::parse_file(&format!("{exp}/x.txt")).unwrap();
     assert!(state
         .put_artifact(&other, &path, aiops_core::artifacts::stream_from(&b"x"[..]))
@@ -383,12 +421,13 @@ async fn first_start_makes_one_admin(store: Arc<SqlTrackingStore>) {
     let (state, _dir) = app(store.clone()).await;
     let generated = state.bootstrap_admin(None).await.unwrap().unwrap();
     assert_eq!(generated.len(), 20);
-    assert!(state.bootstrap_admin(Some("another-password")).await.unwrap().is_none());
+    assert!(state
+        .bootstrap_admin(Some("another-password"))
+        .await
+        .unwrap()
+        .is_none());
     let creds = store.credentials("admin").await.unwrap().unwrap();
     assert!(creds.user.is_admin);
     assert!(secret::verify_password(&generated, &creds.password_hash));
-    assert!(matches!(
-        state.bootstrap_admin(Some("short")).await,
-        Ok(None)
-    ));
+    assert!(matches!(state.bootstrap_admin(Some("short")).await, Ok(None)));
 }

@@ -116,7 +116,7 @@ pub fn App() -> impl IntoView {
 #[cfg(feature = "ssr")]
 const SERVER_FN_CLASSES: &[(&str, &str)] = &[
     ("/_app/sign_in", "public"),
-    ("/_app/current_user", "public"),
+    ("/_app/current_user", "read"),
     ("/_app/sign_out", "read"),
     ("/_app/change_password", "read"),
     ("/_app/list_tokens", "read"),

@@ -97,7 +97,7 @@ ensure_mlflow_client() {
     python3 -m venv "$venv"
   fi
   if ! cmp -s "$req" "$venv/.installed-requirements" 2>/dev/null; then
-    log "pip install mlflow==3.17.2 (once)"
+    log "pip install mlflow[auth]==3.17.2 (once)"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
     cp "$req" "$venv/.installed-requirements"
   fi

@@ -147,11 +147,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
 fn unauthenticated(req: &Request, path: &str, message: &str) -> Response {
     let page_view = !is_api(path) && matches!(*req.method(), Method::GET | Method::HEAD);
     if page_view {
-        let next = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let target = format!(
             "/login?next={}",
             url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
@@ -170,4 +166,3 @@ fn unauthenticated(req: &Request, path: &str, message: &str) -> Response {
     }
     response
 }
-

@@ -90,7 +90,10 @@ async fn users(args: UsersArgs) -> Result<(), Box<dyn std::error::Error>> {
             validate_username(&username)?;
             let hash = secret::hash_password(&read_password()?)?;
             let user = store.create_user(&username, &hash, admin).await?;
-            println!("added user {} (id {}, admin: {})", user.username, user.id, user.is_admin);
+            println!(
+                "added user {} (id {}, admin: {})",
+                user.username, user.id, user.is_admin
+            );
         }
         UsersCommand::SetPassword { username } => {
             let hash = secret::hash_password(&read_password()?)?;
@@ -103,7 +106,12 @@ async fn users(args: UsersArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         UsersCommand::List => {
             for user in store.list_users().await? {
-                println!("{}\t{}{}", user.id, user.username, if user.is_admin { "\tadmin" } else { "" });
+                println!(
+                    "{}\t{}{}",
+                    user.id,
+                    user.username,
+                    if user.is_admin { "\tadmin" } else { "" }
+                );
             }
         }
     }
@@ -149,7 +157,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     // The first start makes the admin; a generated password is shown once, here.
-    let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     if let Some(generated) = app.bootstrap_admin(admin_password.as_deref()).await? {
         tracing::warn!(
             "created user 'admin' with password {generated} (shown only now; change it on the account page)"
@@ -205,7 +215,10 @@ fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
             shell,
         ))
         .layer(response_compression())
-        .layer(middleware::from_fn_with_state(state.app.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.app.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(guard::refuse_cross_site))
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn_with_state(allowed_hosts, guard::check_host))

@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 use aiops_core::artifacts::S3ArtifactStore;
 
+/// The first admin's password in every server these tests start.
+const ADMIN_PASSWORD: &str = "serve-test-admin-password";
+
+fn basic_header() -> String {
+    use base64::Engine;
+    let pair = format!("admin:{ADMIN_PASSWORD}");
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
 struct Server {
     child: Child,
     base: String,
@@ -45,6 +54,7 @@ impl Server {
             .env_remove("LEPTOS_OUTPUT_NAME")
             .env_remove("AIOPS_DATABASE_URL")
             .env_remove("AIOPS_ARTIFACTS")
+            .env("AIOPS_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(Stdio::from(file.try_clone().unwrap()))
             .stderr(Stdio::from(file));
         for (k, v) in env {
@@ -65,6 +75,16 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("aiops did not start:\n{}", server.log_text());
+    }
+
+    /// A GET signed in as the admin.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .header("Authorization", basic_header())
+            .send()
+            .await
+            .unwrap()
     }
 
     fn url(&self, path: &str) -> String {
@@ -120,15 +140,12 @@ async fn serves_the_embedded_default_from_any_working_directory() {
     );
     assert!(cwd.path().join("aiops-data/artifacts").is_dir());
 
-    let page = reqwest::get(server.url("/experiments")).await.unwrap();
+    let page = server.get("/experiments").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("Default"), "the list is rendered on the server");
     assert!(html.contains("New experiment"));
-    assert_eq!(
-        reqwest::get(server.url("/no/such/page")).await.unwrap().status(),
-        404
-    );
+    assert_eq!(server.get("/no/such/page").await.status(), 404);
 }
 
 /// A PostgreSQL cluster of this test's own, so it can be stopped and started.
@@ -271,7 +288,7 @@ async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
 
     postgres.restart();
     server.wait_ready_status(200, Duration::from_secs(30)).await;
-    let page = reqwest::get(server.url("/experiments")).await.unwrap();
+    let page = server.get("/experiments").await;
     assert_eq!(page.status(), 200);
 
     let log = server.log_text();
@@ -481,8 +498,12 @@ async fn a_killed_upload_leaves_nothing_behind() {
     let mut server = Server::start(cwd.path(), &["--data-dir", &data_arg], &[]).await;
     let mut s = TcpStream::connect(addr_of(&server)).unwrap();
     s.write_all(
-        b"PUT /api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-          Content-Length: 10000000\r\n\r\n",
+        format!(
+            "PUT /api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: {}\r\nContent-Length: 10000000\r\n\r\n",
+            basic_header()
+        )
+        .as_bytes(),
     )
     .unwrap();
     s.write_all(&vec![7u8; 1_000_000]).unwrap();
@@ -507,24 +528,110 @@ async fn a_killed_upload_leaves_nothing_behind() {
     let server = Server::start(cwd.path(), &["--data-dir", &data_arg], &[]).await;
     assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0, "swept at start");
     assert!(!data.join("artifacts/0/r/artifacts/big.bin").exists());
-    let listing: serde_json::Value =
-        reqwest::get(server.url("/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let listing: serde_json::Value = server
+        .get("/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(
         listing
             .get("files")
             .is_none_or(|f| f.as_array().is_some_and(|a| a.is_empty())),
         "{listing}"
     );
-    let root: serde_json::Value = reqwest::get(server.url("/api/2.0/mlflow-artifacts/artifacts"))
+    let root: serde_json::Value = server
+        .get("/api/2.0/mlflow-artifacts/artifacts")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert!(!root.to_string().contains(".aiops-uploads"), "{root}");
+}
+
+/// Nothing but probes and the login page answers without credentials; a page view goes to
+/// the login page, an API call gets 401 with a Basic challenge. The admin's password is
+/// never logged nor shown by `--help`; a generated one is shown once, at the first start.
+#[tokio::test]
+async fn signing_in_is_required_and_no_password_is_logged() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start(cwd.path(), &[], &[]).await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = plain.get(server.url("/experiments?q=x")).send().await.unwrap();
+    assert_eq!(page.status(), 303);
+    assert_eq!(
+        page.headers()["location"].to_str().unwrap(),
+        "/login?next=%2Fexperiments%3Fq%3Dx"
+    );
+    assert_eq!(
+        plain.get(server.url("/login")).send().await.unwrap().status(),
+        200
+    );
+    let api = plain
+        .get(server.url("/api/2.0/mlflow/experiments/get?experiment_id=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    assert!(api.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    let wrong = plain
+        .get(server.url("/api/2.0/mlflow/experiments/get?experiment_id=0"))
+        .basic_auth("admin", Some(format!("{ADMIN_PASSWORD}x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        server
+            .get("/api/2.0/mlflow/experiments/get?experiment_id=0")
+            .await
+            .status(),
+        200
+    );
+    let log = server.log_text();
+    assert!(
+        !log.contains(ADMIN_PASSWORD),
+        "the admin password leaked into the log:\n{log}"
+    );
+    assert!(!log.contains("argon2"), "a password hash leaked into the log");
+    let help = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--help"])
+        .env("AIOPS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--anonymous-read"));
+    assert!(!help.contains(ADMIN_PASSWORD));
+    drop(server);
+
+    // No password configured: one is made and shown once; a second start shows none.
+    let fresh = tempfile::tempdir().unwrap();
+    let server = Server::start(fresh.path(), &[], &[("AIOPS_ADMIN_PASSWORD", "")]).await;
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("created user 'admin' with password"))
+        .unwrap_or_else(|| panic!("no generated password in the log:\n{log}"));
+    let generated = line
+        .split("with password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let signed_in = reqwest::Client::new()
+        .get(server.url("/api/2.0/mlflow/users/current"))
+        .basic_auth("admin", Some(&generated))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    drop(server);
+    let again = Server::start(fresh.path(), &[], &[("AIOPS_ADMIN_PASSWORD", "")]).await;
+    assert!(!again.log_text().contains("created user 'admin'"));
 }

@@ -181,7 +181,9 @@ pub fn validate_username(name: &str) -> Result<(), String> {
 
 pub fn validate_password(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(format!("Password must be at least {MIN_PASSWORD_LEN} characters."));
+        return Err(format!(
+            "Password must be at least {MIN_PASSWORD_LEN} characters."
+        ));
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(format!("Password is longer than {MAX_PASSWORD_LEN} bytes."));

@@ -15,7 +15,12 @@ fn experiment_of(path: &ArtifactPath) -> Option<&str> {
 }
 
 impl AppState {
-    async fn check_artifact_path(&self, actor: &Actor, path: &ArtifactPath, access: Access) -> CoreResult<()> {
+    async fn check_artifact_path(
+        &self,
+        actor: &Actor,
+        path: &ArtifactPath,
+        access: Access,
+    ) -> CoreResult<()> {
         match experiment_of(path) {
             Some(experiment) => self.check_experiment(actor, experiment, access).await,
             None if access == Access::Read => {
@@ -30,14 +35,18 @@ impl AppState {
     pub(crate) fn check_artifact_location(&self, actor: &Actor, location: &ArtifactPath) -> CoreResult<()> {
         if experiment_of(location).is_some() && !actor.is_admin {
             return Err(CoreError::InvalidParameter(
-                "artifact_location may not start with a number: those folders belong to experiments"
-                    .into(),
+                "artifact_location may not start with a number: those folders belong to experiments".into(),
             ));
         }
         Ok(())
     }
 
-    pub async fn put_artifact(&self, actor: &Actor, path: &ArtifactPath, body: ByteStream) -> CoreResult<u64> {
+    pub async fn put_artifact(
+        &self,
+        actor: &Actor,
+        path: &ArtifactPath,
+        body: ByteStream,
+    ) -> CoreResult<u64> {
         self.signed_in(actor)?;
         self.check_artifact_path(actor, path, Access::Update).await?;
         self.artifacts.put(path, body).await

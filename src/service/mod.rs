@@ -100,7 +100,12 @@ impl AppState {
     }
 
     /// The actor may act on an experiment as `access` asks.
-    pub(crate) async fn check_experiment(&self, actor: &Actor, experiment_id: &str, access: Access) -> CoreResult<()> {
+    pub(crate) async fn check_experiment(
+        &self,
+        actor: &Actor,
+        experiment_id: &str,
+        access: Access,
+    ) -> CoreResult<()> {
         let grant = match actor.user_id {
             Some(user) if !actor.is_admin => {
                 self.auth
@@ -124,7 +129,12 @@ impl AppState {
         self.require(actor, grant, access, || format!("experiment {experiment}"))
     }
 
-    pub(crate) async fn check_logged_model(&self, actor: &Actor, model_id: &str, access: Access) -> CoreResult<()> {
+    pub(crate) async fn check_logged_model(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        access: Access,
+    ) -> CoreResult<()> {
         if actor.is_admin {
             return Ok(());
         }
@@ -136,7 +146,12 @@ impl AppState {
     }
 
     /// The experiments (of `ids`) the actor may read, with one read of their grants.
-    pub(crate) async fn check_experiments(&self, actor: &Actor, ids: &[String], access: Access) -> CoreResult<()> {
+    pub(crate) async fn check_experiments(
+        &self,
+        actor: &Actor,
+        ids: &[String],
+        access: Access,
+    ) -> CoreResult<()> {
         if actor.is_admin {
             return Ok(());
         }
@@ -164,7 +179,12 @@ impl AppState {
     }
 
     /// True when the actor may read an experiment, given their grants.
-    pub(crate) fn can_read(&self, actor: &Actor, grants: &HashMap<String, Permission>, experiment_id: &str) -> bool {
+    pub(crate) fn can_read(
+        &self,
+        actor: &Actor,
+        grants: &HashMap<String, Permission>,
+        experiment_id: &str,
+    ) -> bool {
         self.effective(actor, grants.get(experiment_id).copied()) >= Permission::Read
     }
 

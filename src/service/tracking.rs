@@ -53,7 +53,11 @@ impl AppState {
     }
 
     /// A search, without the experiments the actor may not read (as MLflow filters them).
-    pub async fn search_experiments(&self, actor: &Actor, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
+    pub async fn search_experiments(
+        &self,
+        actor: &Actor,
+        search: &ExperimentSearch,
+    ) -> CoreResult<ExperimentPage> {
         let grants = self.experiment_grants(actor).await?;
         let mut page = self.tracking.search_experiments(search).await?;
         page.experiments
@@ -61,8 +65,14 @@ impl AppState {
         Ok(page)
     }
 
-    pub async fn rename_experiment(&self, actor: &Actor, experiment_id: &str, new_name: &str) -> CoreResult<()> {
-        self.check_experiment(actor, experiment_id, Access::Update).await?;
+    pub async fn rename_experiment(
+        &self,
+        actor: &Actor,
+        experiment_id: &str,
+        new_name: &str,
+    ) -> CoreResult<()> {
+        self.check_experiment(actor, experiment_id, Access::Update)
+            .await?;
         self.tracking.rename_experiment(experiment_id, new_name).await
     }
 
@@ -72,14 +82,20 @@ impl AppState {
         experiment_id: &str,
         stage: LifecycleStage,
     ) -> CoreResult<()> {
-        self.check_experiment(actor, experiment_id, Access::Delete).await?;
-        self.tracking
-            .set_experiment_lifecycle(experiment_id, stage)
-            .await
+        self.check_experiment(actor, experiment_id, Access::Delete)
+            .await?;
+        self.tracking.set_experiment_lifecycle(experiment_id, stage).await
     }
 
-    pub async fn set_experiment_tag(&self, actor: &Actor, experiment_id: &str, key: &str, value: &str) -> CoreResult<()> {
-        self.check_experiment(actor, experiment_id, Access::Update).await?;
+    pub async fn set_experiment_tag(
+        &self,
+        actor: &Actor,
+        experiment_id: &str,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<()> {
+        self.check_experiment(actor, experiment_id, Access::Update)
+            .await?;
         self.tracking.set_experiment_tag(experiment_id, key, value).await
     }
 
@@ -102,12 +118,22 @@ impl AppState {
         self.tracking.update_run(run_id, update).await
     }
 
-    pub async fn set_run_lifecycle(&self, actor: &Actor, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
+    pub async fn set_run_lifecycle(
+        &self,
+        actor: &Actor,
+        run_id: &str,
+        stage: LifecycleStage,
+    ) -> CoreResult<()> {
         self.check_run(actor, run_id, Access::Delete).await?;
         self.tracking.set_run_lifecycle(run_id, stage).await
     }
 
-    pub async fn list_runs(&self, actor: &Actor, experiment_id: &str, limit: i64) -> CoreResult<Vec<RunInfo>> {
+    pub async fn list_runs(
+        &self,
+        actor: &Actor,
+        experiment_id: &str,
+        limit: i64,
+    ) -> CoreResult<Vec<RunInfo>> {
         self.check_experiment(actor, experiment_id, Access::Read).await?;
         self.tracking.list_runs(experiment_id, limit).await
     }
@@ -206,12 +232,22 @@ impl AppState {
         self.tracking.get_logged_model(model_id).await
     }
 
-    pub async fn set_logged_model_status(&self, actor: &Actor, model_id: &str, status: &str) -> CoreResult<LoggedModel> {
+    pub async fn set_logged_model_status(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        status: &str,
+    ) -> CoreResult<LoggedModel> {
         self.check_logged_model(actor, model_id, Access::Update).await?;
         self.tracking.set_logged_model_status(model_id, status).await
     }
 
-    pub async fn set_logged_model_tags(&self, actor: &Actor, model_id: &str, tags: &[RunTag]) -> CoreResult<()> {
+    pub async fn set_logged_model_tags(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        tags: &[RunTag],
+    ) -> CoreResult<()> {
         self.check_logged_model(actor, model_id, Access::Update).await?;
         self.tracking.set_logged_model_tags(model_id, tags).await
     }
@@ -221,7 +257,12 @@ impl AppState {
         self.tracking.delete_logged_model_tag(model_id, key).await
     }
 
-    pub async fn log_logged_model_params(&self, actor: &Actor, model_id: &str, params: &[Param]) -> CoreResult<()> {
+    pub async fn log_logged_model_params(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        params: &[Param],
+    ) -> CoreResult<()> {
         self.check_logged_model(actor, model_id, Access::Update).await?;
         self.tracking.log_logged_model_params(model_id, params).await
     }
@@ -239,7 +280,8 @@ impl AppState {
         max_results: i64,
         offset: i64,
     ) -> CoreResult<(Vec<LoggedModel>, bool)> {
-        self.check_experiments(actor, experiment_ids, Access::Read).await?;
+        self.check_experiments(actor, experiment_ids, Access::Read)
+            .await?;
         self.tracking
             .search_logged_models(experiment_ids, filter, max_results, offset)
             .await

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use super::AppState;
 use crate::auth::secret::{self, digest};
-use crate::auth::{validate_password, validate_username, Actor, Grant, Permission, ResourceKind, TokenInfo, User};
+use crate::auth::{
+    validate_password, validate_username, Actor, Grant, Permission, ResourceKind, TokenInfo, User,
+};
 use crate::{now_millis, CoreError, CoreResult};
 
 /// A browser session lasts a week.
@@ -106,7 +108,9 @@ impl AppState {
                     other => other,
                 })?;
             if password == current {
-                return Err(invalid("New password must differ from the current password.".into()));
+                return Err(invalid(
+                    "New password must differ from the current password.".into(),
+                ));
             }
         } else {
             self.require_admin(actor, "change other users' passwords")?;
@@ -209,15 +213,24 @@ impl AppState {
 
     // ---- tokens ---------------------------------------------------------------------
 
-    pub async fn create_token(&self, actor: &Actor, name: &str, expires_in_days: Option<i64>) -> CoreResult<NewToken> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        expires_in_days: Option<i64>,
+    ) -> CoreResult<NewToken> {
         let user = self.user_id(actor)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME {
-            return Err(invalid(format!("A token needs a name of 1 to {MAX_TOKEN_NAME} characters.")));
+            return Err(invalid(format!(
+                "A token needs a name of 1 to {MAX_TOKEN_NAME} characters."
+            )));
         }
         let expires_at = match expires_in_days {
             None => None,
-            Some(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => Some(now_millis() + days * 24 * 3600 * 1000),
+            Some(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => {
+                Some(now_millis() + days * 24 * 3600 * 1000)
+            }
             Some(_) => return Err(invalid(format!("A token may last 1 to {MAX_TOKEN_DAYS} days."))),
         };
         let token = secret::new_token("aiops_")?;
@@ -241,7 +254,12 @@ impl AppState {
     // ---- sessions -------------------------------------------------------------------
 
     /// Checks a password and opens a session; returns the session id for the cookie.
-    pub async fn sign_in(&self, username: &str, password: &str, client: IpAddr) -> CoreResult<(User, String)> {
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> CoreResult<(User, String)> {
         let user = self
             .authenticator
             .check_password(username, password, client)

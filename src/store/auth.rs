@@ -38,8 +38,12 @@ pub trait AuthStore: Send + Sync {
     async fn delete_user(&self, username: &str) -> CoreResult<()>;
 
     /// The user's explicit grant on one resource, if any.
-    async fn permission(&self, kind: ResourceKind, resource_id: &str, user_id: i64)
-        -> CoreResult<Option<Permission>>;
+    async fn permission(
+        &self,
+        kind: ResourceKind,
+        resource_id: &str,
+        user_id: i64,
+    ) -> CoreResult<Option<Permission>>;
     /// A run's experiment and the user's explicit grant on it, in one read.
     async fn run_permission(&self, run_id: &str, user_id: i64) -> CoreResult<(String, Option<Permission>)>;
     /// A logged model's experiment and the user's explicit grant on it, in one read.

@@ -53,7 +53,7 @@ def world(base_url):
         r = requests.post(f"{base_url}{grants}", timeout=30, json={
             "username": names[role], "resource_type": "experiment", "resource_id": exp, "permission": level})
         assert r.status_code == 200, r.text
-    return {"exp": exp, "run": run, "model": model["model_id"], "file": file, "names": names}
+    return {"exp": exp, "run": run, "model": model["info"]["model_id"], "file": file, "names": names}
 
 
 def fields(world, identity):
@@ -65,7 +65,7 @@ def fields(world, identity):
         "key": "k", "value": "v", "metric_key": "m", "timestamp": 1, "step": 0, "run_ids": [world["run"]],
         "username": world["names"]["victim"], "password": "victim-password-2", "is_admin": False,
         "resource_type": "experiment", "resource_id": world["exp"], "permission": "READ",
-        "path": "f.txt", "model_id": world["model"], "status": "READY", "max_results": 10,
+        "path": "f.txt", "model_id": world["model"], "status": "FINISHED", "max_results": 10,
         # Server functions: the caller's own password, unchanged (a 400 that proves the call got in).
         "current_password": password, "new_password": password, "days": "", "id": 0, "filter": "",
         "sort": "", "page": 0, "after": "", "with_spans": False, "x": "step", "y": "m",
@@ -91,6 +91,13 @@ def send(base_url, kind, route, world, identity, admin_auth):
     body = fields(world, identity)
     method = route["method"].upper()
     path = concrete(route["path"], world)
+    if path.endswith("/runs/log-metric"):
+        body["value"] = 1.5
+    if path.endswith("/logged-models/" + world["model"]) and method == "PATCH":
+        body["status"] = "READY"
+    if path == "/_app/sign_in":
+        # A real sign-in (as the reader): the route must let anyone try.
+        body["username"], body["password"] = world["names"]["reader"], PASSWORD
     if kind == "pages" and path.startswith("/runs/"):
         path = f"/runs/{world['run']}"
     common = dict(headers=headers, timeout=60, allow_redirects=False, anonymous=identity == "none")

@@ -25,7 +25,11 @@ mod ssr {
     /// The socket peer (never a header a client could forge).
     pub fn client_ip() -> IpAddr {
         parts()
-            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+            .and_then(|p| {
+                p.extensions
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
     }
 
@@ -43,8 +47,9 @@ mod ssr {
 
     pub fn set_cookie(value: &str, max_age_secs: i64) {
         let secure = if over_tls() { "; Secure" } else { "" };
-        let cookie =
-            format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+        let cookie = format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+        );
         if let (Some(response), Ok(value)) = (
             use_context::<leptos_axum::ResponseOptions>(),
             axum::http::HeaderValue::from_str(&cookie),

@@ -55,7 +55,11 @@ pub async fn grant_permission(
 }
 
 #[server(prefix = "/_app", endpoint = "revoke_permission")]
-pub async fn revoke_permission(username: String, resource_type: String, resource_id: String) -> Result<(), AppError> {
+pub async fn revoke_permission(
+    username: String,
+    resource_type: String,
+    resource_id: String,
+) -> Result<(), AppError> {
     use aiops_core::auth::ResourceKind;
     let (state, actor) = crate::state::caller()?;
     let kind = ResourceKind::parse(&resource_type)

@@ -110,7 +110,11 @@ pub async fn delete(
 }
 
 /// `GET /api/2.0/mlflow-artifacts/artifacts?path=dir`: children of `dir`, named relative to it.
-pub async fn list(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Json<Value>> {
     let dir = parse_store_path(&fields.str("path")?.unwrap_or_default())?;
     let entries = state.list_artifacts(&actor, &dir).await?;
     let files: Vec<Value> = entries.iter().map(|e| wire::file_info(e, dir.as_str())).collect();

@@ -38,29 +38,39 @@ fn params(fields: &Fields) -> ApiResult<Vec<Param>> {
         .collect())
 }
 
-pub async fn create(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
-    let model = state.create_logged_model(&actor, NewLoggedModel {
-            experiment_id: fields.required_str("experiment_id")?,
-            name: fields.str("name")?,
-            model_type: fields.str("model_type")?.unwrap_or_default(),
-            source_run_id: fields.str("source_run_id")?.unwrap_or_default(),
-            tags: tags(&fields)?,
-            params: params(&fields)?,
-        })
+pub async fn create(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    let model = state
+        .create_logged_model(
+            &actor,
+            NewLoggedModel {
+                experiment_id: fields.required_str("experiment_id")?,
+                name: fields.str("name")?,
+                model_type: fields.str("model_type")?.unwrap_or_default(),
+                source_run_id: fields.str("source_run_id")?.unwrap_or_default(),
+                tags: tags(&fields)?,
+                params: params(&fields)?,
+            },
+        )
         .await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
-pub async fn get(State(state): State<AppState>,
-    Caller(actor): Caller, Path(model_id): Path<String>) -> Reply {
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(model_id): Path<String>,
+) -> Reply {
     let model = state.get_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
 /// `PATCH /logged-models/{id}`: finalize with a status (name or proto number).
-pub async fn finalize(State(state): State<AppState>,
-    Caller(actor): Caller, Path(model_id): Path<String>, fields: Fields) -> Reply {
+pub async fn finalize(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(model_id): Path<String>,
+    fields: Fields,
+) -> Reply {
     let raw = fields.str("status")?.ok_or_else(|| ApiError::missing("status"))?;
     let status = match raw.as_str() {
         "1" => "LOGGED_MODEL_PENDING".to_string(),
@@ -72,15 +82,23 @@ pub async fn finalize(State(state): State<AppState>,
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
 }
 
-pub async fn delete(State(state): State<AppState>,
-    Caller(actor): Caller, Path(model_id): Path<String>) -> Reply {
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(model_id): Path<String>,
+) -> Reply {
     state.delete_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({})))
 }
 
-pub async fn set_tags(State(state): State<AppState>,
-    Caller(actor): Caller, Path(model_id): Path<String>, fields: Fields) -> Reply {
-    state.set_logged_model_tags(&actor, &model_id, &tags(&fields)?)
+pub async fn set_tags(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(model_id): Path<String>,
+    fields: Fields,
+) -> Reply {
+    state
+        .set_logged_model_tags(&actor, &model_id, &tags(&fields)?)
         .await?;
     let model = state.get_logged_model(&actor, &model_id).await?;
     Ok(Json(json!({ "model": wire::logged_model(&model) })))
@@ -101,13 +119,13 @@ pub async fn log_params(
     Path(model_id): Path<String>,
     fields: Fields,
 ) -> Reply {
-    state.log_logged_model_params(&actor, &model_id, &params(&fields)?)
+    state
+        .log_logged_model_params(&actor, &model_id, &params(&fields)?)
         .await?;
     Ok(Json(json!({})))
 }
 
-pub async fn search(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn search(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let experiment_ids = fields.str_list("experiment_ids")?;
     let filter = parse_logged_model_filter(&fields.str("filter")?.unwrap_or_default())?;
     let max_results = fields.i64("max_results")?.unwrap_or(100);
@@ -115,7 +133,8 @@ pub async fn search(State(state): State<AppState>,
         return Err(ApiError::invalid("max_results must be between 1 and 1000"));
     }
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let (models, has_more) = state.search_logged_models(&actor, &experiment_ids, filter.as_ref(), max_results, offset)
+    let (models, has_more) = state
+        .search_logged_models(&actor, &experiment_ids, filter.as_ref(), max_results, offset)
         .await?;
     let mut body = Map::new();
     if !models.is_empty() {

@@ -123,7 +123,12 @@ fn mlflow_v2() -> Routes {
         .add("POST", "/experiments/update", Edit, t::update_experiment)
         .add("POST", "/experiments/delete", Manage, t::delete_experiment)
         .add("POST", "/experiments/restore", Manage, t::restore_experiment)
-        .add("POST", "/experiments/set-experiment-tag", Edit, t::set_experiment_tag)
+        .add(
+            "POST",
+            "/experiments/set-experiment-tag",
+            Edit,
+            t::set_experiment_tag,
+        )
         .add("POST", "/runs/create", Edit, t::create_run)
         .add("GET", "/runs/get", Read, t::get_run)
         .add("POST", "/runs/update", Edit, t::update_run)
@@ -149,16 +154,36 @@ fn mlflow_v2() -> Routes {
         .add("POST", "/logged-models", Edit, logged_models::create)
         .add("POST", "/logged-models/search", Read, logged_models::search)
         .add("GET", "/logged-models/{model_id}", Read, logged_models::get)
-        .add("PATCH", "/logged-models/{model_id}", Edit, logged_models::finalize)
-        .add("DELETE", "/logged-models/{model_id}", Manage, logged_models::delete)
-        .add("PATCH", "/logged-models/{model_id}/tags", Edit, logged_models::set_tags)
+        .add(
+            "PATCH",
+            "/logged-models/{model_id}",
+            Edit,
+            logged_models::finalize,
+        )
+        .add(
+            "DELETE",
+            "/logged-models/{model_id}",
+            Manage,
+            logged_models::delete,
+        )
+        .add(
+            "PATCH",
+            "/logged-models/{model_id}/tags",
+            Edit,
+            logged_models::set_tags,
+        )
         .add(
             "DELETE",
             "/logged-models/{model_id}/tags/{tag_key}",
             Edit,
             logged_models::delete_tag,
         )
-        .add("POST", "/logged-models/{model_id}/params", Edit, logged_models::log_params)
+        .add(
+            "POST",
+            "/logged-models/{model_id}/params",
+            Edit,
+            logged_models::log_params,
+        )
         .add("POST", "/users/create", Admin, users::create_user)
         .add("GET", "/users/get", Admin, users::get_user)
         .add("GET", "/users/list", Admin, users::list_users)
@@ -174,8 +199,18 @@ fn mlflow_v3() -> Routes {
     Routes::new()
         .add("GET", "/server-info", Read, compat::server_info)
         .add("POST", "/logged-models/search", Read, logged_models::search)
-        .add("POST", "/users/permissions/grant", Manage, users::grant_permission)
-        .add("POST", "/users/permissions/revoke", Manage, users::revoke_permission)
+        .add(
+            "POST",
+            "/users/permissions/grant",
+            Manage,
+            users::grant_permission,
+        )
+        .add(
+            "POST",
+            "/users/permissions/revoke",
+            Manage,
+            users::revoke_permission,
+        )
         .add("GET", "/users/permissions/get", Manage, users::get_permission)
 }
 
@@ -196,7 +231,12 @@ pub fn routes() -> Routes {
     let mut routes = Routes::new()
         .add("GET", "/health", Class::Public, crate::health::health)
         .add("GET", "/ready", Class::Public, crate::health::ready)
-        .add("GET", "/get-artifact", Class::Read, artifacts::download_run_artifact);
+        .add(
+            "GET",
+            "/get-artifact",
+            Class::Read,
+            artifacts::download_run_artifact,
+        );
     for prefix in ["/api", "/ajax-api"] {
         routes = routes
             .nest(&format!("{prefix}/2.0/mlflow"), mlflow_v2())

@@ -58,8 +58,11 @@ fn view_type(fields: &Fields, key: &str) -> ApiResult<ViewType> {
 
 // ---- experiments ----------------------------------------------------------------------
 
-pub async fn create_experiment(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn create_experiment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let name = fields.required_str("name")?;
     let location = fields.str("artifact_location")?.filter(|l| !l.is_empty());
     if let Some(location) = &location {
@@ -69,27 +72,33 @@ pub async fn create_experiment(State(state): State<AppState>,
         .into_iter()
         .map(|(key, value)| ExperimentTag { key, value })
         .collect();
-    let id = state.create_experiment(&actor, &name, location.as_deref(), &tags)
+    let id = state
+        .create_experiment(&actor, &name, location.as_deref(), &tags)
         .await?;
     Ok(Json(json!({ "experiment_id": id })))
 }
 
-pub async fn get_experiment(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn get_experiment(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let id = fields.required_str("experiment_id")?;
     let experiment = state.get_experiment(&actor, &id).await?;
     Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
 }
 
-pub async fn get_experiment_by_name(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn get_experiment_by_name(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let name = fields.required_str("experiment_name")?;
     let experiment = state.get_experiment_by_name(&actor, &name).await?;
     Ok(Json(json!({ "experiment": wire::experiment(&experiment) })))
 }
 
-pub async fn search_experiments(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn search_experiments(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let search = ExperimentSearch {
         filter: parse_experiment_filter(&fields.str("filter")?.unwrap_or_default())?,
         view: view_type(&fields, "view_type")?,
@@ -118,8 +127,11 @@ pub async fn search_experiments(State(state): State<AppState>,
     Ok(Json(Value::Object(body)))
 }
 
-pub async fn update_experiment(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn update_experiment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let id = fields.required_str("experiment_id")?;
     if let Some(new_name) = fields.str("new_name")?.filter(|n| !n.is_empty()) {
         state.rename_experiment(&actor, &id, &new_name).await?;
@@ -127,24 +139,35 @@ pub async fn update_experiment(State(state): State<AppState>,
     empty()
 }
 
-pub async fn delete_experiment(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn delete_experiment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let id = fields.required_str("experiment_id")?;
-    state.set_experiment_lifecycle(&actor, &id, LifecycleStage::Deleted)
+    state
+        .set_experiment_lifecycle(&actor, &id, LifecycleStage::Deleted)
         .await?;
     empty()
 }
 
-pub async fn restore_experiment(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn restore_experiment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let id = fields.required_str("experiment_id")?;
-    state.set_experiment_lifecycle(&actor, &id, LifecycleStage::Active)
+    state
+        .set_experiment_lifecycle(&actor, &id, LifecycleStage::Active)
         .await?;
     empty()
 }
 
-pub async fn set_experiment_tag(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn set_experiment_tag(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let id = fields.required_str("experiment_id")?;
     let key = fields.required_str("key")?;
     let value = fields.str("value")?.unwrap_or_default();
@@ -154,34 +177,35 @@ pub async fn set_experiment_tag(State(state): State<AppState>,
 
 // ---- runs -----------------------------------------------------------------------------
 
-pub async fn create_run(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn create_run(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let tags = tags_of(&fields)?
         .into_iter()
         .map(|(key, value)| RunTag { key, value })
         .collect();
-    let run = state.create_run(&actor, NewRun {
-            experiment_id: fields
-                .str("experiment_id")?
-                .filter(|e| !e.is_empty())
-                .unwrap_or_else(|| "0".into()),
-            user_id: fields.str("user_id")?.unwrap_or_default(),
-            run_name: fields.str("run_name")?,
-            start_time: fields.i64("start_time")?.unwrap_or(0),
-            tags,
-        })
+    let run = state
+        .create_run(
+            &actor,
+            NewRun {
+                experiment_id: fields
+                    .str("experiment_id")?
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| "0".into()),
+                user_id: fields.str("user_id")?.unwrap_or_default(),
+                run_name: fields.str("run_name")?,
+                start_time: fields.i64("start_time")?.unwrap_or(0),
+                tags,
+            },
+        )
         .await?;
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
-pub async fn get_run(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn get_run(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run = state.get_run(&actor, &fields.run_id()?).await?;
     Ok(Json(json!({ "run": wire::run(&run) })))
 }
 
-pub async fn update_run(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn update_run(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let status = match fields.str("status")? {
         None => None,
@@ -189,7 +213,10 @@ pub async fn update_run(State(state): State<AppState>,
             Some(RunStatus::parse(&s).ok_or_else(|| ApiError::invalid(format!("Invalid run status '{s}'")))?)
         }
     };
-    let info = state.update_run(&actor, &run_id,
+    let info = state
+        .update_run(
+            &actor,
+            &run_id,
             RunUpdate {
                 status,
                 end_time: fields.i64("end_time")?,
@@ -200,16 +227,16 @@ pub async fn update_run(State(state): State<AppState>,
     Ok(Json(json!({ "run_info": wire::run_info(&info) })))
 }
 
-pub async fn delete_run(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
-    state.set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Deleted)
+pub async fn delete_run(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state
+        .set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Deleted)
         .await?;
     empty()
 }
 
-pub async fn restore_run(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
-    state.set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Active)
+pub async fn restore_run(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state
+        .set_run_lifecycle(&actor, &fields.run_id()?, LifecycleStage::Active)
         .await?;
     empty()
 }
@@ -225,8 +252,7 @@ fn metric_of(m: &Fields) -> ApiResult<Metric> {
     })
 }
 
-pub async fn log_batch(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn log_batch(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let metrics = fields
         .objects("metrics")?
@@ -247,21 +273,18 @@ pub async fn log_batch(State(state): State<AppState>,
         .into_iter()
         .map(|(key, value)| RunTag { key, value })
         .collect::<Vec<_>>();
-    state.log_batch(&actor, &run_id, &metrics, &params, &tags)
-        .await?;
+    state.log_batch(&actor, &run_id, &metrics, &params, &tags).await?;
     empty()
 }
 
-pub async fn log_metric(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn log_metric(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let metric = metric_of(&fields)?;
     state.log_batch(&actor, &run_id, &[metric], &[], &[]).await?;
     empty()
 }
 
-pub async fn log_param(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn log_param(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let param = Param {
         key: fields.required_str("key")?,
@@ -271,8 +294,7 @@ pub async fn log_param(State(state): State<AppState>,
     empty()
 }
 
-pub async fn set_tag(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn set_tag(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let tag = RunTag {
         key: fields.required_str("key")?,
@@ -282,10 +304,10 @@ pub async fn set_tag(State(state): State<AppState>,
     empty()
 }
 
-pub async fn delete_tag(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn delete_tag(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
-    state.delete_tag(&actor, &run_id, &fields.required_str("key")?)
+    state
+        .delete_tag(&actor, &run_id, &fields.required_str("key")?)
         .await?;
     empty()
 }
@@ -312,8 +334,7 @@ fn dataset_input_of(input: &Fields) -> ApiResult<DatasetInput> {
 }
 
 /// `mlflow.log_input`: datasets (and logged models) the run read.
-pub async fn log_inputs(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn log_inputs(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let datasets = fields
         .objects("datasets")?
@@ -330,8 +351,7 @@ pub async fn log_inputs(State(state): State<AppState>,
 }
 
 /// Logged models the run produced (`log_model` in MLflow 3).
-pub async fn log_outputs(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn log_outputs(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let run_id = fields.run_id()?;
     let models = fields
         .objects("models")?
@@ -347,8 +367,7 @@ pub async fn log_outputs(State(state): State<AppState>,
     empty()
 }
 
-pub async fn search_runs(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let search = RunSearch {
         experiment_ids: fields.str_list("experiment_ids")?,
         filter: parse_filter(&fields.str("filter")?.unwrap_or_default())?,
@@ -378,13 +397,17 @@ pub async fn search_runs(State(state): State<AppState>,
 
 // ---- metrics --------------------------------------------------------------------------
 
-pub async fn get_metric_history(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn get_metric_history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let run_id = fields.run_id()?;
     let key = fields.required_str("metric_key")?;
     let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let mut points = state.get_metric_history_page(&actor, &run_id, &key, offset, limit + 1)
+    let mut points = state
+        .get_metric_history_page(&actor, &run_id, &key, offset, limit + 1)
         .await?;
     let has_more = points.len() as i64 > limit;
     points.truncate(usize::try_from(limit).unwrap_or(0));
@@ -398,8 +421,11 @@ pub async fn get_metric_history(State(state): State<AppState>,
     Ok(Json(Value::Object(body)))
 }
 
-pub async fn get_metric_history_bulk_interval(State(state): State<AppState>,
-    Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn get_metric_history_bulk_interval(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     let run_ids = fields.str_list("run_ids")?;
     if run_ids.is_empty() {
         return Err(ApiError::missing("run_ids"));
@@ -420,7 +446,8 @@ pub async fn get_metric_history_bulk_interval(State(state): State<AppState>,
             ));
         }
     }
-    let points = state.get_metric_history_sampled(&actor, &run_ids, &key, range, max_points)
+    let points = state
+        .get_metric_history_sampled(&actor, &run_ids, &key, range, max_points)
         .await?;
     let metrics: Vec<Value> = points
         .iter()

@@ -41,7 +41,9 @@ fn flag(fields: &Fields, key: &str) -> ApiResult<bool> {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
         None => Err(ApiError::missing(key)),
-        Some(_) => Err(ApiError::invalid(format!("Invalid value for '{key}': expected true or false"))),
+        Some(_) => Err(ApiError::invalid(format!(
+            "Invalid value for '{key}': expected true or false"
+        ))),
     }
 }
 
@@ -57,15 +59,15 @@ pub async fn create_user(State(state): State<AppState>, Caller(actor): Caller, f
 }
 
 pub async fn get_user(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
-    let user = state
-        .get_user(&actor, &fields.required_str("username")?)
-        .await?;
+    let user = state.get_user(&actor, &fields.required_str("username")?).await?;
     Ok(Json(json!({ "user": user_json(&user) })))
 }
 
 pub async fn list_users(State(state): State<AppState>, Caller(actor): Caller) -> Reply {
     let users = state.list_users(&actor).await?;
-    Ok(Json(json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "users": users.iter().map(user_json).collect::<Vec<_>>() }),
+    ))
 }
 
 pub async fn current_user(State(state): State<AppState>, Caller(actor): Caller) -> Reply {
@@ -122,7 +124,11 @@ pub async fn grant_permission(State(state): State<AppState>, Caller(actor): Call
     Ok(Json(json!({})))
 }
 
-pub async fn revoke_permission(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn revoke_permission(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
     state
         .revoke_permission(
             &actor,

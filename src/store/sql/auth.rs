@@ -113,7 +113,9 @@ impl AuthStore for SqlTrackingStore {
         let user = match inserted {
             Ok(row) => user_from(&row)?,
             Err(e) if is_unique_violation(&e) => {
-                return Err(CoreError::AlreadyExists(format!("User '{username}' already exists.")))
+                return Err(CoreError::AlreadyExists(format!(
+                    "User '{username}' already exists."
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -126,7 +128,10 @@ impl AuthStore for SqlTrackingStore {
             .bind(username)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(user_from).transpose()?.ok_or_else(|| user_not_found(username))
+        row.as_ref()
+            .map(user_from)
+            .transpose()?
+            .ok_or_else(|| user_not_found(username))
     }
 
     async fn list_users(&self) -> CoreResult<Vec<User>> {
@@ -246,7 +251,10 @@ impl AuthStore for SqlTrackingStore {
         .await?
         .ok_or_else(|| run_not_found(run_id))?;
         let experiment: i64 = row.try_get("experiment_id")?;
-        Ok((experiment.to_string(), permission_from(row.try_get("permission")?)?))
+        Ok((
+            experiment.to_string(),
+            permission_from(row.try_get("permission")?)?,
+        ))
     }
 
     async fn logged_model_permission(
@@ -265,7 +273,10 @@ impl AuthStore for SqlTrackingStore {
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("Logged model with id={model_id} not found")))?;
         let experiment: i64 = row.try_get("experiment_id")?;
-        Ok((experiment.to_string(), permission_from(row.try_get("permission")?)?))
+        Ok((
+            experiment.to_string(),
+            permission_from(row.try_get("permission")?)?,
+        ))
     }
 
     async fn user_grants(&self, user_id: i64) -> CoreResult<Vec<Grant>> {
@@ -317,7 +328,11 @@ impl AuthStore for SqlTrackingStore {
         let (table, column) = grant_table(kind);
         let (_writer, mut tx) = self.write_tx().await?;
         let sql = format!("DELETE FROM {table} WHERE {column} = $1 AND user_id = $2");
-        let done = key.bind(sqlx::query(&sql)).bind(user_id).execute(&mut *tx).await?;
+        let done = key
+            .bind(sqlx::query(&sql))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(CoreError::NotFound(format!(
                 "No permission on {} '{resource_id}' was granted to this user",
@@ -414,13 +429,15 @@ impl AuthStore for SqlTrackingStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(id_hash)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

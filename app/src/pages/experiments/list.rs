@@ -11,7 +11,7 @@ use crate::format::timestamp_utc;
 #[server(prefix = "/_app", endpoint = "list_experiments")]
 pub async fn list_experiments() -> Result<Vec<ExperimentSummary>, AppError> {
     let (state, actor) = crate::state::caller()?;
-    Ok(state.list_experiment_summaries(&actor, ).await?)
+    Ok(state.list_experiment_summaries(&actor).await?)
 }
 
 /// Creates an experiment with the default artifact location; returns its id.

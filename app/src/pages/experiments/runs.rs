@@ -52,19 +52,24 @@ pub async fn experiment_runs(
     } else {
         vec![parse_order_by(&sort).map_err(|e| AppError::Invalid(e.0))?]
     };
-    let page = state.search_runs(&actor, &RunSearch {
-            experiment_ids: vec![experiment_id],
-            filter,
-            order_by,
-            max_results: PAGE_SIZE,
-            offset: page.max(0) * PAGE_SIZE,
-            after: parse_cursor(&after),
-            ..RunSearch::default()
-        })
+    let page = state
+        .search_runs(
+            &actor,
+            &RunSearch {
+                experiment_ids: vec![experiment_id],
+                filter,
+                order_by,
+                max_results: PAGE_SIZE,
+                offset: page.max(0) * PAGE_SIZE,
+                after: parse_cursor(&after),
+                ..RunSearch::default()
+            },
+        )
         .await?;
     let spans = if with_spans {
         let ids: Vec<String> = page.runs.iter().map(|r| r.info.run_id.clone()).collect();
-        state.metric_ranges(&actor, &ids)
+        state
+            .metric_ranges(&actor, &ids)
             .await?
             .into_iter()
             .map(|r| MetricSpan {

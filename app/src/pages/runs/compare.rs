@@ -130,7 +130,8 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
 
     let mut charts = Vec::new();
     for key in &metric_keys {
-        let histories = state.get_metric_history_sampled(&actor, &run_ids, key, None, MAX_POINTS)
+        let histories = state
+            .get_metric_history_sampled(&actor, &run_ids, key, None, MAX_POINTS)
             .await?;
         let series: Vec<Series> = run_ids
             .iter()

@@ -110,7 +110,14 @@ pub async fn run_charts(
     let first = page.saturating_sub(1).saturating_mul(CHARTS_PER_PAGE).min(total);
     let mut charts = Vec::new();
     for metric in run.metrics.iter().skip(first).take(CHARTS_PER_PAGE) {
-        let history = state.get_metric_history_sampled(&actor, std::slice::from_ref(&run_id), &metric.key, None, MAX_POINTS)
+        let history = state
+            .get_metric_history_sampled(
+                &actor,
+                std::slice::from_ref(&run_id),
+                &metric.key,
+                None,
+                MAX_POINTS,
+            )
             .await?;
         let points: Vec<_> = history.into_iter().map(|(_, m)| m).collect();
         let series = vec![Series {
