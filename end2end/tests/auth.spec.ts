@@ -90,3 +90,25 @@ test("pages accept Basic credentials without the form", async ({ browser, baseUR
   await expect(page.getByTestId("signed-in-user")).toHaveText("admin");
   await context.close();
 });
+
+test("an access token is made on the account page, shown once, used and revoked", async ({ page, playwright, baseURL }) => {
+  await page.goto("/account");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const name = `ci-${Date.now()}`;
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.getByTestId("new-token").locator("code").textContent()) ?? "";
+  expect(token).toMatch(/^aiops_[0-9a-f]{64}$/);
+  const bare = await playwright.request.newContext({ baseURL, extraHTTPHeaders: {} });
+  const asToken = () =>
+    bare.get("/api/2.0/mlflow/users/current", { headers: { Authorization: `Bearer ${token}` } });
+  expect((await asToken()).status()).toBe(200);
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await expect(row).toBeVisible();
+  await page.reload();
+  await expect(page.getByTestId("new-token")).toHaveCount(0);
+  await page.getByRole("row", { name: new RegExp(name) }).getByRole("button", { name: "Revoke" }).click();
+  await expect(page.getByRole("row", { name: new RegExp(name) })).toHaveCount(0);
+  expect((await asToken()).status()).toBe(401);
+  await bare.dispose();
+});

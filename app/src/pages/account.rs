@@ -181,7 +181,9 @@ pub fn LoginPage() -> impl IntoView {
 /// The header's account corner: who is signed in, and sign out.
 #[component]
 pub fn AccountMenu() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
+    // Asked again on every navigation: signing in or out moves to another page.
+    let location = leptos_router::hooks::use_location();
+    let user = Resource::new(move || location.pathname.get(), |_| current_user());
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <Suspense fallback=|| ()>
