@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: the same MLflow-client workload against aiops (release build) and
 # `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
-# then mixed load (wrk) and idle connections (bench/load.py).
+# then mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
+# (bench/auth.py: Basic, token and authentication off).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -18,3 +19,5 @@ MLFLOW_BIN="$(dirname "$MLFLOW_PYTHON")/mlflow"
 "$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "mixed load and idle connections"
 "$MLFLOW_PYTHON" bench/load.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+log "authentication cost"
+"$MLFLOW_PYTHON" bench/auth.py --aiops "$ROOT/target/release/aiops"

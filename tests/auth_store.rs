@@ -11,8 +11,8 @@ use aiops_core::artifacts::LocalArtifactStore;
 use aiops_core::auth::authenticator::Credentials;
 use aiops_core::auth::{secret, Actor, Permission, ResourceKind};
 use aiops_core::service::{AccessPolicy, AppState};
-use aiops_core::store::auth::AuthStore;
-use aiops_core::store::{SqlTrackingStore, TrackingStore};
+use aiops_core::store::prelude::*;
+use aiops_core::store::SqlTrackingStore;
 use aiops_core::tracking::{LifecycleStage, NewRun};
 use aiops_core::CoreError;
 

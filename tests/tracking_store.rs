@@ -3,7 +3,7 @@
 
 mod common;
 
-use aiops_core::store::TrackingStore;
+use aiops_core::store::prelude::*;
 use aiops_core::tracking::{
     Dataset, DatasetInput, ExperimentTag, LifecycleStage, Metric, ModelOutput, NewRun, Param, RunStatus,
     RunTag, RunUpdate,
@@ -434,7 +434,7 @@ async fn latest_values_round_trip_exactly(store: &dyn TrackingStore) {
         })
         .await
         .unwrap()
-        .runs
+        .items
         .into_iter()
         .find(|r| r.info.run_id == run_id)
         .unwrap();
@@ -561,7 +561,7 @@ async fn dataset_inputs_and_model_outputs(store: &dyn TrackingStore) {
         ..RunSearch::default()
     };
     let found = |page: aiops_core::store::RunPage| {
-        let mut ids: Vec<String> = page.runs.into_iter().map(|r| r.info.run_id).collect();
+        let mut ids: Vec<String> = page.items.into_iter().map(|r| r.info.run_id).collect();
         ids.sort();
         ids
     };
@@ -716,10 +716,10 @@ mod keyset {
                 .await
                 .unwrap();
             let last = page
-                .runs
+                .items
                 .last()
                 .map(|r| (r.info.start_time, r.info.run_id.clone()));
-            seen.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            seen.extend(page.items.into_iter().map(|r| r.info.run_id));
             if !page.has_more {
                 break;
             }

@@ -5,7 +5,7 @@ use super::AppState;
 use crate::artifacts::ArtifactPath;
 use crate::auth::{Access, Actor};
 use crate::search::Filter;
-use crate::store::{ExperimentPage, ExperimentSearch, MetricRange, RunPage, RunSearch};
+use crate::store::{ExperimentPage, ExperimentSearch, LoggedModelPage, MetricRange, RunPage, RunSearch};
 use crate::tracking::{
     DatasetInput, Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, LoggedModel, Metric,
     ModelOutput, NewLoggedModel, NewRun, Param, Run, RunInfo, RunTag, RunUpdate,
@@ -60,7 +60,7 @@ impl AppState {
     ) -> CoreResult<ExperimentPage> {
         let grants = self.experiment_grants(actor).await?;
         let mut page = self.tracking.search_experiments(search).await?;
-        page.experiments
+        page.items
             .retain(|e| self.can_read(actor, &grants, &e.experiment_id));
         Ok(page)
     }
@@ -279,7 +279,7 @@ impl AppState {
         filter: Option<&Filter>,
         max_results: i64,
         offset: i64,
-    ) -> CoreResult<(Vec<LoggedModel>, bool)> {
+    ) -> CoreResult<LoggedModelPage> {
         self.check_experiments(actor, experiment_ids, Access::Read)
             .await?;
         self.tracking

@@ -4,6 +4,14 @@
 pub mod auth;
 mod sql;
 
+/// Every store trait, for calling store methods on a concrete store.
+pub mod prelude {
+    pub use super::auth::AuthStore;
+    pub use super::{
+        Database, ExperimentStore, LoggedModelStore, MetricStore, RunStore, SearchStore, TrackingStore,
+    };
+}
+
 pub use sql::{Backend, SqlTrackingStore};
 
 use std::sync::Arc;
@@ -16,13 +24,18 @@ use crate::tracking::{
 };
 use crate::CoreResult;
 
+/// What any store answers: which database it is and whether it is up.
 #[async_trait::async_trait]
-pub trait TrackingStore: Send + Sync {
+pub trait Database: Send + Sync {
     /// Which database is behind the store.
     fn backend(&self) -> Backend;
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> CoreResult<()>;
+}
 
+/// Experiments: create, read, rename, delete/restore, tag.
+#[async_trait::async_trait]
+pub trait ExperimentStore: Send + Sync {
     /// Creates an experiment; `artifact_location` defaults to `mlflow-artifacts:/<id>`.
     /// The `owner`, if any, is granted MANAGE in the same transaction.
     async fn create_experiment(
@@ -39,7 +52,11 @@ pub trait TrackingStore: Send + Sync {
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()>;
     async fn set_experiment_lifecycle(&self, experiment_id: &str, stage: LifecycleStage) -> CoreResult<()>;
     async fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> CoreResult<()>;
+}
 
+/// Runs and what is logged to them: metrics, params, tags, inputs and outputs.
+#[async_trait::async_trait]
+pub trait RunStore: Send + Sync {
     async fn create_run(&self, run: NewRun) -> CoreResult<Run>;
     async fn get_run(&self, run_id: &str) -> CoreResult<Run>;
     async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo>;
@@ -66,6 +83,11 @@ pub trait TrackingStore: Send + Sync {
     ) -> CoreResult<()>;
     /// Records logged models an active run produced.
     async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()>;
+}
+
+/// Metric histories: paged, sampled for charts, and their ranges.
+#[async_trait::async_trait]
+pub trait MetricStore: Send + Sync {
     /// The full history of one metric, by step then timestamp.
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;
     /// One page of a metric's history: `limit` points after skipping `offset`.
@@ -88,12 +110,20 @@ pub trait TrackingStore: Send + Sync {
 
     /// Min and max over the whole history of every metric of these runs.
     async fn metric_ranges(&self, run_ids: &[String]) -> CoreResult<Vec<MetricRange>>;
+}
 
+/// Searches over runs and experiments (filters compiled to bound SQL).
+#[async_trait::async_trait]
+pub trait SearchStore: Send + Sync {
     /// Runs matching a search, in the requested order.
     async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage>;
     /// Experiments matching a search, in the requested order.
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage>;
+}
 
+/// MLflow 3 logged models.
+#[async_trait::async_trait]
+pub trait LoggedModelStore: Send + Sync {
     async fn create_logged_model(&self, model: NewLoggedModel) -> CoreResult<LoggedModel>;
     async fn get_logged_model(&self, model_id: &str) -> CoreResult<LoggedModel>;
     async fn set_logged_model_status(&self, model_id: &str, status: &str) -> CoreResult<LoggedModel>;
@@ -108,7 +138,18 @@ pub trait TrackingStore: Send + Sync {
         filter: Option<&Filter>,
         max_results: i64,
         offset: i64,
-    ) -> CoreResult<(Vec<LoggedModel>, bool)>;
+    ) -> CoreResult<LoggedModelPage>;
+}
+
+/// The whole tracking store: every area above, implemented by one SQL store.
+pub trait TrackingStore:
+    Database + ExperimentStore + RunStore + MetricStore + SearchStore + LoggedModelStore
+{
+}
+
+impl<T: Database + ExperimentStore + RunStore + MetricStore + SearchStore + LoggedModelStore> TrackingStore
+    for T
+{
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -133,12 +174,25 @@ pub struct RunSearch {
     pub after: Option<(i64, String)>,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct RunPage {
-    pub runs: Vec<Run>,
-    /// More runs follow this page.
+/// One page of a search: the items, and whether more follow.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
     pub has_more: bool,
 }
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            items: Vec::new(),
+            has_more: false,
+        }
+    }
+}
+
+pub type RunPage = Page<Run>;
+pub type ExperimentPage = Page<Experiment>;
+pub type LoggedModelPage = Page<LoggedModel>;
 
 #[derive(Clone, Debug, Default)]
 pub struct ExperimentSearch {
@@ -147,12 +201,6 @@ pub struct ExperimentSearch {
     pub order_by: Vec<OrderBy>,
     pub max_results: i64,
     pub offset: i64,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct ExperimentPage {
-    pub experiments: Vec<Experiment>,
-    pub has_more: bool,
 }
 
 /// Opens the store named by a database URL (`sqlite://…` or `postgres://…`) and migrates it.

@@ -133,14 +133,17 @@ pub async fn search(State(state): State<AppState>, Caller(actor): Caller, fields
         return Err(ApiError::invalid("max_results must be between 1 and 1000"));
     }
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let (models, has_more) = state
+    let page = state
         .search_logged_models(&actor, &experiment_ids, filter.as_ref(), max_results, offset)
         .await?;
     let mut body = Map::new();
-    if !models.is_empty() {
-        body.insert("models".into(), models.iter().map(wire::logged_model).collect());
+    if !page.items.is_empty() {
+        body.insert(
+            "models".into(),
+            page.items.iter().map(wire::logged_model).collect(),
+        );
     }
-    if has_more {
+    if page.has_more {
         body.insert(
             "next_page_token".into(),
             json!(wire::page_token(offset + max_results)),

@@ -112,10 +112,10 @@ pub async fn search_experiments(
     };
     let page = state.search_experiments(&actor, &search).await?;
     let mut body = Map::new();
-    if !page.experiments.is_empty() {
+    if !page.items.is_empty() {
         body.insert(
             "experiments".into(),
-            page.experiments.iter().map(wire::experiment).collect(),
+            page.items.iter().map(wire::experiment).collect(),
         );
     }
     if page.has_more {
@@ -383,8 +383,8 @@ pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, f
     };
     let page = state.search_runs(&actor, &search).await?;
     let mut body = Map::new();
-    if !page.runs.is_empty() {
-        body.insert("runs".into(), page.runs.iter().map(wire::run).collect());
+    if !page.items.is_empty() {
+        body.insert("runs".into(), page.items.iter().map(wire::run).collect());
     }
     if page.has_more {
         body.insert(

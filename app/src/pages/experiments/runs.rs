@@ -67,7 +67,7 @@ pub async fn experiment_runs(
         )
         .await?;
     let spans = if with_spans {
-        let ids: Vec<String> = page.runs.iter().map(|r| r.info.run_id.clone()).collect();
+        let ids: Vec<String> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
         state
             .metric_ranges(&actor, &ids)
             .await?
@@ -82,7 +82,7 @@ pub async fn experiment_runs(
     } else {
         Vec::new()
     };
-    let mut runs = page.runs;
+    let mut runs = page.items;
     // The table names datasets; their schema and profile (possibly megabytes) stay behind.
     for input in runs.iter_mut().flat_map(|r| r.inputs.dataset_inputs.iter_mut()) {
         input.dataset.schema = None;

@@ -1,0 +1,338 @@
+//! Runs and what is logged to them on the SQL store ([`RunStore`]).
+
+use super::*;
+
+#[async_trait::async_trait]
+impl RunStore for SqlTrackingStore {
+    async fn create_run(&self, run: NewRun) -> CoreResult<Run> {
+        validation::user_id(&run.user_id).map_err(CoreError::InvalidParameter)?;
+        let experiment = self.get_experiment(&run.experiment_id).await?;
+        if experiment.lifecycle_stage != LifecycleStage::Active {
+            return Err(CoreError::InvalidParameter(format!(
+                "The experiment {} must be in the 'active' state. Current state is deleted.",
+                run.experiment_id
+            )));
+        }
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        // The name comes from run_name, else the mlflow.runName tag, else a generated one.
+        let tag_name = run
+            .tags
+            .iter()
+            .find(|t| t.key == RUN_NAME_TAG)
+            .map(|t| t.value.clone());
+        let name = run
+            .run_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or(tag_name)
+            .unwrap_or_else(|| generated_run_name(&run_id));
+        let start_time = if run.start_time > 0 {
+            run.start_time
+        } else {
+            now_millis()
+        };
+        let artifact_uri = format!(
+            "{}/{run_id}/artifacts",
+            experiment.artifact_location.trim_end_matches('/')
+        );
+        let mut tags: Vec<RunTag> = run.tags.into_iter().filter(|t| t.key != RUN_NAME_TAG).collect();
+        tags.push(RunTag {
+            key: RUN_NAME_TAG.into(),
+            value: name.clone(),
+        });
+        validate_batch(&[], &[], &tags)?;
+
+        let experiment_id = parse_experiment_id(&experiment.experiment_id)?;
+        {
+            let (_writer, mut tx) = self.write_tx().await?;
+            sqlx::query(
+                "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
+                 lifecycle_stage, artifact_uri) VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7)",
+            )
+            .bind(&run_id)
+            .bind(experiment_id)
+            .bind(&name)
+            .bind(&run.user_id)
+            .bind(RunStatus::Running.as_str())
+            .bind(start_time)
+            .bind(&artifact_uri)
+            .execute(&mut *tx)
+            .await?;
+            insert_tags(self.backend, &mut tx, &run_id, &tags).await?;
+            tx.commit().await?;
+        }
+        self.get_run(&run_id).await
+    }
+
+    async fn get_run(&self, run_id: &str) -> CoreResult<Run> {
+        self.get_runs(&[run_id.to_string()])
+            .await?
+            .pop()
+            .ok_or_else(|| run_not_found(run_id))
+    }
+
+    async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo> {
+        let info = self.active_run(run_id).await?;
+        if let Some(name) = &update.run_name {
+            if name.chars().count() > validation::MAX_TAG_VALUE_LENGTH {
+                return Err(CoreError::InvalidParameter("run_name is too long".into()));
+            }
+        }
+        {
+            let (_writer, mut tx) = self.write_tx().await?;
+            sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
+                .bind(update.status.unwrap_or(info.status).as_str())
+                .bind(update.end_time.or(info.end_time))
+                .bind(
+                    update
+                        .run_name
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(&info.run_name),
+                )
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(name) = update.run_name.as_deref().filter(|n| !n.is_empty()) {
+                insert_tags(
+                    self.backend,
+                    &mut tx,
+                    run_id,
+                    &[RunTag {
+                        key: RUN_NAME_TAG.into(),
+                        value: name.into(),
+                    }],
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        self.run_info(run_id).await
+    }
+
+    async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
+        let (_writer, mut tx) = self.write_tx().await?;
+        let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
+        let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
+            .bind(stage.as_str())
+            .bind(deleted_time)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(run_not_found(run_id));
+        }
+        Ok(())
+    }
+
+    async fn list_runs(&self, experiment_id: &str, limit: i64) -> CoreResult<Vec<RunInfo>> {
+        let id = parse_experiment_id(experiment_id)?;
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE experiment_id = $1 AND lifecycle_stage = 'active' \
+             ORDER BY start_time DESC, run_uuid ASC LIMIT $2"
+        ))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_info_from)
+        .collect()
+    }
+
+    async fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[RunTag],
+    ) -> CoreResult<()> {
+        validate_batch(metrics, params, tags)?;
+        let (_writer, mut tx) = self.write_tx().await?;
+        // Checked inside the write: a run deleted meanwhile can't take the batch.
+        active_run_on(&mut *tx, run_id).await?;
+
+        if !params.is_empty() {
+            // A param is immutable once logged: same value again is fine, another is refused.
+            // All placeholders of one statement share one style (sqlx counts `?` apart from `$N`).
+            let marks = placeholder_list(self.backend, 1, params.len() + 1);
+            let sql = format!(
+                "SELECT key, value FROM params WHERE run_uuid = {} AND key IN ({})",
+                marks[0],
+                marks[1..].join(", ")
+            );
+            let mut existing = sqlx::query(&sql).bind(run_id);
+            for p in params {
+                existing = existing.bind(&p.key);
+            }
+            for row in existing.fetch_all(&mut *tx).await? {
+                let key: String = row.try_get("key")?;
+                let old: String = row.try_get("value")?;
+                if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
+                    return Err(CoreError::InvalidParameter(format!(
+                        "Changing param values is not allowed. Param with key='{key}' was already logged with \
+                         value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
+                        new.value
+                    )));
+                }
+            }
+            let mut seen = HashSet::new();
+            let unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+            for chunk in unique.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+                    values_rows(self.backend, chunk.len(), 3)
+                );
+                let mut insert = sqlx::query(&sql);
+                for p in chunk {
+                    insert = insert.bind(run_id).bind(&p.key).bind(&p.value);
+                }
+                insert.execute(&mut *tx).await?;
+            }
+        }
+
+        insert_tags(self.backend, &mut tx, run_id, tags).await?;
+        if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
+            sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
+                .bind(&name.value)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+
+        if !metrics.is_empty() {
+            for chunk in metrics.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
+                     ON CONFLICT DO NOTHING",
+                    values_rows(self.backend, chunk.len(), 6)
+                );
+                bind_metrics(sqlx::query(&sql), run_id, chunk.iter())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
+            let mut latest: HashMap<&str, &Metric> = HashMap::new();
+            for m in metrics {
+                match latest.get(m.key.as_str()) {
+                    Some(current) if !is_later(m, current) => {}
+                    _ => {
+                        latest.insert(&m.key, m);
+                    }
+                }
+            }
+            let latest: Vec<&Metric> = latest.into_values().collect();
+            for chunk in latest.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
+                     ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+                     timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
+                     WHERE excluded.step > latest_metrics.step \
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+                            AND excluded.value > latest_metrics.value)",
+                    values_rows(self.backend, chunk.len(), 6)
+                );
+                bind_metrics(sqlx::query(&sql), run_id, chunk.iter().copied())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()> {
+        self.active_run(run_id).await?;
+        let (_writer, mut tx) = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
+            .bind(run_id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if done.rows_affected() == 0 {
+            return Err(CoreError::NotFound(format!(
+                "No tag with name: {key} in run with id {run_id}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn log_inputs(
+        &self,
+        run_id: &str,
+        datasets: &[DatasetInput],
+        model_ids: &[String],
+    ) -> CoreResult<()> {
+        validation::dataset_inputs(datasets).map_err(CoreError::InvalidParameter)?;
+        let info = self.active_run(run_id).await?;
+        let experiment_id = parse_experiment_id(&info.experiment_id)?;
+        let (_writer, mut tx) = self.write_tx().await?;
+        // The first of several inputs with the same (name, digest) wins, as in MLflow.
+        let mut seen = HashSet::new();
+        for input in datasets
+            .iter()
+            .filter(|i| seen.insert((i.dataset.name.as_str(), i.dataset.digest.as_str())))
+        {
+            let d = &input.dataset;
+            sqlx::query(
+                "INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, source_type, source, \
+                 dataset_schema, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+            )
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .bind(&d.source_type)
+            .bind(&d.source)
+            .bind(d.schema.as_deref())
+            .bind(d.profile.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            let dataset_uuid: String = sqlx::query(
+                "SELECT dataset_uuid FROM datasets WHERE experiment_id = $1 AND name = $2 AND digest = $3",
+            )
+            .bind(experiment_id)
+            .bind(&d.name)
+            .bind(&d.digest)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("dataset_uuid")?;
+            let tags: Vec<(&str, &str)> = input
+                .tags
+                .iter()
+                .map(|t| (t.key.as_str(), t.value.as_str()))
+                .collect();
+            let tags = serde_json::to_string(&tags)
+                .map_err(|e| CoreError::InvalidParameter(format!("Invalid input tags: {e}")))?;
+            sqlx::query(
+                "INSERT INTO run_dataset_inputs (run_uuid, dataset_uuid, context, tags) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (run_uuid, dataset_uuid) DO NOTHING",
+            )
+            .bind(run_id)
+            .bind(&dataset_uuid)
+            .bind(input.context())
+            .bind(&tags)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for model_id in model_ids {
+            insert_model_link(&mut tx, run_id, "input", model_id, 0).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()> {
+        self.active_run(run_id).await?;
+        let (_writer, mut tx) = self.write_tx().await?;
+        for model in models {
+            insert_model_link(&mut tx, run_id, "output", &model.model_id, model.step).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! Searches over runs and experiments (filters compiled to bound SQL). on the SQL store ([`SearchStore`]).
+
+use super::*;
+
+#[async_trait::async_trait]
+impl SearchStore for SqlTrackingStore {
+    async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage> {
+        let mut b = SqlBuilder::new(1);
+        let experiment_ids = experiment_id_list(&search.experiment_ids)?;
+        if experiment_ids.is_empty() {
+            return Ok(RunPage::default());
+        }
+        let (joins, order) = compile_run_order(&mut b, &search.order_by);
+        let experiments = experiment_ids
+            .iter()
+            .map(|id| b.bind(Bind::Int(*id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stages = search
+            .view
+            .stages()
+            .iter()
+            .map(|s| b.bind(Bind::Text((*s).into())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT r.run_uuid FROM runs r{joins} WHERE r.experiment_id IN ({experiments}) \
+             AND r.lifecycle_stage IN ({stages})"
+        );
+        // Keyset paging walks the (experiment_id, start_time DESC, run_uuid) index from the
+        // last row seen, so page 1,000 costs what page 1 does.
+        let keyset = search
+            .order_by
+            .is_empty()
+            .then_some(search.after.as_ref())
+            .flatten();
+        if let Some((start_time, run_id)) = keyset {
+            let t = b.bind(Bind::Int(*start_time));
+            let t2 = b.bind(Bind::Int(*start_time));
+            let id = b.bind(Bind::Text(run_id.clone()));
+            sql.push_str(&format!(
+                " AND (r.start_time < {t} OR (r.start_time = {t2} AND r.run_uuid > {id}))"
+            ));
+        }
+        let offset = if keyset.is_some() { 0 } else { search.offset };
+        let page = IdPage {
+            max_results: search.max_results,
+            offset,
+        };
+        let (ids, has_more) = self
+            .search_ids::<String>(
+                b,
+                sql,
+                Subject::Runs,
+                search.filter.as_ref(),
+                &order,
+                page,
+                "run_uuid",
+            )
+            .await?;
+        Ok(RunPage {
+            items: self.get_runs(&ids).await?,
+            has_more,
+        })
+    }
+
+    async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
+        let mut b = SqlBuilder::new(1);
+        let stages = search
+            .view
+            .stages()
+            .iter()
+            .map(|s| b.bind(Bind::Text((*s).into())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT e.experiment_id FROM experiments e WHERE e.lifecycle_stage IN ({stages})");
+        let order = compile_experiment_order(&search.order_by);
+        let page = IdPage {
+            max_results: search.max_results,
+            offset: search.offset,
+        };
+        let (ids, has_more) = self
+            .search_ids::<i64>(
+                b,
+                sql,
+                Subject::Experiments,
+                search.filter.as_ref(),
+                &order,
+                page,
+                "experiment_id",
+            )
+            .await?;
+        let mut experiments = Vec::new();
+        for id in &ids {
+            if let Some(e) = self
+                .experiment_where("experiment_id = $1", BindValue::Int(*id))
+                .await?
+            {
+                experiments.push(e);
+            }
+        }
+        Ok(ExperimentPage {
+            items: experiments,
+            has_more,
+        })
+    }
+}
+
+/// Which slice of a search's results to return.
+#[derive(Clone, Copy)]
+pub(super) struct IdPage {
+    pub(super) max_results: i64,
+    pub(super) offset: i64,
+}
+
+impl SqlTrackingStore {
+    /// The ids a search selects: `sql` (a SELECT of one id column with its own conditions)
+    /// plus the compiled `filter`, `order` and the page. One extra row is fetched to tell
+    /// whether more follow; at most `max_results` ids are returned.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn search_ids<T>(
+        &self,
+        mut b: SqlBuilder,
+        mut sql: String,
+        subject: Subject,
+        filter: Option<&Filter>,
+        order: &str,
+        page: IdPage,
+        column: &str,
+    ) -> CoreResult<(Vec<T>, bool)>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, subject, filter));
+        }
+        let limit = b.bind(Bind::Int(page.max_results + 1));
+        let offset = b.bind(Bind::Int(page.offset));
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let mut ids: Vec<T> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(column))
+            .collect::<Result<_, _>>()?;
+        let has_more = ids.len() as i64 > page.max_results;
+        ids.truncate(usize::try_from(page.max_results).unwrap_or(0));
+        Ok((ids, has_more))
+    }
+
+    /// Full runs for `ids`, in the order given, in one query: each run's params, tags and
+    /// latest metrics come back aggregated as JSON text, one row per run. Rows cross from
+    /// SQLite's worker thread one at a time, so 21 rows cost far less than 21 x 20.
+    pub async fn get_runs(&self, ids: &[String]) -> CoreResult<Vec<Run>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = hydrate_runs_sql(self.backend, &placeholders(self.backend, 1, ids.len()));
+        let rows = ids_query(&sql, ids).fetch_all(&self.pool).await?;
+        let mut runs: HashMap<String, Run> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let info = run_info_from(row)?;
+            let mut params: Vec<Param> = pairs_from_json(&row.try_get::<String, _>("params_json")?)?
+                .into_iter()
+                .map(|(key, value)| Param { key, value })
+                .collect();
+            let mut tags: Vec<RunTag> = pairs_from_json(&row.try_get::<String, _>("tags_json")?)?
+                .into_iter()
+                .map(|(key, value)| RunTag { key, value })
+                .collect();
+            let mut metrics = metrics_from_json(&row.try_get::<String, _>("metrics_json")?)?;
+            let dataset_inputs = datasets_from_json(&row.try_get::<String, _>("datasets_json")?)?;
+            let (model_inputs, model_outputs) =
+                model_links_from_json(&row.try_get::<String, _>("models_json")?)?;
+            params.sort_by(|a, b| a.key.cmp(&b.key));
+            tags.sort_by(|a, b| a.key.cmp(&b.key));
+            metrics.sort_by(|a, b| a.key.cmp(&b.key));
+            runs.insert(
+                info.run_id.clone(),
+                Run {
+                    info,
+                    params,
+                    tags,
+                    metrics,
+                    inputs: RunInputs {
+                        dataset_inputs,
+                        model_inputs,
+                    },
+                    outputs: RunOutputs { model_outputs },
+                },
+            );
+        }
+        Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
+    }
+}
+
+/// One row per run: its columns plus params, tags and latest metrics as JSON arrays of
+/// arrays. Metric values travel as text that round-trips exactly (SQLite's `quote()`
+/// falls back to 20 digits when 15 would lose bits; PostgreSQL prints the shortest exact
+/// form), because both databases' JSON number output keeps only 15 digits or less.
+fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
+    // `from` names its rows `x`; each aggregate is one run's rows as a JSON array of arrays.
+    let aggregate = |columns: &str, from: &str| {
+        format!(
+            "(SELECT {} FROM {from} WHERE x.run_uuid = r.run_uuid)",
+            json_rows(backend, columns)
+        )
+    };
+    let value_text = exact_value_text(backend);
+    format!(
+        "SELECT r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
+         r.lifecycle_stage, r.artifact_uri, {} AS params_json, {} AS tags_json, {} AS metrics_json, \
+         {} AS datasets_json, {} AS models_json FROM runs r WHERE r.run_uuid IN ({list})",
+        aggregate("key, value", "params x"),
+        aggregate("key, value", "tags x"),
+        aggregate(
+            &format!("key, {value_text}, timestamp, step, is_nan"),
+            "latest_metrics x"
+        ),
+        aggregate(
+            "d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile, x.tags",
+            "run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid"
+        ),
+        aggregate("direction, model_id, step", "run_model_links x"),
+    )
+}
