@@ -11,4 +11,5 @@ ensure_wasm_opt
 log "cargo leptos build --release"
 cargo leptos build --release
 log "starting aiops on ${AIOPS_ADDR:-127.0.0.1:3000}"
+log "sign in as admin: the password is AIOPS_ADMIN_PASSWORD, or the one printed below at the first start"
 exec "$ROOT/target/release/aiops" serve "$@"

@@ -77,6 +77,9 @@ async fn main() -> ExitCode {
 async fn users(args: UsersArgs) -> Result<(), Box<dyn std::error::Error>> {
     use aiops_core::auth::{secret, validate_password, validate_username};
     use aiops_core::store::auth::AuthStore;
+    if args.store.database_url.is_none() {
+        std::fs::create_dir_all(&args.store.data_dir)?;
+    }
     let store = open_store(&args.store.database_url()).await?;
     let read_password = || -> Result<String, Box<dyn std::error::Error>> {
         let mut line = String::new();

@@ -635,3 +635,95 @@ async fn signing_in_is_required_and_no_password_is_logged() {
     let again = Server::start(fresh.path(), &[], &[("AIOPS_ADMIN_PASSWORD", "")]).await;
     assert!(!again.log_text().contains("created user 'admin'"));
 }
+
+/// Recovery without a server: `aiops users` adds, lists, re-passwords and demotes users
+/// on the database directly, and the server then honours what it wrote.
+#[tokio::test]
+async fn users_are_managed_offline() {
+    use std::io::Write as _;
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    let data_arg = data.display().to_string();
+    let users = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .arg("users")
+            .args(["--data-dir", &data_arg])
+            .args(args)
+            .env_remove("AIOPS_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = users(&["add", "ops", "--admin"], "first-password-1\n");
+    assert!(ok, "{out}");
+    let (ok, out) = users(&["add", "ops"], "first-password-1\n");
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = users(&["add", "short"], "x\n");
+    assert!(!ok && out.contains("at least 8"), "{out}");
+    let (ok, out) = users(&["set-password", "ops"], "second-password-2\n");
+    assert!(ok, "{out}");
+    let (ok, out) = users(&["list"], "");
+    assert!(ok && out.contains("ops\tadmin"), "{out}");
+
+    // The admin made offline counts as the first admin: no `admin` user is made.
+    let server = Server::start(cwd.path(), &["--data-dir", &data_arg], &[]).await;
+    let as_ops = |password: &'static str| {
+        reqwest::Client::new()
+            .get(server.url("/api/2.0/mlflow/users/current"))
+            .basic_auth("ops", Some(password))
+            .send()
+    };
+    assert_eq!(as_ops("first-password-1").await.unwrap().status(), 401);
+    let me: serde_json::Value = as_ops("second-password-2").await.unwrap().json().await.unwrap();
+    assert_eq!(me["user"]["is_admin"], true);
+    assert_eq!(server.get("/api/2.0/mlflow/users/current").await.status(), 401);
+    let (ok, out) = users(&["set-admin", "ops", "--no"], "");
+    assert!(ok, "{out}");
+    // The running server sees the change at once (the user row is read on every request).
+    let me: serde_json::Value = as_ops("second-password-2").await.unwrap().json().await.unwrap();
+    assert_eq!(me["user"]["is_admin"], false);
+}
+
+/// `--anonymous-read`: callers without credentials read pages and the API, and nothing else.
+#[tokio::test]
+async fn anonymous_read_allows_reads_only() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start(cwd.path(), &["--anonymous-read"], &[]).await;
+    let plain = reqwest::Client::new();
+    let page = plain.get(server.url("/experiments")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let read = plain
+        .get(server.url("/api/2.0/mlflow/experiments/get?experiment_id=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let write = plain
+        .post(server.url("/api/2.0/mlflow/experiments/create"))
+        .json(&serde_json::json!({ "name": "anonymous" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 401);
+    let users = plain
+        .get(server.url("/api/2.0/mlflow/users/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), 401);
+    let after: serde_json::Value = server
+        .get("/api/2.0/mlflow/experiments/search?max_results=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!after.to_string().contains("anonymous"), "{after}");
+}
