@@ -1,9 +1,11 @@
 """What signing in costs: log_batch, search_runs and metric history over HTTP (wrk),
 with Basic credentials, with an access token, and with authentication off, in one run.
 
-Three aiops (release) processes, one per mode, each holding the same data: one with
-`--disable-auth` (no credential checks), one called with Basic credentials, one with an
-access token, so no mode searches a bigger table than another. One
+Two aiops (release) processes per mode, each holding the same data: with
+`--disable-auth` (no credential checks), called with Basic credentials, and called with an
+access token, so no mode searches a bigger table than another; a mode's figure is the mean
+of its two processes, and how far the two auth-off processes differ is printed as the noise.
+`server-info` (no database work at all) shows what checking credentials costs by itself. One
 keep-alive connection, so the median is a request's own time and not a queue's (with
 several, requests wait behind SQLite's one writer and the wait swamps what is measured).
 Rounds interleave the modes; the figure is the median over rounds of wrk's median. The
@@ -20,9 +22,10 @@ import requests
 from bench import ADMIN_PASSWORD, Server, free_port
 from load import DONE_LUA, lua_file, wrk
 
-SECONDS = 5
+SECONDS = 4
 CONNECTIONS = 1
-ROUNDS = 5
+ROUNDS = 4
+PROCS = 2
 PASSWORD = ADMIN_PASSWORD
 
 REQUEST_LUA = r"""
@@ -77,6 +80,7 @@ def workloads(exp, run_id):
         "search_runs (100 rows)": ("POST", "/api/2.0/mlflow/runs/search",
                                    '{"experiment_ids": ["%s"], "filter": "params.model = \'mlp\'", "max_results": 100}' % exp),
         "metric history (1,000 points)": ("GET", f"/api/2.0/mlflow/metrics/get-history?run_id={run_id}&metric_key=loss", ""),
+        "server-info (no database work)": ("GET", "/api/3.0/mlflow/server-info", ""),
     }
 
 
@@ -88,40 +92,50 @@ def main():
     env = {**os.environ, "RUST_LOG": "warn", "AIOPS_ADMIN_PASSWORD": PASSWORD}
     basic = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
     results = {}
-    off = start(args.aiops, work, "auth-off", ["--disable-auth"], env)
-    on_basic = start(args.aiops, work, "auth-basic", [], env)
-    on_token = start(args.aiops, work, "auth-token", [], env)
-    servers = [off, on_basic, on_token]
+    servers = []
     try:
-        token = requests.post(f"{on_token.url}/_app/create_token", data={"name": "bench", "days": ""},
-                              headers={"Authorization": basic}, timeout=30).json()
-        modes = {"auth off": (off, ""), "Basic": (on_basic, basic), "token": (on_token, f"Bearer {token}")}
-        ids = {mode: prepare(server.url, {"Authorization": basic}, "bench") for mode, (server, _) in modes.items()}
-        on = on_basic
+        procs = {}  # (mode, i) -> (server, authorization)
+        for i in range(PROCS):
+            for mode, flags in (("auth off", ["--disable-auth"]), ("Basic", []), ("token", [])):
+                server = start(args.aiops, work, f"{mode.replace(' ', '-')}-{i}", flags, env)
+                servers.append(server)
+                auth = "" if mode == "auth off" else basic
+                if mode == "token":
+                    token = requests.post(f"{server.url}/_app/create_token", data={"name": "bench", "days": ""},
+                                          headers={"Authorization": basic}, timeout=30).json()
+                    auth = f"Bearer {token}"
+                procs[(mode, i)] = (server, auth)
+        modes = ["auth off", "Basic", "token"]
+        ids = {key: prepare(server.url, {"Authorization": basic}, "bench") for key, (server, _) in procs.items()}
+        on = procs[("Basic", 0)][0]
         floor = wrk(f"{on.url}/health", lua_file(work, "health", DONE_LUA), CONNECTIONS, SECONDS)
         # Rounds interleave the modes, so drift on the machine hits each alike.
         for _ in range(ROUNDS):
-            for mode, (server, auth) in modes.items():
-                for name, (method, path, body) in workloads(*ids[mode]).items():
-                    script = lua_file(work, f"{mode}-{name}".replace(" ", "_").replace("(", "").replace(")", "")
-                                      .replace(",", ""), lua(body, path, method, auth))
+            for key, (server, auth) in procs.items():
+                for name, (method, path, body) in workloads(*ids[key]).items():
+                    script = lua_file(work, f"{key[0]}-{key[1]}-{name}".replace(" ", "_").replace("(", "")
+                                      .replace(")", "").replace(",", ""), lua(body, path, method, auth))
                     figure = wrk(f"{server.url}", script, CONNECTIONS, SECONDS)
-                    assert figure["errors"] + figure["non2xx"] == 0, (mode, name, figure)
-                    results.setdefault((name, mode), []).append(figure)
+                    assert figure["errors"] + figure["non2xx"] == 0, (key, name, figure)
+                    results.setdefault((name, key), []).append(figure)
     finally:
         for server in servers:
             server.stop()
 
-    print(f"\nAuthentication cost (wrk, {CONNECTIONS} connections, {SECONDS} s x {ROUNDS} rounds, SQLite, release build)")
+    def figure(name, mode, field):
+        return statistics.mean(statistics.median(f[field] for f in results[(name, (mode, i))]) for i in range(PROCS))
+
+    print(f"\nAuthentication cost (wrk, {CONNECTIONS} connection, {SECONDS} s x {ROUNDS} rounds x {PROCS} processes per "
+          f"mode, SQLite, release build)")
     print(f"{'request':<30} | {'mode':<8} | {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} | {'p50 vs off':>10}")
     for name in workloads("x", "y"):
-        base = statistics.median(f["p50"] for f in results[(name, "auth off")])
+        base = figure(name, "auth off", "p50")
         for mode in modes:
-            figs = results[(name, mode)]
-            p50 = statistics.median(f["p50"] for f in figs)
-            rps = statistics.median(f["rps"] for f in figs)
-            p99 = statistics.median(f["p99"] for f in figs)
-            print(f"{name:<30} | {mode:<8} | {rps:>8.0f} {p50:>8.3f} {p99:>8.3f} | {100 * (p50 / base - 1):>+9.1f}%")
+            p50 = figure(name, mode, "p50")
+            print(f"{name:<30} | {mode:<8} | {figure(name, mode, 'rps'):>8.0f} {p50:>8.3f} "
+                  f"{figure(name, mode, 'p99'):>8.3f} | {100 * (p50 / base - 1):>+9.1f}%")
+        a, b = (statistics.median(f["p50"] for f in results[(name, ("auth off", i))]) for i in range(2))
+        print(f"{'':<30} | noise: the two auth-off processes differ by {100 * abs(a - b) / min(a, b):.1f}%")
     print(f"floor (wrk on /health, {CONNECTIONS} connections): {floor['rps']:.0f} req/s, p50 {floor['p50']:.3f} ms")
 
 

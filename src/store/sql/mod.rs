@@ -97,22 +97,28 @@ impl SqlTrackingStore {
         };
         let (pool, write_pool) = match backend {
             Backend::Sqlite => {
+                // A SQLite connection is a file handle in this process: it cannot go stale
+                // the way a network connection can, so it is not pinged before each use
+                // (the ping cost a worker-thread round trip, as much as a point query).
                 let sqlite = |max: u32| {
-                    pool_options().max_connections(max).after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA busy_timeout = 10000",
-                                "PRAGMA foreign_keys = ON",
-                                // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
-                                "PRAGMA case_sensitive_like = ON",
-                            ] {
-                                conn.execute(pragma).await?;
-                            }
-                            Ok(())
+                    pool_options()
+                        .max_connections(max)
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                for pragma in [
+                                    "PRAGMA journal_mode = WAL",
+                                    "PRAGMA synchronous = NORMAL",
+                                    "PRAGMA busy_timeout = 10000",
+                                    "PRAGMA foreign_keys = ON",
+                                    // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
+                                    "PRAGMA case_sensitive_like = ON",
+                                ] {
+                                    conn.execute(pragma).await?;
+                                }
+                                Ok(())
+                            })
                         })
-                    })
                 };
                 // The writer connects first, so the database file and WAL mode exist
                 // before the readers open it.
