@@ -4,6 +4,7 @@
 //! handling and everything that touches I/O sits behind the `ssr` feature.
 
 pub mod auth;
+pub mod registry;
 pub mod search;
 pub mod tracking;
 pub mod validation;

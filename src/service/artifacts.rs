@@ -15,7 +15,7 @@ fn experiment_of(path: &ArtifactPath) -> Option<&str> {
 }
 
 impl AppState {
-    async fn check_artifact_path(
+    pub(crate) async fn check_artifact_path(
         &self,
         actor: &Actor,
         path: &ArtifactPath,

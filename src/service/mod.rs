@@ -6,6 +6,7 @@
 //! predictor.
 
 mod artifacts;
+mod registry;
 mod tracking;
 mod users;
 
@@ -18,6 +19,7 @@ use crate::artifacts::ArtifactStore;
 use crate::auth::authenticator::Authenticator;
 use crate::auth::{Access, Actor, Permission, ResourceKind};
 use crate::store::auth::AuthStore;
+use crate::store::registry::RegistryStore;
 use crate::store::{SqlTrackingStore, TrackingStore};
 use crate::{CoreError, CoreResult};
 
@@ -48,6 +50,7 @@ impl Default for AccessPolicy {
 pub struct AppState {
     pub tracking: Arc<dyn TrackingStore>,
     pub auth: Arc<dyn AuthStore>,
+    pub registry: Arc<dyn RegistryStore>,
     pub artifacts: Arc<dyn ArtifactStore>,
     pub authenticator: Arc<Authenticator>,
     pub policy: AccessPolicy,
@@ -61,7 +64,9 @@ impl AppState {
         policy: AccessPolicy,
     ) -> CoreResult<AppState> {
         let auth: Arc<dyn AuthStore> = store.clone();
+        let registry: Arc<dyn RegistryStore> = store.clone();
         Ok(AppState {
+            registry,
             tracking: store,
             authenticator: Arc::new(Authenticator::new(auth.clone())?),
             auth,

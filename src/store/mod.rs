@@ -2,11 +2,13 @@
 //! store over SQLite or PostgreSQL.
 
 pub mod auth;
+pub mod registry;
 mod sql;
 
 /// Every store trait, for calling store methods on a concrete store.
 pub mod prelude {
     pub use super::auth::AuthStore;
+    pub use super::registry::RegistryStore;
     pub use super::{
         Database, ExperimentStore, LoggedModelStore, MetricStore, RunStore, SearchStore, TrackingStore,
     };

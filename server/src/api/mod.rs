@@ -8,6 +8,7 @@ pub mod artifacts;
 pub mod compat;
 pub mod error;
 pub mod logged_models;
+pub mod registry;
 pub mod request;
 pub mod tracking;
 pub mod users;
@@ -184,6 +185,81 @@ fn mlflow_v2() -> Routes {
             Edit,
             logged_models::log_params,
         )
+        .add("POST", "/registered-models/create", Read, registry::create_model)
+        .add("GET", "/registered-models/get", Read, registry::get_model)
+        .add("PATCH", "/registered-models/update", Edit, registry::update_model)
+        .add(
+            "POST",
+            "/registered-models/rename",
+            Manage,
+            registry::rename_model,
+        )
+        .add(
+            "DELETE",
+            "/registered-models/delete",
+            Manage,
+            registry::delete_model,
+        )
+        .add(
+            "POST",
+            "/registered-models/set-tag",
+            Edit,
+            registry::set_model_tag,
+        )
+        .add(
+            "DELETE",
+            "/registered-models/delete-tag",
+            Edit,
+            registry::delete_model_tag,
+        )
+        .add(
+            "POST",
+            "/registered-models/get-latest-versions",
+            Read,
+            registry::latest_versions,
+        )
+        .add(
+            "GET",
+            "/registered-models/get-latest-versions",
+            Read,
+            registry::latest_versions,
+        )
+        .add("POST", "/registered-models/alias", Admin, registry::set_alias)
+        .add(
+            "DELETE",
+            "/registered-models/alias",
+            Admin,
+            registry::delete_alias,
+        )
+        .add("GET", "/registered-models/alias", Read, registry::get_by_alias)
+        .add("POST", "/model-versions/create", Edit, registry::create_version)
+        .add("GET", "/model-versions/get", Read, registry::get_version)
+        .add("PATCH", "/model-versions/update", Edit, registry::update_version)
+        .add(
+            "DELETE",
+            "/model-versions/delete",
+            Manage,
+            registry::delete_version,
+        )
+        .add(
+            "POST",
+            "/model-versions/transition-stage",
+            Admin,
+            registry::transition_stage,
+        )
+        .add("POST", "/model-versions/set-tag", Edit, registry::set_version_tag)
+        .add(
+            "DELETE",
+            "/model-versions/delete-tag",
+            Edit,
+            registry::delete_version_tag,
+        )
+        .add(
+            "GET",
+            "/model-versions/get-download-uri",
+            Read,
+            registry::download_uri,
+        )
         .add("POST", "/users/create", Admin, users::create_user)
         .add("GET", "/users/get", Admin, users::get_user)
         .add("GET", "/users/list", Admin, users::list_users)
@@ -241,7 +317,13 @@ pub fn routes() -> Routes {
         routes = routes
             .nest(&format!("{prefix}/2.0/mlflow"), mlflow_v2())
             .nest(&format!("{prefix}/2.0/mlflow-artifacts"), mlflow_artifacts())
-            .nest(&format!("{prefix}/3.0/mlflow"), mlflow_v3());
+            .nest(&format!("{prefix}/3.0/mlflow"), mlflow_v3())
+            .add(
+                "GET",
+                &format!("{prefix}/2.0/aiops/registry/audit"),
+                Class::Read,
+                registry::audit,
+            );
     }
     routes
 }

@@ -17,6 +17,7 @@ mod auth;
 mod experiments;
 mod logged_models;
 mod metrics;
+mod registry;
 mod runs;
 mod search;
 

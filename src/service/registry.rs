@@ -1,0 +1,252 @@
+//! Registry operations, with who-may-do-what: reading a model needs READ on it, changing
+//! its description, tags or versions EDIT, deleting MANAGE; stages and aliases are for
+//! administrators only. Any signed-in user may register a model and MANAGEs it.
+
+use super::AppState;
+use crate::auth::{Access, Actor, ResourceKind};
+use crate::registry::{AuditEntry, ModelVersion, NewModelVersion, RegisteredModel, Stage, Tag};
+use crate::store::registry::Change;
+use crate::store::Page;
+use crate::CoreResult;
+
+fn change(actor: &Actor, comment: &str) -> Change {
+    Change {
+        actor: actor.username.clone(),
+        comment: comment.to_string(),
+    }
+}
+
+impl AppState {
+    async fn check_model(&self, actor: &Actor, name: &str, access: Access) -> CoreResult<()> {
+        let grant = match actor.user_id {
+            Some(user) if !actor.is_admin => {
+                self.auth
+                    .permission(ResourceKind::RegisteredModel, name, user)
+                    .await?
+            }
+            _ => None,
+        };
+        self.require(actor, grant, access, || format!("registered model '{name}'"))
+    }
+
+    pub async fn create_registered_model(
+        &self,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+        tags: &[Tag],
+    ) -> CoreResult<RegisteredModel> {
+        self.signed_in(actor)?;
+        self.registry
+            .create_registered_model(name, description, tags, actor.user_id)
+            .await
+    }
+
+    pub async fn get_registered_model(&self, actor: &Actor, name: &str) -> CoreResult<RegisteredModel> {
+        self.check_model(actor, name, Access::Read).await?;
+        self.registry.get_registered_model(name).await
+    }
+
+    pub async fn update_registered_model(
+        &self,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+    ) -> CoreResult<RegisteredModel> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry.update_registered_model(name, description).await
+    }
+
+    pub async fn rename_registered_model(
+        &self,
+        actor: &Actor,
+        name: &str,
+        new_name: &str,
+    ) -> CoreResult<RegisteredModel> {
+        self.check_model(actor, name, Access::Manage).await?;
+        self.registry.rename_registered_model(name, new_name).await
+    }
+
+    pub async fn delete_registered_model(&self, actor: &Actor, name: &str) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Delete).await?;
+        self.registry
+            .delete_registered_model(name, &change(actor, ""))
+            .await
+    }
+
+    pub async fn set_registered_model_tag(
+        &self,
+        actor: &Actor,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry.set_registered_model_tag(name, key, value).await
+    }
+
+    pub async fn delete_registered_model_tag(&self, actor: &Actor, name: &str, key: &str) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry.delete_registered_model_tag(name, key).await
+    }
+
+    pub async fn latest_versions(
+        &self,
+        actor: &Actor,
+        name: &str,
+        stages: &[Stage],
+    ) -> CoreResult<Vec<ModelVersion>> {
+        self.check_model(actor, name, Access::Read).await?;
+        self.registry.latest_versions(name, stages).await
+    }
+
+    pub async fn create_model_version(
+        &self,
+        actor: &Actor,
+        version: NewModelVersion,
+    ) -> CoreResult<ModelVersion> {
+        self.signed_in(actor)?;
+        self.check_model(actor, &version.name, Access::Update).await?;
+        self.check_version_source(actor, &version).await?;
+        self.registry
+            .create_model_version(version, &change(actor, ""))
+            .await
+    }
+
+    pub async fn get_model_version(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+    ) -> CoreResult<ModelVersion> {
+        self.check_model(actor, name, Access::Read).await?;
+        self.registry.get_model_version(name, version).await
+    }
+
+    pub async fn update_model_version(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> CoreResult<ModelVersion> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry
+            .update_model_version(name, version, description)
+            .await
+    }
+
+    pub async fn delete_model_version(&self, actor: &Actor, name: &str, version: i64) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Delete).await?;
+        self.registry
+            .delete_model_version(name, version, &change(actor, ""))
+            .await
+    }
+
+    /// Stage changes are for administrators only, whatever a user's grants.
+    pub async fn transition_stage(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        stage: Stage,
+        archive_existing: bool,
+        comment: &str,
+    ) -> CoreResult<ModelVersion> {
+        self.require_admin(actor, "change a model version's stage")?;
+        self.registry
+            .transition_stage(name, version, stage, archive_existing, &change(actor, comment))
+            .await
+    }
+
+    pub async fn set_model_version_tag(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        key: &str,
+        value: &str,
+    ) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry
+            .set_model_version_tag(name, version, key, value)
+            .await
+    }
+
+    pub async fn delete_model_version_tag(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        key: &str,
+    ) -> CoreResult<()> {
+        self.check_model(actor, name, Access::Update).await?;
+        self.registry.delete_model_version_tag(name, version, key).await
+    }
+
+    /// Aliases are for administrators only.
+    pub async fn set_alias(&self, actor: &Actor, name: &str, alias: &str, version: i64) -> CoreResult<()> {
+        self.require_admin(actor, "set a model alias")?;
+        self.registry
+            .set_alias(name, alias, version, &change(actor, ""))
+            .await
+    }
+
+    pub async fn delete_alias(&self, actor: &Actor, name: &str, alias: &str) -> CoreResult<()> {
+        self.require_admin(actor, "delete a model alias")?;
+        self.registry.delete_alias(name, alias, &change(actor, "")).await
+    }
+
+    pub async fn version_by_alias(&self, actor: &Actor, name: &str, alias: &str) -> CoreResult<ModelVersion> {
+        self.check_model(actor, name, Access::Read).await?;
+        self.registry.version_by_alias(name, alias).await
+    }
+
+    pub async fn registry_audit(
+        &self,
+        actor: &Actor,
+        name: &str,
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<AuditEntry>> {
+        self.check_model(actor, name, Access::Read).await?;
+        self.registry.audit(name, max_results, offset).await
+    }
+}
+
+impl AppState {
+    /// A version's source must lie in this server's store and be readable by its creator:
+    /// `runs:/<run_id>/<path>`, `models:/m-<id>` (a logged model) or `mlflow-artifacts:/<path>`.
+    /// A local path, another scheme, or a traversal is refused (MLflow's CVE-2023-6831 class).
+    async fn check_version_source(&self, actor: &Actor, version: &NewModelVersion) -> CoreResult<()> {
+        use crate::artifacts::ArtifactPath;
+        use crate::CoreError;
+        let source = version.source.trim();
+        if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            if run_id.is_empty() {
+                return Err(CoreError::InvalidParameter(format!(
+                    "Invalid model version source '{source}'"
+                )));
+            }
+            ArtifactPath::parse(path)?;
+            return self.check_run(actor, run_id, Access::Read).await;
+        }
+        if let Some(model_id) = source.strip_prefix("models:/") {
+            if !model_id.starts_with("m-") || model_id.contains('/') {
+                return Err(CoreError::InvalidParameter(format!(
+                    "Invalid model version source '{source}': a models:/ source must name a logged model (models:/m-…)"
+                )));
+            }
+            return self.check_logged_model(actor, model_id, Access::Read).await;
+        }
+        if source.starts_with(crate::artifacts::ARTIFACT_SCHEME) {
+            let path = ArtifactPath::from_uri(source)?;
+            return self.check_artifact_path(actor, &path, Access::Read).await;
+        }
+        Err(CoreError::InvalidParameter(format!(
+            "Invalid model version source '{source}': it must be runs:/, models:/m-… or mlflow-artifacts:/ \
+             inside this server's artifact store"
+        )))
+    }
+}
