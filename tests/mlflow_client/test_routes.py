@@ -44,16 +44,23 @@ def world(base_url):
     model = requests.post(f"{api}/logged-models", json={"experiment_id": exp, "name": "m"}, timeout=30).json()["model"]
     file = f"{exp}/{run}/artifacts/f.txt"
     assert requests.put(f"{base_url}/api/2.0/mlflow-artifacts/artifacts/{file}", data=b"x", timeout=30).ok
+    registered = f"rm-{tag}"
+    assert requests.post(f"{api}/registered-models/create", json={"name": registered}, timeout=30).ok
+    r = requests.post(f"{api}/model-versions/create", timeout=30,
+                      json={"name": registered, "source": f"runs:/{run}/model", "run_id": run})
+    assert r.status_code == 200, r.text
     names = {role: f"{role}-{tag}" for role in ("reader", "editor", "victim")}
     for role, name in names.items():
         r = requests.post(f"{api}/users/create", json={"username": name, "password": PASSWORD}, timeout=30)
         assert r.status_code == 200, r.text
     grants = "/api/3.0/mlflow/users/permissions/grant"
     for role, level in (("reader", "READ"), ("editor", "EDIT")):
-        r = requests.post(f"{base_url}{grants}", timeout=30, json={
-            "username": names[role], "resource_type": "experiment", "resource_id": exp, "permission": level})
-        assert r.status_code == 200, r.text
-    return {"exp": exp, "run": run, "model": model["info"]["model_id"], "file": file, "names": names}
+        for kind, resource in (("experiment", exp), ("registered_model", registered)):
+            r = requests.post(f"{base_url}{grants}", timeout=30, json={
+                "username": names[role], "resource_type": kind, "resource_id": resource, "permission": level})
+            assert r.status_code == 200, r.text
+    return {"exp": exp, "run": run, "model": model["info"]["model_id"], "file": file, "names": names,
+            "registered": registered}
 
 
 def fields(world, identity):
@@ -95,6 +102,10 @@ def send(base_url, kind, route, world, identity, admin_auth):
         body["value"] = 1.5
     if path.endswith("/logged-models/" + world["model"]) and method == "PATCH":
         body["status"] = "READY"
+    if "registered-models" in path or "model-versions" in path or "/registry/" in path:
+        # The registry names a model, not an experiment.
+        body.update({"name": world["registered"], "version": "1", "alias": "champ", "stage": "Staging",
+                     "source": f"runs:/{world['run']}/model", "archive_existing_versions": False})
     if path == "/_app/sign_in":
         # A real sign-in (as the reader): the route must let anyone try.
         body["username"], body["password"] = world["names"]["reader"], PASSWORD
