@@ -7,6 +7,10 @@ mod common;
 use std::sync::Arc;
 
 use aiops_core::registry::{NewModelVersion, Stage, Tag};
+use aiops_core::search::{
+    parse_model_version_filter, parse_model_version_order_by, parse_registered_model_filter,
+    parse_registered_model_order_by,
+};
 use aiops_core::store::registry::{Change, RegistryStore};
 use aiops_core::store::SqlTrackingStore;
 use aiops_core::CoreError;
@@ -42,6 +46,7 @@ store_cases!(
     rename_takes_versions_along,
     deletes_and_errors,
     concurrent_promotions_leave_one_in_production,
+    searches_filter_order_and_page,
 );
 
 fn who() -> Change {
@@ -368,4 +373,106 @@ async fn concurrent_promotions_leave_one_in_production(store: Arc<SqlTrackingSto
             .count();
         assert_eq!(in_production, 1, "round {round}");
     }
+}
+
+async fn searches_filter_order_and_page(store: Arc<SqlTrackingStore>) {
+    for (name, team) in [("fraud-a", "risk"), ("fraud-b", "risk"), ("churn", "growth")] {
+        let tags = [Tag {
+            key: "team".into(),
+            value: team.into(),
+        }];
+        store
+            .create_registered_model(name, "", &tags, None)
+            .await
+            .unwrap();
+        for run in ["run-1", "run-2"] {
+            store
+                .create_model_version(
+                    NewModelVersion {
+                        name: name.into(),
+                        source: format!("runs:/{run}/model"),
+                        run_id: run.into(),
+                        tags: vec![Tag {
+                            key: "data".into(),
+                            value: format!("{name}-{run}"),
+                        }],
+                        ..NewModelVersion::default()
+                    },
+                    &who(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let names = |page: aiops_core::store::Page<aiops_core::registry::RegisteredModel>| {
+        page.items.into_iter().map(|m| m.name).collect::<Vec<_>>()
+    };
+    let filter = parse_registered_model_filter("name LIKE 'fraud%'").unwrap();
+    let desc = [parse_registered_model_order_by("name DESC").unwrap()];
+    let found = store
+        .search_registered_models(filter.as_ref(), &desc, 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["fraud-b", "fraud-a"]);
+    let filter = parse_registered_model_filter("tags.team = 'growth' OR name = 'fraud-a'").unwrap();
+    let found = store
+        .search_registered_models(filter.as_ref(), &[], 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["churn", "fraud-a"]);
+    let first = store.search_registered_models(None, &[], 2, 0).await.unwrap();
+    assert!(first.has_more);
+    let rest = store.search_registered_models(None, &[], 2, 2).await.unwrap();
+    assert_eq!(
+        names(first).into_iter().chain(names(rest)).collect::<Vec<_>>(),
+        ["churn", "fraud-a", "fraud-b"]
+    );
+
+    let filter = parse_model_version_filter("name = 'churn' AND run_id IN ('run-2')").unwrap();
+    let found = store
+        .search_model_versions(filter.as_ref(), &[], 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .items
+            .iter()
+            .map(|v| (v.name.as_str(), v.version))
+            .collect::<Vec<_>>(),
+        [("churn", 2)]
+    );
+    let filter = parse_model_version_filter("tags.data = 'fraud-b-run-1'").unwrap();
+    let found = store
+        .search_model_versions(filter.as_ref(), &[], 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .items
+            .iter()
+            .map(|v| (v.name.as_str(), v.version))
+            .collect::<Vec<_>>(),
+        [("fraud-b", 1)]
+    );
+    let filter =
+        parse_model_version_filter("source_path LIKE 'runs:/run-1/%' AND version_number >= 1").unwrap();
+    let order = [parse_model_version_order_by("name ASC").unwrap()];
+    let found = store
+        .search_model_versions(filter.as_ref(), &order, 2, 0)
+        .await
+        .unwrap();
+    assert!(found.has_more);
+    assert_eq!(
+        found.items.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+        ["churn", "fraud-a"]
+    );
+    // A missing tag differs from any value (the client's prompt filter relies on it).
+    let filter = parse_registered_model_filter("tags.`mlflow.prompt.is_prompt` != 'true'").unwrap();
+    let found = store
+        .search_registered_models(filter.as_ref(), &[], 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 3);
+    assert!(parse_model_version_filter("metrics.x > 1").is_err());
+    assert!(parse_registered_model_filter("run_id = 'x'").is_err());
 }

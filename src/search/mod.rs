@@ -10,7 +10,8 @@ pub mod sql;
 
 pub use parser::{
     parse_experiment_filter, parse_experiment_order_by, parse_filter, parse_logged_model_filter,
-    parse_order_by, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS,
+    parse_model_version_filter, parse_model_version_order_by, parse_order_by, parse_registered_model_filter,
+    parse_registered_model_order_by, MAX_FILTER_DEPTH, MAX_FILTER_LEN, MAX_FILTER_TERMS,
 };
 
 use serde::{Deserialize, Serialize};
@@ -40,13 +41,21 @@ pub enum Attribute {
     SourceRunId,
     ModelStatus,
     ModelType,
+    // Registry attributes (registered-model and model-version searches only).
+    VersionNumber,
+    SourcePath,
+    CurrentStage,
 }
 
 impl Attribute {
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
-            Attribute::StartTime | Attribute::EndTime | Attribute::CreationTime | Attribute::LastUpdateTime
+            Attribute::StartTime
+                | Attribute::EndTime
+                | Attribute::CreationTime
+                | Attribute::LastUpdateTime
+                | Attribute::VersionNumber
         )
     }
 
@@ -59,6 +68,29 @@ impl Attribute {
             "model_type" => Some(Attribute::ModelType),
             "creation_time" | "creation_timestamp" | "creation_timestamp_ms" => Some(Attribute::CreationTime),
             "last_updated_timestamp" | "last_updated_timestamp_ms" => Some(Attribute::LastUpdateTime),
+            _ => None,
+        }
+    }
+
+    fn parse_registered_model(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "name" => Some(Attribute::Name),
+            "creation_timestamp" | "creation_time" => Some(Attribute::CreationTime),
+            "last_updated_timestamp" | "last_update_time" => Some(Attribute::LastUpdateTime),
+            _ => None,
+        }
+    }
+
+    fn parse_model_version(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "name" => Some(Attribute::Name),
+            "version_number" | "version" => Some(Attribute::VersionNumber),
+            "run_id" => Some(Attribute::RunId),
+            "source_path" | "source" => Some(Attribute::SourcePath),
+            "current_stage" => Some(Attribute::CurrentStage),
+            "user_id" => Some(Attribute::UserId),
+            "creation_timestamp" | "creation_time" => Some(Attribute::CreationTime),
+            "last_updated_timestamp" | "last_update_time" => Some(Attribute::LastUpdateTime),
             _ => None,
         }
     }

@@ -145,6 +145,8 @@ enum Target {
     Runs,
     Experiments,
     LoggedModels,
+    RegisteredModels,
+    ModelVersions,
 }
 
 /// Deepest parenthesis nesting a filter may use: the parser, the SQL compiler and the
@@ -378,6 +380,33 @@ fn entity_for(target: Target, prefix: Option<&str>, key: &str) -> Result<Entity,
             Some(other) => Err(err(format!("Invalid entity type '{other}' for logged models"))),
         };
     }
+    if matches!(target, Target::RegisteredModels | Target::ModelVersions) {
+        let (parse, valid): (fn(&str) -> Option<Attribute>, &str) = if target == Target::RegisteredModels {
+            (
+                Attribute::parse_registered_model,
+                "name, creation_timestamp, last_updated_timestamp",
+            )
+        } else {
+            (
+                Attribute::parse_model_version,
+                "name, version_number, run_id, source_path, current_stage, user_id, creation_timestamp, \
+                 last_updated_timestamp",
+            )
+        };
+        return match prefix.as_deref() {
+            Some("tags" | "tag") => Ok(Entity::Tag(key.to_string())),
+            Some("attributes" | "attribute" | "attr") | None => {
+                parse(key).map(Entity::Attribute).ok_or_else(|| {
+                    err(format!(
+                        "Invalid attribute key '{key}' specified. Valid keys are {valid}"
+                    ))
+                })
+            }
+            Some(other) => Err(err(format!(
+                "Invalid entity type '{other}'. Valid values are tags, attributes"
+            ))),
+        };
+    }
     if target == Target::Experiments {
         return match prefix.as_deref() {
             Some("tags" | "tag") => Ok(Entity::Tag(key.to_string())),
@@ -464,6 +493,24 @@ pub fn parse_experiment_filter(input: &str) -> Result<Option<Filter>, SearchErro
 /// Parses a logged-model search filter (`name = 'model'`, `source_run_id = '…'`, `tags.k = 'v'`).
 pub fn parse_logged_model_filter(input: &str) -> Result<Option<Filter>, SearchError> {
     parse_filter_for(Target::LoggedModels, input)
+}
+
+/// Parses a registered-model search filter (`name LIKE 'churn%'`, `tags.team = 'fraud'`).
+pub fn parse_registered_model_filter(input: &str) -> Result<Option<Filter>, SearchError> {
+    parse_filter_for(Target::RegisteredModels, input)
+}
+
+/// Parses a model-version search filter (`name = 'churn'`, `run_id IN ('a', 'b')`, `tags.k = 'v'`).
+pub fn parse_model_version_filter(input: &str) -> Result<Option<Filter>, SearchError> {
+    parse_filter_for(Target::ModelVersions, input)
+}
+
+pub fn parse_registered_model_order_by(input: &str) -> Result<OrderBy, SearchError> {
+    parse_order_by_for(Target::RegisteredModels, input)
+}
+
+pub fn parse_model_version_order_by(input: &str) -> Result<OrderBy, SearchError> {
+    parse_order_by_for(Target::ModelVersions, input)
 }
 
 /// Parses an experiment `order_by` clause (`name`, `creation_time DESC`, ...).

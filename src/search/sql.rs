@@ -42,6 +42,8 @@ pub enum Subject {
     Runs,
     Experiments,
     LoggedModels,
+    RegisteredModels,
+    ModelVersions,
 }
 
 impl Subject {
@@ -50,6 +52,19 @@ impl Subject {
             Subject::Runs => "r",
             Subject::Experiments => "e",
             Subject::LoggedModels => "m",
+            Subject::RegisteredModels => "rm",
+            Subject::ModelVersions => "v",
+        }
+    }
+
+    /// How a row `x` of a tag (or param) table belongs to the searched row.
+    fn owner_match(self) -> &'static str {
+        match self {
+            Subject::Runs => "x.run_uuid = r.run_uuid",
+            Subject::Experiments => "x.experiment_id = e.experiment_id",
+            Subject::LoggedModels => "x.model_id = m.model_id",
+            Subject::RegisteredModels => "x.name = rm.name",
+            Subject::ModelVersions => "x.name = v.name AND x.version = v.version",
         }
     }
 
@@ -58,6 +73,7 @@ impl Subject {
             Subject::Runs => "run_uuid",
             Subject::Experiments => "experiment_id",
             Subject::LoggedModels => "model_id",
+            Subject::RegisteredModels | Subject::ModelVersions => "name",
         }
     }
 
@@ -66,6 +82,8 @@ impl Subject {
             Subject::Runs => "tags",
             Subject::Experiments => "experiment_tags",
             Subject::LoggedModels => "logged_model_tags",
+            Subject::RegisteredModels => "registered_model_tags",
+            Subject::ModelVersions => "model_version_tags",
         }
     }
 
@@ -78,6 +96,25 @@ impl Subject {
 }
 
 fn column(subject: Subject, attribute: Attribute) -> &'static str {
+    if subject == Subject::RegisteredModels {
+        return match attribute {
+            Attribute::Name => "rm.name",
+            Attribute::CreationTime => "rm.creation_time",
+            _ => "rm.last_updated_time",
+        };
+    }
+    if subject == Subject::ModelVersions {
+        return match attribute {
+            Attribute::Name => "v.name",
+            Attribute::VersionNumber => "v.version",
+            Attribute::RunId => "v.run_id",
+            Attribute::SourcePath => "v.source",
+            Attribute::CurrentStage => "v.current_stage",
+            Attribute::UserId => "v.user_id",
+            Attribute::CreationTime => "v.creation_time",
+            _ => "v.last_updated_time",
+        };
+    }
     if subject == Subject::LoggedModels {
         return match attribute {
             Attribute::Name => "m.name",
@@ -102,7 +139,13 @@ fn column(subject: Subject, attribute: Attribute) -> &'static str {
         Attribute::CreationTime => "e.creation_time",
         Attribute::LastUpdateTime => "e.last_update_time",
         // Logged-model attributes only parse for logged-model searches.
-        Attribute::ModelId | Attribute::SourceRunId | Attribute::ModelStatus | Attribute::ModelType => "NULL",
+        Attribute::ModelId
+        | Attribute::SourceRunId
+        | Attribute::ModelStatus
+        | Attribute::ModelType
+        | Attribute::VersionNumber
+        | Attribute::SourcePath
+        | Attribute::CurrentStage => "NULL",
     }
 }
 
@@ -177,14 +220,30 @@ fn exists_condition(b: &mut SqlBuilder, base: &str, column: &str, extra: &str, c
 fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> String {
     let alias = subject.alias();
     let id = subject.id_column();
+    let owner = subject.owner_match();
     let keyed = |b: &mut SqlBuilder, table: &str, key: &str, extra: &str, c: &Comparison| -> String {
         let key = b.bind(Bind::Text(key.to_string()));
-        let base = format!("SELECT 1 FROM {table} x WHERE x.{id} = {alias}.{id} AND x.key = {key}");
+        let base = format!("SELECT 1 FROM {table} x WHERE {owner} AND x.key = {key}");
         exists_condition(b, &base, "x.value", extra, c)
     };
+    let registry = matches!(subject, Subject::RegisteredModels | Subject::ModelVersions);
     match &c.entity {
-        // Logged models keep no metrics here, so a metric condition matches none.
-        Entity::Metric(_) if subject == Subject::LoggedModels => "1 = 0".into(),
+        // Logged models keep no metrics here, so a metric condition matches none; the
+        // registry keeps neither metrics nor params.
+        Entity::Metric(_) if subject == Subject::LoggedModels || registry => "1 = 0".into(),
+        Entity::Param(_) if registry => "1 = 0".into(),
+        // In the registry a missing tag differs from any value: the MLflow client asks for
+        // ``tags.`mlflow.prompt.is_prompt` != 'true'`` and means every model that is no prompt.
+        Entity::Tag(key) if registry && c.op == Op::Ne => {
+            if let Value::Text(value) = &c.value {
+                let table = subject.tag_table();
+                let key = b.bind(Bind::Text(key.clone()));
+                let value = b.bind(Bind::Text(value.clone()));
+                format!("NOT EXISTS (SELECT 1 FROM {table} x WHERE {owner} AND x.key = {key} AND x.value = {value})")
+            } else {
+                keyed(b, subject.tag_table(), key, "", c)
+            }
+        }
         Entity::Metric(key) => keyed(b, "latest_metrics", key, " AND x.is_nan = 0", c),
         Entity::Param(key) => keyed(b, subject.param_table(), key, "", c),
         Entity::Tag(key) => keyed(b, subject.tag_table(), key, "", c),
@@ -276,6 +335,26 @@ pub fn compile_experiment_order(order_by: &[OrderBy]) -> String {
         terms.push("e.creation_time DESC".into());
     }
     terms.push("e.experiment_id ASC".into());
+    terms.join(", ")
+}
+
+/// ORDER BY terms for a registry search: attributes only (the grammar allows no others
+/// there), then the subject's natural order as the tie-break.
+pub fn compile_registry_order(subject: Subject, order_by: &[OrderBy]) -> String {
+    let mut terms: Vec<String> = order_by
+        .iter()
+        .filter_map(|clause| match clause.entity {
+            Entity::Attribute(attribute) => {
+                let dir = if clause.ascending { "ASC" } else { "DESC" };
+                Some(format!("{} {dir}", column(subject, attribute)))
+            }
+            _ => None,
+        })
+        .collect();
+    terms.push(match subject {
+        Subject::ModelVersions => "v.name ASC, v.version DESC".to_string(),
+        _ => "rm.name ASC".to_string(),
+    });
     terms.join(", ")
 }
 

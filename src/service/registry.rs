@@ -90,6 +90,59 @@ impl AppState {
         self.registry.delete_registered_model_tag(name, key).await
     }
 
+    /// A search, without the models the actor may not read (as MLflow filters them).
+    pub async fn search_registered_models(
+        &self,
+        actor: &Actor,
+        filter: Option<&crate::search::Filter>,
+        order_by: &[crate::search::OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<RegisteredModel>> {
+        let grants = self.model_grants(actor).await?;
+        let mut page = self
+            .registry
+            .search_registered_models(filter, order_by, max_results, offset)
+            .await?;
+        page.items.retain(|m| self.can_read(actor, &grants, &m.name));
+        Ok(page)
+    }
+
+    pub async fn search_model_versions(
+        &self,
+        actor: &Actor,
+        filter: Option<&crate::search::Filter>,
+        order_by: &[crate::search::OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<ModelVersion>> {
+        let grants = self.model_grants(actor).await?;
+        let mut page = self
+            .registry
+            .search_model_versions(filter, order_by, max_results, offset)
+            .await?;
+        page.items.retain(|v| self.can_read(actor, &grants, &v.name));
+        Ok(page)
+    }
+
+    /// The actor's explicit registered-model grants by model name.
+    async fn model_grants(
+        &self,
+        actor: &Actor,
+    ) -> CoreResult<std::collections::HashMap<String, crate::auth::Permission>> {
+        Ok(match actor.user_id {
+            Some(user) if !actor.is_admin => self
+                .auth
+                .user_grants(user)
+                .await?
+                .into_iter()
+                .filter(|g| g.kind == ResourceKind::RegisteredModel)
+                .map(|g| (g.resource_id, g.permission))
+                .collect(),
+            _ => std::collections::HashMap::new(),
+        })
+    }
+
     pub async fn latest_versions(
         &self,
         actor: &Actor,

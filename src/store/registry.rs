@@ -2,6 +2,7 @@
 //! trail. Every change that the audit records is written in the same transaction as it.
 
 use crate::registry::{AuditEntry, ModelVersion, NewModelVersion, RegisteredModel, Stage, Tag};
+use crate::search::{Filter, OrderBy};
 use crate::store::Page;
 use crate::CoreResult;
 
@@ -35,6 +36,22 @@ pub trait RegistryStore: Send + Sync {
         max_results: i64,
         offset: i64,
     ) -> CoreResult<Page<RegisteredModel>>;
+    /// Models matching a parsed filter, in the requested order (attributes only).
+    async fn search_registered_models(
+        &self,
+        filter: Option<&Filter>,
+        order_by: &[OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<RegisteredModel>>;
+    /// Versions matching a parsed filter, in the requested order.
+    async fn search_model_versions(
+        &self,
+        filter: Option<&Filter>,
+        order_by: &[OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<ModelVersion>>;
     async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> CoreResult<()>;
     async fn delete_registered_model_tag(&self, name: &str, key: &str) -> CoreResult<()>;
 

@@ -111,3 +111,24 @@ def test_stages_and_aliases_are_for_admins(base_url, client, trained):
     audit = requests.get(f"{base_url}/api/2.0/aiops/registry/audit", params={"name": name}, timeout=30).json()
     top = audit["entries"][0]
     assert (top["action"], top["from"], top["to"], top["user"]) == ("stage_transitioned", "None", "Staging", "admin")
+
+
+def test_search_models_and_versions(client, trained):
+    run_id, _, _ = trained
+    prefix = f"search-{uuid.uuid4().hex[:8]}"
+    for i in range(3):
+        name = f"{prefix}-{i}"
+        client.create_registered_model(name, tags={"team": "risk" if i < 2 else "growth"})
+        client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags={"idx": str(i)})
+    found = client.search_registered_models(filter_string=f"name LIKE '{prefix}-%'", order_by=["name DESC"])
+    assert [m.name for m in found] == [f"{prefix}-2", f"{prefix}-1", f"{prefix}-0"]
+    page = client.search_registered_models(filter_string=f"name LIKE '{prefix}-%'", max_results=2)
+    assert len(page) == 2 and page.token
+    rest = client.search_registered_models(filter_string=f"name LIKE '{prefix}-%'", max_results=2, page_token=page.token)
+    assert [m.name for m in rest] == [f"{prefix}-2"]
+    versions = client.search_model_versions(f"name = '{prefix}-1'")
+    assert [(v.name, v.version) for v in versions] == [(f"{prefix}-1", "1")]
+    versions = client.search_model_versions(f"run_id = '{run_id}' AND tags.idx = '2'")
+    assert [v.name for v in versions] == [f"{prefix}-2"]
+    with pytest.raises(RestException, match="INVALID_PARAMETER_VALUE"):
+        client.search_model_versions("metrics.acc > 1")

@@ -187,6 +187,10 @@ fn mlflow_v2() -> Routes {
         )
         .add("POST", "/registered-models/create", Read, registry::create_model)
         .add("GET", "/registered-models/get", Read, registry::get_model)
+        .add("GET", "/registered-models/search", Read, registry::search_models)
+        .add("POST", "/registered-models/search", Read, registry::search_models)
+        .add("GET", "/model-versions/search", Read, registry::search_versions)
+        .add("POST", "/model-versions/search", Read, registry::search_versions)
         .add("PATCH", "/registered-models/update", Edit, registry::update_model)
         .add(
             "POST",

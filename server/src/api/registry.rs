@@ -367,3 +367,72 @@ pub async fn audit(State(state): State<AppState>, Caller(actor): Caller, fields:
     }
     Ok(Json(Value::Object(body)))
 }
+
+// ---- searches -----------------------------------------------------------------------------
+
+fn search_page(fields: &Fields) -> ApiResult<(i64, i64)> {
+    let max_results = fields.i64("max_results")?.unwrap_or(100);
+    if !(1..=MAX_SEARCH_RESULTS).contains(&max_results) {
+        return Err(ApiError::invalid(format!(
+            "Invalid value {max_results} for parameter 'max_results' supplied. It must be at most \
+             {MAX_SEARCH_RESULTS} and at least 1."
+        )));
+    }
+    Ok((
+        max_results,
+        wire::parse_page_token(fields.str("page_token")?.as_deref())?,
+    ))
+}
+
+fn paged(key: &str, items: Vec<Value>, has_more: bool, next: i64) -> Value {
+    let mut body = Map::new();
+    if !items.is_empty() {
+        body.insert(key.into(), Value::Array(items));
+    }
+    if has_more {
+        body.insert("next_page_token".into(), json!(wire::page_token(next)));
+    }
+    Value::Object(body)
+}
+
+pub async fn search_models(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    use aiops_core::search::{parse_registered_model_filter, parse_registered_model_order_by};
+    let filter = parse_registered_model_filter(&fields.str("filter")?.unwrap_or_default())?;
+    let order_by = fields
+        .str_list("order_by")?
+        .iter()
+        .map(|o| parse_registered_model_order_by(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (max_results, offset) = search_page(&fields)?;
+    let page = state
+        .search_registered_models(&actor, filter.as_ref(), &order_by, max_results, offset)
+        .await?;
+    let items = page.items.iter().map(model_json).collect();
+    Ok(Json(paged(
+        "registered_models",
+        items,
+        page.has_more,
+        offset + max_results,
+    )))
+}
+
+pub async fn search_versions(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    use aiops_core::search::{parse_model_version_filter, parse_model_version_order_by};
+    let filter = parse_model_version_filter(&fields.str("filter")?.unwrap_or_default())?;
+    let order_by = fields
+        .str_list("order_by")?
+        .iter()
+        .map(|o| parse_model_version_order_by(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (max_results, offset) = search_page(&fields)?;
+    let page = state
+        .search_model_versions(&actor, filter.as_ref(), &order_by, max_results, offset)
+        .await?;
+    let items = page.items.iter().map(version_json).collect();
+    Ok(Json(paged(
+        "model_versions",
+        items,
+        page.has_more,
+        offset + max_results,
+    )))
+}

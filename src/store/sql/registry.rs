@@ -8,8 +8,11 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{ids_query, is_unique_violation, placeholders, SqlTrackingStore};
+use super::search::IdPage;
+use super::{bind_value, ids_query, is_unique_violation, placeholders, SqlTrackingStore};
 use crate::registry::{Alias, AuditEntry, ModelVersion, NewModelVersion, RegisteredModel, Stage, Tag};
+use crate::search::sql::{compile_filter, compile_registry_order, SqlBuilder, Subject};
+use crate::search::{Filter, OrderBy};
 use crate::store::registry::{Change, RegistryStore};
 use crate::store::Page;
 use crate::validation;
@@ -393,6 +396,62 @@ impl RegistryStore for SqlTrackingStore {
         names.truncate(usize::try_from(max_results).unwrap_or(0));
         Ok(Page {
             items: self.load_models(&names).await?,
+            has_more,
+        })
+    }
+
+    async fn search_registered_models(
+        &self,
+        filter: Option<&Filter>,
+        order_by: &[OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<RegisteredModel>> {
+        let order = compile_registry_order(Subject::RegisteredModels, order_by);
+        let (names, has_more) = self
+            .search_ids::<String>(
+                SqlBuilder::new(1),
+                "SELECT rm.name FROM registered_models rm WHERE 1 = 1".to_string(),
+                Subject::RegisteredModels,
+                filter,
+                &order,
+                IdPage { max_results, offset },
+                "name",
+            )
+            .await?;
+        Ok(Page {
+            items: self.load_models(&names).await?,
+            has_more,
+        })
+    }
+
+    async fn search_model_versions(
+        &self,
+        filter: Option<&Filter>,
+        order_by: &[OrderBy],
+        max_results: i64,
+        offset: i64,
+    ) -> CoreResult<Page<ModelVersion>> {
+        let mut b = SqlBuilder::new(1);
+        let mut sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions v WHERE 1 = 1");
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, Subject::ModelVersions, filter));
+        }
+        let limit = b.bind(crate::search::sql::Bind::Int(max_results + 1));
+        let skip = b.bind(crate::search::sql::Bind::Int(offset));
+        let order = compile_registry_order(Subject::ModelVersions, order_by);
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {skip}"));
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut versions = rows.iter().map(version_from).collect::<CoreResult<Vec<_>>>()?;
+        let has_more = versions.len() as i64 > max_results;
+        versions.truncate(usize::try_from(max_results).unwrap_or(0));
+        Ok(Page {
+            items: self.complete_versions(versions).await?,
             has_more,
         })
     }
