@@ -110,13 +110,20 @@ async fn models_round_trip(store: Arc<SqlTrackingStore>) {
     for name in ["a-model", "b-model", "c-model"] {
         store.create_registered_model(name, "", &[], None).await.unwrap();
     }
-    let page = store.list_registered_models(Some("%-model"), 2, 0).await.unwrap();
+    let like = parse_registered_model_filter("name LIKE '%-model'").unwrap();
+    let page = store
+        .search_registered_models(like.as_ref(), &[], 2, 0)
+        .await
+        .unwrap();
     assert_eq!(
         page.items.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
         ["a-model", "b-model"]
     );
     assert!(page.has_more);
-    let rest = store.list_registered_models(Some("%-model"), 2, 2).await.unwrap();
+    let rest = store
+        .search_registered_models(like.as_ref(), &[], 2, 2)
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 1);
     assert!(!rest.has_more);
 }
@@ -152,7 +159,11 @@ async fn versions_number_up_and_carry_tags(store: Arc<SqlTrackingStore>) {
     // A deleted number is never given again.
     store.delete_model_version("m", 2, &who()).await.unwrap();
     assert_eq!(version(&store, "m", "s").await, 3);
-    let page = store.list_model_versions(Some("m"), 10, 0).await.unwrap();
+    let only_m = parse_model_version_filter("name = 'm'").unwrap();
+    let page = store
+        .search_model_versions(only_m.as_ref(), &[], 10, 0)
+        .await
+        .unwrap();
     assert_eq!(page.items.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 1]);
     let latest = store.latest_versions("m", &[]).await.unwrap();
     assert_eq!(
@@ -364,7 +375,7 @@ async fn concurrent_promotions_leave_one_in_production(store: Arc<SqlTrackingSto
             t.await.unwrap();
         }
         let in_production = store
-            .list_model_versions(Some("m"), 100, 0)
+            .search_model_versions(None, &[], 100, 0)
             .await
             .unwrap()
             .items

@@ -29,13 +29,6 @@ pub trait RegistryStore: Send + Sync {
     /// Renames a model; its versions, tags, aliases and grants follow.
     async fn rename_registered_model(&self, name: &str, new_name: &str) -> CoreResult<RegisteredModel>;
     async fn delete_registered_model(&self, name: &str, change: &Change) -> CoreResult<()>;
-    /// Models whose name matches `name_like` (SQL LIKE, `None` for all), by name.
-    async fn list_registered_models(
-        &self,
-        name_like: Option<&str>,
-        max_results: i64,
-        offset: i64,
-    ) -> CoreResult<Page<RegisteredModel>>;
     /// Models matching a parsed filter, in the requested order (attributes only).
     async fn search_registered_models(
         &self,
@@ -80,13 +73,6 @@ pub trait RegistryStore: Send + Sync {
         archive_existing: bool,
         change: &Change,
     ) -> CoreResult<ModelVersion>;
-    /// Versions of one model (or of every model), newest first.
-    async fn list_model_versions(
-        &self,
-        name: Option<&str>,
-        max_results: i64,
-        offset: i64,
-    ) -> CoreResult<Page<ModelVersion>>;
     async fn set_model_version_tag(&self, name: &str, version: i64, key: &str, value: &str)
         -> CoreResult<()>;
     async fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> CoreResult<()>;

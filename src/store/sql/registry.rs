@@ -374,32 +374,6 @@ impl RegistryStore for SqlTrackingStore {
         Ok(())
     }
 
-    async fn list_registered_models(
-        &self,
-        name_like: Option<&str>,
-        max_results: i64,
-        offset: i64,
-    ) -> CoreResult<Page<RegisteredModel>> {
-        let rows = sqlx::query(
-            "SELECT name FROM registered_models WHERE ($1 IS NULL OR name LIKE $1) ORDER BY name LIMIT $2 OFFSET $3",
-        )
-        .bind(name_like)
-        .bind(max_results + 1)
-        .bind(offset)
-        .fetch_all(self.pool())
-        .await?;
-        let mut names = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>("name"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = names.len() as i64 > max_results;
-        names.truncate(usize::try_from(max_results).unwrap_or(0));
-        Ok(Page {
-            items: self.load_models(&names).await?,
-            has_more,
-        })
-    }
-
     async fn search_registered_models(
         &self,
         filter: Option<&Filter>,
@@ -702,31 +676,6 @@ impl RegistryStore for SqlTrackingStore {
         .await?;
         tx.commit().await?;
         self.get_model_version(name, version).await
-    }
-
-    async fn list_model_versions(
-        &self,
-        name: Option<&str>,
-        max_results: i64,
-        offset: i64,
-    ) -> CoreResult<Page<ModelVersion>> {
-        let sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions WHERE ($1 IS NULL OR name = $1) \
-             ORDER BY name, version DESC LIMIT $2 OFFSET $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(name)
-            .bind(max_results + 1)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
-        let mut versions = rows.iter().map(version_from).collect::<CoreResult<Vec<_>>>()?;
-        let has_more = versions.len() as i64 > max_results;
-        versions.truncate(usize::try_from(max_results).unwrap_or(0));
-        Ok(Page {
-            items: self.complete_versions(versions).await?,
-            has_more,
-        })
     }
 
     async fn set_model_version_tag(
