@@ -20,7 +20,8 @@ use crate::pages::account::{AccountPage, LoginPage};
 use crate::pages::admin::AdminPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
-use crate::pages::placeholder::{DeploymentsPage, InferencePage, ModelsPage, MonitoringPage};
+use crate::pages::models::{ModelPage, ModelsPage};
+use crate::pages::placeholder::{DeploymentsPage, InferencePage, MonitoringPage};
 use crate::pages::runs::compare::ComparePage;
 use crate::pages::runs::view::RunPage;
 
@@ -99,6 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runs/:id") view=RunPage/>
                     <Route path=path!("/compare") view=ComparePage/>
                     <Route path=path!("/models") view=ModelsPage/>
+                    <Route path=path!("/models/:name") view=ModelPage/>
                     <Route path=path!("/deployments") view=DeploymentsPage/>
                     <Route path=path!("/inference") view=InferencePage/>
                     <Route path=path!("/monitoring") view=MonitoringPage/>
@@ -130,6 +132,10 @@ const SERVER_FN_CLASSES: &[(&str, &str)] = &[
     ("/_app/run_artifacts", "read"),
     ("/_app/artifact_preview", "read"),
     ("/_app/compare_runs", "read"),
+    ("/_app/list_models", "read"),
+    ("/_app/load_model", "read"),
+    ("/_app/promote_version", "admin"),
+    ("/_app/set_model_alias", "admin"),
     ("/_app/admin_view", "admin"),
     ("/_app/add_user", "admin"),
     ("/_app/set_admin", "admin"),

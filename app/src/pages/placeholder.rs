@@ -17,11 +17,6 @@ fn Upcoming(title: &'static str, summary: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn ModelsPage() -> impl IntoView {
-    view! { <Upcoming title="Models" summary="Registered models, versions, stages and aliases will be listed here."/> }
-}
-
-#[component]
 pub fn DeploymentsPage() -> impl IntoView {
     view! { <Upcoming title="Deployments" summary="ONNX model versions deployed to the embedded predictor will be listed here."/> }
 }

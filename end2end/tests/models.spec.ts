@@ -1,0 +1,69 @@
+import { expect, test } from "@playwright/test";
+
+const basic = (user: string, password: string) =>
+  "Basic " + Buffer.from(`${user}:${password}`).toString("base64");
+
+/** A model with two versions, version 1 in Production. */
+async function modelWithTwoVersions(request: import("@playwright/test").APIRequestContext) {
+  const api = "/api/2.0/mlflow";
+  const exp = await (await request.post(`${api}/experiments/create`, { data: { name: `models-${Date.now()}` } })).json();
+  const run = await (await request.post(`${api}/runs/create`, { data: { experiment_id: exp.experiment_id } })).json();
+  const runId = run.run.info.run_id;
+  const name = `churn-${Date.now()}`;
+  expect((await request.post(`${api}/registered-models/create`, { data: { name } })).status()).toBe(200);
+  for (let i = 0; i < 2; i++) {
+    const v = await request.post(`${api}/model-versions/create`, {
+      data: { name, source: `runs:/${runId}/model`, run_id: runId },
+    });
+    expect(v.status()).toBe(200);
+  }
+  const t = await request.post(`${api}/model-versions/transition-stage`, {
+    data: { name, version: "1", stage: "Production", archive_existing_versions: false },
+  });
+  expect(t.status()).toBe(200);
+  return name;
+}
+
+test("an admin promotes version 2 over version 1 through the dialog", async ({ page, request }) => {
+  const name = await modelWithTwoVersions(request);
+  await page.goto("/models");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByRole("link", { name }).click();
+  await expect(page).toHaveURL(new RegExp(`/models/${name}$`));
+  const v1 = page.locator('tr[data-version="1"]');
+  const v2 = page.locator('tr[data-version="2"]');
+  await expect(v1.getByTestId("stage")).toHaveText("Production");
+  await v2.getByRole("button", { name: "Production" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Move version 2 to Production?");
+  await expect(dialog.getByTestId("promote-consequence")).toHaveText("Version 1 will be archived.");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await expect(v2.getByTestId("stage")).toHaveText("Production");
+  await expect(v1.getByTestId("stage")).toHaveText("Archived");
+  const history = page.locator("#audit-table tbody tr").first();
+  await expect(history).toContainText("admin");
+  await expect(history).toContainText("stage transitioned");
+  await expect(page.locator("#audit-table")).toContainText("v1 stage transitioned: Production → Archived");
+});
+
+test("an editor sees the stages but no promotion controls", async ({ browser, baseURL, request }) => {
+  const name = await modelWithTwoVersions(request);
+  const user = `model-editor-${Date.now()}`;
+  expect((await request.post("/api/2.0/mlflow/users/create", { data: { username: user, password: "editor-password-1" } })).status()).toBe(200);
+  const grant = await request.post("/api/3.0/mlflow/users/permissions/grant", {
+    data: { username: user, resource_type: "registered_model", resource_id: name, permission: "EDIT" },
+  });
+  expect(grant.status()).toBe(200);
+  const context = await browser.newContext({ baseURL, extraHTTPHeaders: { Authorization: basic(user, "editor-password-1") } });
+  const page = await context.newPage();
+  await page.goto(`/models/${name}`);
+  await expect(page.locator('tr[data-version="1"]').getByTestId("stage")).toHaveText("Production");
+  await expect(page.getByTestId("promotion-note")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Production" })).toHaveCount(0);
+  const forged = await page.request.post("/_app/promote_version", {
+    form: { name, version: "2", stage: "Production" },
+    headers: { Origin: new URL(baseURL ?? "").origin },
+  });
+  expect(forged.status()).toBe(403);
+  await context.close();
+});
