@@ -2,7 +2,8 @@
 # Benchmark: the same MLflow-client workload against aiops (release build) and
 # `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
 # then mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
-# (bench/auth.py: Basic, token and authentication off).
+# (bench/auth.py: Basic, token and authentication off), then the registry calls
+# (bench/registry.py, against mlflow with 1 worker).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -21,3 +22,5 @@ log "mixed load and idle connections"
 "$MLFLOW_PYTHON" bench/load.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "authentication cost"
 "$MLFLOW_PYTHON" bench/auth.py --aiops "$ROOT/target/release/aiops"
+log "registry"
+"$MLFLOW_PYTHON" bench/registry.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
