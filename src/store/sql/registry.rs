@@ -20,6 +20,10 @@ use crate::{now_millis, CoreError, CoreResult};
 
 const VERSION_COLUMNS: &str = "name, version, creation_time, last_updated_time, description, user_id, \
      current_stage, source, run_id, run_link, model_id, status";
+/// The same columns, qualified, for queries that join model_versions `v`.
+const VERSION_COLUMNS_V: &str =
+    "v.name, v.version, v.creation_time, v.last_updated_time, v.description, v.user_id, \
+     v.current_stage, v.source, v.run_id, v.run_link, v.model_id, v.status";
 const MODEL_COLUMNS: &str = "name, creation_time, last_updated_time, description";
 
 fn model_not_found(name: &str) -> CoreError {
@@ -187,10 +191,12 @@ impl SqlTrackingStore {
         let aliases_sql = format!(
             "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({list}) ORDER BY alias"
         );
-        // The newest version per (model, stage).
+        // The newest version per (model, stage): one pass over the (name, stage, version)
+        // index, not a subquery per version (a model may hold thousands).
         let latest_sql = format!(
-            "SELECT {VERSION_COLUMNS} FROM model_versions v WHERE name IN ({list}) AND version = \
-             (SELECT MAX(version) FROM model_versions w WHERE w.name = v.name AND w.current_stage = v.current_stage)"
+            "SELECT {VERSION_COLUMNS_V} FROM model_versions v JOIN \
+             (SELECT name AS n, MAX(version) AS newest FROM model_versions WHERE name IN ({list}) \
+              GROUP BY name, current_stage) l ON l.n = v.name AND l.newest = v.version"
         );
         let rows = ids_query(&models_sql, names).fetch_all(self.pool()).await?;
         let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
