@@ -18,31 +18,7 @@ use aiops_core::CoreError;
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-/// Runs each case on a fresh SQLite store and on a fresh PostgreSQL database.
-macro_rules! store_cases {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (store, _dir) = crate::common::sqlite_sql_store().await;
-                    super::$case(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = crate::common::postgres_sql_store().await;
-                    super::$case(store).await;
-                }
-            )*
-        }
-    };
-}
-
-store_cases!(
+sql_store_cases!(
     users_round_trip,
     grants_replace_and_revoke,
     tokens_and_sessions,

@@ -15,30 +15,7 @@ use aiops_core::store::registry::{Change, RegistryStore};
 use aiops_core::store::SqlTrackingStore;
 use aiops_core::CoreError;
 
-macro_rules! store_cases {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let (store, _dir) = crate::common::sqlite_sql_store().await;
-                    super::$case(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = crate::common::postgres_sql_store().await;
-                    super::$case(store).await;
-                }
-            )*
-        }
-    };
-}
-
-store_cases!(
+sql_store_cases!(
     models_round_trip,
     versions_number_up_and_carry_tags,
     transition_archives_the_others_and_audits,

@@ -160,7 +160,7 @@ impl AppState {
         if actor.is_admin {
             return Ok(());
         }
-        let grants = self.experiment_grants(actor).await?;
+        let grants = self.grants(actor, ResourceKind::Experiment).await?;
         for id in ids {
             let grant = grants.get(id.trim()).copied();
             self.require(actor, grant, access, || format!("experiment {id}"))?;
@@ -168,15 +168,20 @@ impl AppState {
         Ok(())
     }
 
-    /// The actor's explicit experiment grants by experiment id.
-    pub(crate) async fn experiment_grants(&self, actor: &Actor) -> CoreResult<HashMap<String, Permission>> {
+    /// The actor's explicit grants on one kind of resource, by resource id (empty for
+    /// admins and anonymous callers, who hold none).
+    pub(crate) async fn grants(
+        &self,
+        actor: &Actor,
+        kind: ResourceKind,
+    ) -> CoreResult<HashMap<String, Permission>> {
         Ok(match actor.user_id {
             Some(user) if !actor.is_admin => self
                 .auth
                 .user_grants(user)
                 .await?
                 .into_iter()
-                .filter(|g| g.kind == ResourceKind::Experiment)
+                .filter(|g| g.kind == kind)
                 .map(|g| (g.resource_id, g.permission))
                 .collect(),
             _ => HashMap::new(),

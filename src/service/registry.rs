@@ -99,7 +99,7 @@ impl AppState {
         max_results: i64,
         offset: i64,
     ) -> CoreResult<Page<RegisteredModel>> {
-        let grants = self.model_grants(actor).await?;
+        let grants = self.grants(actor, ResourceKind::RegisteredModel).await?;
         let mut page = self
             .registry
             .search_registered_models(filter, order_by, max_results, offset)
@@ -116,31 +116,13 @@ impl AppState {
         max_results: i64,
         offset: i64,
     ) -> CoreResult<Page<ModelVersion>> {
-        let grants = self.model_grants(actor).await?;
+        let grants = self.grants(actor, ResourceKind::RegisteredModel).await?;
         let mut page = self
             .registry
             .search_model_versions(filter, order_by, max_results, offset)
             .await?;
         page.items.retain(|v| self.can_read(actor, &grants, &v.name));
         Ok(page)
-    }
-
-    /// The actor's explicit registered-model grants by model name.
-    async fn model_grants(
-        &self,
-        actor: &Actor,
-    ) -> CoreResult<std::collections::HashMap<String, crate::auth::Permission>> {
-        Ok(match actor.user_id {
-            Some(user) if !actor.is_admin => self
-                .auth
-                .user_grants(user)
-                .await?
-                .into_iter()
-                .filter(|g| g.kind == ResourceKind::RegisteredModel)
-                .map(|g| (g.resource_id, g.permission))
-                .collect(),
-            _ => std::collections::HashMap::new(),
-        })
     }
 
     pub async fn latest_versions(

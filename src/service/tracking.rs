@@ -3,7 +3,7 @@
 
 use super::AppState;
 use crate::artifacts::ArtifactPath;
-use crate::auth::{Access, Actor};
+use crate::auth::{Access, Actor, ResourceKind};
 use crate::search::Filter;
 use crate::store::{ExperimentPage, ExperimentSearch, LoggedModelPage, MetricRange, RunPage, RunSearch};
 use crate::tracking::{
@@ -46,7 +46,7 @@ impl AppState {
 
     /// The experiments the actor may read, with run counts.
     pub async fn list_experiment_summaries(&self, actor: &Actor) -> CoreResult<Vec<ExperimentSummary>> {
-        let grants = self.experiment_grants(actor).await?;
+        let grants = self.grants(actor, ResourceKind::Experiment).await?;
         let mut all = self.tracking.list_experiment_summaries().await?;
         all.retain(|e| self.can_read(actor, &grants, &e.experiment_id));
         Ok(all)
@@ -58,7 +58,7 @@ impl AppState {
         actor: &Actor,
         search: &ExperimentSearch,
     ) -> CoreResult<ExperimentPage> {
-        let grants = self.experiment_grants(actor).await?;
+        let grants = self.grants(actor, ResourceKind::Experiment).await?;
         let mut page = self.tracking.search_experiments(search).await?;
         page.items
             .retain(|e| self.can_read(actor, &grants, &e.experiment_id));

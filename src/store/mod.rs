@@ -192,6 +192,16 @@ impl<T> Default for Page<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// A page from a read that asked for one row more than `max_results`: that extra row,
+    /// when it came, only says that more follow.
+    pub fn from_overfetch(mut items: Vec<T>, max_results: i64) -> Page<T> {
+        let has_more = items.len() as i64 > max_results;
+        items.truncate(usize::try_from(max_results).unwrap_or(0));
+        Page { items, has_more }
+    }
+}
+
 pub type RunPage = Page<Run>;
 pub type ExperimentPage = Page<Experiment>;
 pub type LoggedModelPage = Page<LoggedModel>;

@@ -20,10 +20,8 @@ fn unique(prefix: &str) -> String {
 
 /// A SQLite store in its own temporary folder (kept alive by the returned guard).
 pub async fn sqlite_store() -> (Arc<dyn TrackingStore>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-    let store = SqlTrackingStore::connect(&url).await.unwrap();
-    (Arc::new(store), dir)
+    let (store, dir) = sqlite_sql_store().await;
+    (store, dir)
 }
 
 /// The URL of a new, empty database on the test PostgreSQL cluster.
@@ -41,8 +39,7 @@ pub async fn fresh_postgres_url() -> String {
 }
 
 pub async fn postgres_store() -> Arc<dyn TrackingStore> {
-    let url = fresh_postgres_url().await;
-    Arc::new(SqlTrackingStore::connect(&url).await.unwrap())
+    postgres_sql_store().await
 }
 
 pub struct S3Settings {
@@ -106,4 +103,30 @@ pub async fn sqlite_sql_store() -> (Arc<SqlTrackingStore>, tempfile::TempDir) {
 pub async fn postgres_sql_store() -> Arc<SqlTrackingStore> {
     let url = fresh_postgres_url().await;
     Arc::new(SqlTrackingStore::connect(&url).await.unwrap())
+}
+
+/// Runs each case (an `async fn(Arc<SqlTrackingStore>)`) once on a fresh SQLite store and
+/// once on a fresh PostgreSQL database.
+#[macro_export]
+macro_rules! sql_store_cases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _dir) = $crate::common::sqlite_sql_store().await;
+                    super::$case(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let store = $crate::common::postgres_sql_store().await;
+                    super::$case(store).await;
+                }
+            )*
+        }
+    };
 }

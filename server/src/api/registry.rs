@@ -93,18 +93,6 @@ fn tags_of(fields: &Fields) -> ApiResult<Vec<Tag>> {
         .collect()
 }
 
-fn flag(fields: &Fields, key: &str) -> ApiResult<bool> {
-    match fields.0.get(key) {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Some(_) => Err(ApiError::invalid(format!(
-            "Invalid value for '{key}': expected true or false"
-        ))),
-    }
-}
-
 // ---- registered models ----------------------------------------------------------------
 
 pub async fn create_model(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
@@ -253,7 +241,7 @@ pub async fn transition_stage(State(state): State<AppState>, Caller(actor): Call
             &fields.required_str("name")?,
             version_of(&fields)?,
             stage,
-            flag(&fields, "archive_existing_versions")?,
+            fields.bool("archive_existing_versions")?.unwrap_or(false),
             &fields.str("comment")?.unwrap_or_default(),
         )
         .await?;

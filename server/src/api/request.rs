@@ -114,6 +114,19 @@ impl Fields {
         }
     }
 
+    /// A boolean field: JSON true/false, or "true"/"false" in any case (a query string).
+    pub fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid(format!(
+                "Invalid value for '{key}': expected true or false"
+            ))),
+        }
+    }
+
     pub fn required_str(&self, key: &str) -> ApiResult<String> {
         match self.str(key)? {
             Some(s) if !s.is_empty() => Ok(s),

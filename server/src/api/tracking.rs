@@ -406,16 +406,15 @@ pub async fn get_metric_history(
     let key = fields.required_str("metric_key")?;
     let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
-    let mut points = state
+    let points = state
         .get_metric_history_page(&actor, &run_id, &key, offset, limit + 1)
         .await?;
-    let has_more = points.len() as i64 > limit;
-    points.truncate(usize::try_from(limit).unwrap_or(0));
+    let page = aiops_core::store::Page::from_overfetch(points, limit);
     let mut body = Map::new();
-    if !points.is_empty() {
-        body.insert("metrics".into(), points.iter().map(wire::metric).collect());
+    if !page.items.is_empty() {
+        body.insert("metrics".into(), page.items.iter().map(wire::metric).collect());
     }
-    if has_more {
+    if page.has_more {
         body.insert("next_page_token".into(), json!(wire::page_token(offset + limit)));
     }
     Ok(Json(Value::Object(body)))

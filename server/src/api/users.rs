@@ -35,18 +35,6 @@ fn permission(fields: &Fields) -> ApiResult<Permission> {
     })
 }
 
-fn flag(fields: &Fields, key: &str) -> ApiResult<bool> {
-    match fields.0.get(key) {
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        None => Err(ApiError::missing(key)),
-        Some(_) => Err(ApiError::invalid(format!(
-            "Invalid value for '{key}': expected true or false"
-        ))),
-    }
-}
-
 pub async fn create_user(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let user = state
         .create_user(
@@ -98,7 +86,9 @@ pub async fn update_admin(State(state): State<AppState>, Caller(actor): Caller, 
         .update_admin(
             &actor,
             &fields.required_str("username")?,
-            flag(&fields, "is_admin")?,
+            fields
+                .bool("is_admin")?
+                .ok_or_else(|| ApiError::missing("is_admin"))?,
         )
         .await?;
     Ok(Json(json!({})))

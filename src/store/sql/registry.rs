@@ -427,12 +427,11 @@ impl RegistryStore for SqlTrackingStore {
             query = bind_value(query, bind);
         }
         let rows = query.fetch_all(self.pool()).await?;
-        let mut versions = rows.iter().map(version_from).collect::<CoreResult<Vec<_>>>()?;
-        let has_more = versions.len() as i64 > max_results;
-        versions.truncate(usize::try_from(max_results).unwrap_or(0));
+        let versions = rows.iter().map(version_from).collect::<CoreResult<Vec<_>>>()?;
+        let page = Page::from_overfetch(versions, max_results);
         Ok(Page {
-            items: self.complete_versions(versions).await?,
-            has_more,
+            items: self.complete_versions(page.items).await?,
+            has_more: page.has_more,
         })
     }
 
@@ -818,7 +817,7 @@ impl RegistryStore for SqlTrackingStore {
         .bind(offset)
         .fetch_all(self.pool())
         .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -834,8 +833,6 @@ impl RegistryStore for SqlTrackingStore {
                 })
             })
             .collect::<CoreResult<Vec<_>>>()?;
-        let has_more = items.len() as i64 > max_results;
-        items.truncate(usize::try_from(max_results).unwrap_or(0));
-        Ok(Page { items, has_more })
+        Ok(Page::from_overfetch(items, max_results))
     }
 }

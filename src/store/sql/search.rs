@@ -142,15 +142,14 @@ impl SqlTrackingStore {
         for bind in &b.binds {
             query = bind_value(query, bind);
         }
-        let mut ids: Vec<T> = query
+        let ids: Vec<T> = query
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|r| r.try_get(column))
             .collect::<Result<_, _>>()?;
-        let has_more = ids.len() as i64 > page.max_results;
-        ids.truncate(usize::try_from(page.max_results).unwrap_or(0));
-        Ok((ids, has_more))
+        let found = crate::store::Page::from_overfetch(ids, page.max_results);
+        Ok((found.items, found.has_more))
     }
 
     /// Full runs for `ids`, in the order given, in one query: each run's params, tags and
