@@ -6,8 +6,10 @@
 pub mod auth;
 pub mod registry;
 pub mod search;
+pub mod time;
 pub mod tracking;
 pub mod validation;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub mod artifacts;

@@ -29,6 +29,20 @@ use crate::pages::runs::view::RunPage;
 pub const BUNDLE_NAME: &str = "aiops";
 /// The browser session cookie.
 pub const SESSION_COOKIE: &str = "aiops_session";
+
+/// The session cookie's value in a request's headers, if it has a non-empty one.
+#[cfg(feature = "ssr")]
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
 /// Server functions live under their own prefix so they never meet the MLflow `/api` routes.
 pub const SERVER_FN_PREFIX: &str = "/_app";
 

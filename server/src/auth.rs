@@ -18,14 +18,14 @@ use base64::Engine;
 
 use crate::api::error::ApiError;
 
-/// The browser session cookie (set by the app's sign-in server function).
-pub const SESSION_COOKIE: &str = aiops_app::SESSION_COOKIE;
-
 /// Paths anyone may fetch: probes, the login page and what it needs to load.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/ready" | "/login" | "/favicon.ico")
-        || path.starts_with("/pkg/")
-        || path.starts_with("/_app/sign_in")
+    matches!(path, "/health" | "/ready" | "/login" | "/_app/sign_in") || is_static(path)
+}
+
+/// The site's own scripts, styles and icons: the same for everyone.
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/favicon.ico" | "/favicon.svg")
 }
 
 /// Paths answered with JSON (401 there; page views are sent to the login page instead).
@@ -87,20 +87,7 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, CoreError> {
             ))
         };
     }
-    Ok(session_cookie(headers).map(Credentials::Session))
-}
-
-/// The session id from the Cookie header, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
-        .filter(|v| !v.is_empty())
+    Ok(aiops_app::session_cookie(headers).map(Credentials::Session))
 }
 
 /// The middleware: every request gets an [`Actor`] or is turned away here.
@@ -114,6 +101,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return next.run(req).await;
     }
     let path = req.uri().path().to_string();
+    // No credential lookup (a session query) per asset.
+    if is_static(&path) {
+        req.extensions_mut().insert(Actor::anonymous());
+        return next.run(req).await;
+    }
     let client = client_ip(&req);
     let outcome = match credentials(req.headers()) {
         Ok(Some(credentials)) => {

@@ -180,6 +180,24 @@ pub struct ServeArgs {
     /// What signed-in users may do on experiments and models they hold no grant on.
     #[arg(long, env = "AIOPS_DEFAULT_PERMISSION", value_enum, default_value = "READ")]
     pub default_permission: DefaultPermission,
+
+    /// Let webhooks deliver to loopback, private and link-local addresses (refused by
+    /// default, as MLflow refuses them, so a webhook cannot reach into the server's network).
+    #[arg(long, env = "AIOPS_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// URL schemes webhooks may use, comma-separated (MLflow allows only https by default).
+    #[arg(
+        long,
+        env = "AIOPS_WEBHOOK_SCHEMES",
+        value_delimiter = ',',
+        default_value = "https"
+    )]
+    pub webhook_schemes: Vec<String>,
+
+    /// Tries per webhook delivery before it is marked FAILED (waits of 1, 2, 4 … seconds between).
+    #[arg(long, env = "AIOPS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
+    pub webhook_max_attempts: u32,
 }
 
 impl ServeArgs {

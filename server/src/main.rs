@@ -15,6 +15,7 @@ use aiops_app::{shell, App, BUNDLE_NAME};
 use aiops_core::artifacts::open_artifact_store;
 use aiops_core::service::{AccessPolicy, AppState};
 use aiops_core::store::open_store;
+use aiops_core::webhooks::delivery::SenderConfig;
 use axum::middleware;
 use axum::Router;
 use std::time::Duration;
@@ -150,7 +151,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .site_addr(args.addr)
         .build();
 
-    let app = AppState::new(
+    let app = AppState::with_webhooks(
         store,
         artifacts,
         AccessPolicy {
@@ -158,7 +159,15 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             anonymous_read: args.anonymous_read,
             disabled: args.disable_auth,
         },
+        SenderConfig {
+            allow_private: args.webhook_allow_private,
+            allowed_schemes: args.webhook_schemes.clone(),
+            max_attempts: i64::from(args.webhook_max_attempts.max(1)),
+            ..SenderConfig::default()
+        },
     )?;
+    // Webhook deliveries queued in the database, this run's and any a restart left behind.
+    tokio::spawn(app.sender.clone().run(app.webhooks.clone()));
     // The first start makes the admin; a generated password is shown once, here.
     let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD")
         .ok()

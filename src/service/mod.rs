@@ -9,6 +9,7 @@ mod artifacts;
 mod registry;
 mod tracking;
 mod users;
+mod webhooks;
 
 pub use users::{NewToken, SESSION_TTL_MS};
 
@@ -20,7 +21,9 @@ use crate::auth::authenticator::Authenticator;
 use crate::auth::{Access, Actor, Permission, ResourceKind};
 use crate::store::auth::AuthStore;
 use crate::store::registry::RegistryStore;
+use crate::store::webhooks::WebhookStore;
 use crate::store::{SqlTrackingStore, TrackingStore};
+use crate::webhooks::delivery::{Sender, SenderConfig};
 use crate::{CoreError, CoreResult};
 
 /// Who may do what when no grant says otherwise.
@@ -51,22 +54,37 @@ pub struct AppState {
     pub tracking: Arc<dyn TrackingStore>,
     pub auth: Arc<dyn AuthStore>,
     pub registry: Arc<dyn RegistryStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// Sends webhook deliveries (its loop is started by the server).
+    pub sender: Arc<Sender>,
     pub artifacts: Arc<dyn ArtifactStore>,
     pub authenticator: Arc<Authenticator>,
     pub policy: AccessPolicy,
 }
 
 impl AppState {
-    /// One SQL store behind both the tracking and the auth interfaces.
+    /// One SQL store behind every store interface; webhooks as MLflow sends them by default
+    /// (https to public addresses only).
     pub fn new(
         store: Arc<SqlTrackingStore>,
         artifacts: Arc<dyn ArtifactStore>,
         policy: AccessPolicy,
     ) -> CoreResult<AppState> {
+        AppState::with_webhooks(store, artifacts, policy, SenderConfig::default())
+    }
+
+    pub fn with_webhooks(
+        store: Arc<SqlTrackingStore>,
+        artifacts: Arc<dyn ArtifactStore>,
+        policy: AccessPolicy,
+        webhooks: SenderConfig,
+    ) -> CoreResult<AppState> {
         let auth: Arc<dyn AuthStore> = store.clone();
         let registry: Arc<dyn RegistryStore> = store.clone();
         Ok(AppState {
             registry,
+            webhooks: store.clone(),
+            sender: Arc::new(Sender::new(webhooks)?),
             tracking: store,
             authenticator: Arc::new(Authenticator::new(auth.clone())?),
             auth,

@@ -17,7 +17,7 @@ fn change(actor: &Actor, comment: &str) -> Change {
 }
 
 impl AppState {
-    async fn check_model(&self, actor: &Actor, name: &str, access: Access) -> CoreResult<()> {
+    pub(crate) async fn check_model(&self, actor: &Actor, name: &str, access: Access) -> CoreResult<()> {
         let grant = match actor.user_id {
             Some(user) if !actor.is_admin => {
                 self.auth
@@ -37,9 +37,12 @@ impl AppState {
         tags: &[Tag],
     ) -> CoreResult<RegisteredModel> {
         self.signed_in(actor)?;
-        self.registry
+        let model = self
+            .registry
             .create_registered_model(name, description, tags, actor.user_id)
-            .await
+            .await?;
+        self.sender.wake();
+        Ok(model)
     }
 
     pub async fn get_registered_model(&self, actor: &Actor, name: &str) -> CoreResult<RegisteredModel> {
@@ -143,9 +146,12 @@ impl AppState {
         self.signed_in(actor)?;
         self.check_model(actor, &version.name, Access::Update).await?;
         self.check_version_source(actor, &version).await?;
-        self.registry
+        let created = self
+            .registry
             .create_model_version(version, &change(actor, ""))
-            .await
+            .await?;
+        self.sender.wake();
+        Ok(created)
     }
 
     pub async fn get_model_version(
@@ -189,9 +195,12 @@ impl AppState {
         comment: &str,
     ) -> CoreResult<ModelVersion> {
         self.require_admin(actor, "change a model version's stage")?;
-        self.registry
+        let moved = self
+            .registry
             .transition_stage(name, version, stage, archive_existing, &change(actor, comment))
-            .await
+            .await?;
+        self.sender.wake();
+        Ok(moved)
     }
 
     pub async fn set_model_version_tag(
@@ -205,7 +214,9 @@ impl AppState {
         self.check_model(actor, name, Access::Update).await?;
         self.registry
             .set_model_version_tag(name, version, key, value)
-            .await
+            .await?;
+        self.sender.wake();
+        Ok(())
     }
 
     pub async fn delete_model_version_tag(
@@ -216,7 +227,9 @@ impl AppState {
         key: &str,
     ) -> CoreResult<()> {
         self.check_model(actor, name, Access::Update).await?;
-        self.registry.delete_model_version_tag(name, version, key).await
+        self.registry.delete_model_version_tag(name, version, key).await?;
+        self.sender.wake();
+        Ok(())
     }
 
     /// Aliases are for administrators only.
@@ -224,12 +237,18 @@ impl AppState {
         self.require_admin(actor, "set a model alias")?;
         self.registry
             .set_alias(name, alias, version, &change(actor, ""))
-            .await
+            .await?;
+        self.sender.wake();
+        Ok(())
     }
 
     pub async fn delete_alias(&self, actor: &Actor, name: &str, alias: &str) -> CoreResult<()> {
         self.require_admin(actor, "delete a model alias")?;
-        self.registry.delete_alias(name, alias, &change(actor, "")).await
+        self.registry
+            .delete_alias(name, alias, &change(actor, ""))
+            .await?;
+        self.sender.wake();
+        Ok(())
     }
 
     pub async fn version_by_alias(&self, actor: &Actor, name: &str, alias: &str) -> CoreResult<ModelVersion> {

@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod registry;
 mod sql;
+pub mod webhooks;
 
 /// Every store trait, for calling store methods on a concrete store.
 pub mod prelude {
     pub use super::auth::AuthStore;
     pub use super::registry::RegistryStore;
+    pub use super::webhooks::WebhookStore;
     pub use super::{
         Database, ExperimentStore, LoggedModelStore, MetricStore, RunStore, SearchStore, TrackingStore,
     };

@@ -59,16 +59,7 @@ mod ssr {
     }
 
     pub fn session_id() -> Option<String> {
-        let parts = parts()?;
-        parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.to_string())
+        crate::session_cookie(&parts()?.headers)
     }
 
     /// Only a path on this site may follow a sign-in (never `//host` or a URL).

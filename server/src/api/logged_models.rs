@@ -128,10 +128,7 @@ pub async fn log_params(
 pub async fn search(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
     let experiment_ids = fields.str_list("experiment_ids")?;
     let filter = parse_logged_model_filter(&fields.str("filter")?.unwrap_or_default())?;
-    let max_results = fields.i64("max_results")?.unwrap_or(100);
-    if !(1..=1000).contains(&max_results) {
-        return Err(ApiError::invalid("max_results must be between 1 and 1000"));
-    }
+    let max_results = fields.max_results(100, 1000)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
     let page = state
         .search_logged_models(&actor, &experiment_ids, filter.as_ref(), max_results, offset)

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod request;
 pub mod tracking;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 use aiops_core::service::AppState;
@@ -271,6 +272,22 @@ fn mlflow_v2() -> Routes {
         .add("PATCH", "/users/update-password", Admin, users::update_password)
         .add("PATCH", "/users/update-admin", Admin, users::update_admin)
         .add("DELETE", "/users/delete", Admin, users::delete_user)
+        .add("POST", "/webhooks", Admin, webhooks::create_webhook)
+        .add("GET", "/webhooks", Admin, webhooks::list_webhooks)
+        .add("GET", "/webhooks/{webhook_id}", Admin, webhooks::get_webhook)
+        .add("PATCH", "/webhooks/{webhook_id}", Admin, webhooks::update_webhook)
+        .add(
+            "DELETE",
+            "/webhooks/{webhook_id}",
+            Admin,
+            webhooks::delete_webhook,
+        )
+        .add(
+            "POST",
+            "/webhooks/{webhook_id}/test",
+            Admin,
+            webhooks::test_webhook,
+        )
         .fallback_not_found()
 }
 
@@ -327,6 +344,12 @@ pub fn routes() -> Routes {
                 &format!("{prefix}/2.0/aiops/registry/audit"),
                 Class::Read,
                 registry::audit,
+            )
+            .add(
+                "GET",
+                &format!("{prefix}/2.0/aiops/registry/webhook-deliveries"),
+                Class::Read,
+                webhooks::list_deliveries,
             );
     }
     routes

@@ -323,37 +323,28 @@ pub async fn get_by_alias(State(state): State<AppState>, Caller(actor): Caller, 
 // ---- audit ------------------------------------------------------------------------------
 
 pub async fn audit(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
-    let max_results = fields.i64("max_results")?.unwrap_or(100);
-    if !(1..=MAX_SEARCH_RESULTS).contains(&max_results) {
-        return Err(ApiError::invalid(format!(
-            "max_results must be between 1 and {MAX_SEARCH_RESULTS}"
-        )));
-    }
+    let max_results = fields.max_results(100, MAX_SEARCH_RESULTS)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
     let page = state
         .registry_audit(&actor, &fields.required_str("name")?, max_results, offset)
         .await?;
-    let mut body = Map::new();
-    body.insert(
-        "entries".into(),
-        page.items
-            .iter()
-            .map(|e| {
-                json!({
-                    "id": e.id, "name": e.name, "version": e.version.map(|v| v.to_string()),
-                    "action": e.action, "from": e.from_value, "to": e.to_value,
-                    "user": e.actor, "comment": e.comment, "timestamp": e.at,
-                })
+    let entries = page
+        .items
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "name": e.name, "version": e.version.map(|v| v.to_string()),
+                "action": e.action, "from": e.from_value, "to": e.to_value,
+                "user": e.actor, "comment": e.comment, "timestamp": e.at,
             })
-            .collect(),
-    );
-    if page.has_more {
-        body.insert(
-            "next_page_token".into(),
-            json!(wire::page_token(offset + max_results)),
-        );
-    }
-    Ok(Json(Value::Object(body)))
+        })
+        .collect();
+    Ok(Json(wire::paged(
+        "entries",
+        entries,
+        page.has_more,
+        offset + max_results,
+    )))
 }
 
 // ---- searches -----------------------------------------------------------------------------

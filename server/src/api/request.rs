@@ -155,6 +155,17 @@ impl Fields {
         }
     }
 
+    /// `max_results`: `default` when absent, refused outside 1..=`limit`.
+    pub fn max_results(&self, default: i64, limit: i64) -> ApiResult<i64> {
+        let max_results = self.i64("max_results")?.unwrap_or(default);
+        if !(1..=limit).contains(&max_results) {
+            return Err(ApiError::invalid(format!(
+                "max_results must be between 1 and {limit}"
+            )));
+        }
+        Ok(max_results)
+    }
+
     pub fn f64(&self, key: &str) -> ApiResult<Option<f64>> {
         match self.get(key) {
             None => Ok(None),

@@ -185,6 +185,17 @@ pub fn page_token(offset: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(json!({ "offset": offset }).to_string())
 }
 
+/// `{"<key>": [items], "next_page_token": …}`: a page of an offset-paged list, with the
+/// token only when more follow.
+pub fn paged(key: &str, items: Vec<Value>, has_more: bool, next_offset: i64) -> Value {
+    let mut body = serde_json::Map::new();
+    body.insert(key.into(), Value::Array(items));
+    if has_more {
+        body.insert("next_page_token".into(), json!(page_token(next_offset)));
+    }
+    Value::Object(body)
+}
+
 pub fn parse_page_token(token: Option<&str>) -> ApiResult<i64> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);

@@ -20,6 +20,7 @@ mod metrics;
 mod registry;
 mod runs;
 mod search;
+mod webhooks;
 
 use super::{
     Database, ExperimentPage, ExperimentSearch, ExperimentStore, LoggedModelPage, LoggedModelStore,

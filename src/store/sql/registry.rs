@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::search::IdPage;
+use super::webhooks::enqueue_on;
 use super::{bind_value, ids_query, is_unique_violation, placeholders, SqlTrackingStore};
 use crate::registry::{Alias, AuditEntry, ModelVersion, NewModelVersion, RegisteredModel, Stage, Tag};
 use crate::search::sql::{compile_filter, compile_registry_order, SqlBuilder, Subject};
@@ -16,6 +17,7 @@ use crate::search::{Filter, OrderBy};
 use crate::store::registry::{Change, RegistryStore};
 use crate::store::Page;
 use crate::validation;
+use crate::webhooks::WebhookEvent;
 use crate::{now_millis, CoreError, CoreResult};
 
 const VERSION_COLUMNS: &str = "name, version, creation_time, last_updated_time, description, user_id, \
@@ -109,6 +111,35 @@ async fn audit_on(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Tags as the webhook bodies carry them: `{"key": "value"}`.
+fn tag_map(tags: &[Tag]) -> serde_json::Value {
+    tags.iter()
+        .map(|t| (t.key.clone(), serde_json::Value::from(t.value.clone())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Our `model_version.stage_transitioned` event, for one version that moved.
+async fn stage_event_on(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+    version: i64,
+    from: Stage,
+    to: Stage,
+    change: &Change,
+) -> CoreResult<()> {
+    enqueue_on(
+        tx,
+        WebhookEvent::ModelVersionStageTransitioned,
+        name,
+        serde_json::json!({
+            "name": name, "version": version.to_string(), "from_stage": from.name(),
+            "to_stage": to.name(), "user": change.actor, "comment": change.comment,
+        }),
+    )
+    .await
 }
 
 async fn touch_model(tx: &mut Transaction<'static, Any>, name: &str, at: i64) -> CoreResult<()> {
@@ -298,6 +329,13 @@ impl RegistryStore for SqlTrackingStore {
             .execute(&mut *tx)
             .await?;
         }
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::RegisteredModelCreated,
+            name,
+            serde_json::json!({ "name": name, "tags": tag_map(tags), "description": description }),
+        )
+        .await?;
         tx.commit().await?;
         self.get_registered_model(name).await
     }
@@ -538,6 +576,16 @@ impl RegistryStore for SqlTrackingStore {
             change,
         )
         .await?;
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::ModelVersionCreated,
+            &new.name,
+            serde_json::json!({
+                "name": new.name, "version": version.to_string(), "source": new.source,
+                "run_id": new.run_id, "tags": tag_map(&new.tags), "description": new.description,
+            }),
+        )
+        .await?;
         tx.commit().await?;
         self.get_model_version(&new.name, version).await
     }
@@ -658,6 +706,7 @@ impl RegistryStore for SqlTrackingStore {
                     change,
                 )
                 .await?;
+                stage_event_on(&mut tx, name, other, stage, Stage::Archived, change).await?;
             }
         }
         sqlx::query(
@@ -679,6 +728,7 @@ impl RegistryStore for SqlTrackingStore {
             change,
         )
         .await?;
+        stage_event_on(&mut tx, name, version, current.current_stage, stage, change).await?;
         tx.commit().await?;
         self.get_model_version(name, version).await
     }
@@ -703,6 +753,13 @@ impl RegistryStore for SqlTrackingStore {
         .bind(value)
         .execute(&mut *tx)
         .await?;
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::ModelVersionTagSet,
+            name,
+            serde_json::json!({ "name": name, "version": version.to_string(), "key": key, "value": value }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -716,6 +773,13 @@ impl RegistryStore for SqlTrackingStore {
             .bind(key)
             .execute(&mut *tx)
             .await?;
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::ModelVersionTagDeleted,
+            name,
+            serde_json::json!({ "name": name, "version": version.to_string(), "key": key }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -760,6 +824,13 @@ impl RegistryStore for SqlTrackingStore {
             change,
         )
         .await?;
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::ModelVersionAliasCreated,
+            name,
+            serde_json::json!({ "name": name, "alias": alias, "version": version.to_string() }),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -788,6 +859,13 @@ impl RegistryStore for SqlTrackingStore {
             Some(&from),
             None,
             change,
+        )
+        .await?;
+        enqueue_on(
+            &mut tx,
+            WebhookEvent::ModelVersionAliasDeleted,
+            name,
+            serde_json::json!({ "name": name, "alias": alias }),
         )
         .await?;
         tx.commit().await?;
