@@ -727,3 +727,328 @@ async fn anonymous_read_allows_reads_only() {
         .unwrap();
     assert!(!after.to_string().contains("anonymous"), "{after}");
 }
+
+/// A webhook receiver on a local port: records every delivery, answers 500 to the first
+/// `fail_first` of them and 200 after.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(listener: tokio::net::TcpListener, fail_first: usize) -> Receiver {
+        use axum::http::StatusCode;
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let seen = seen.clone();
+                async move {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push((headers, body));
+                    if seen.len() <= fail_first {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { url, got, task }
+    }
+
+    /// Waits until `n` deliveries came in (failed ones included) and returns them.
+    async fn wait_for(
+        &self,
+        n: usize,
+        server: &Server,
+        limit: Duration,
+    ) -> Vec<(axum::http::HeaderMap, String)> {
+        let started = Instant::now();
+        loop {
+            let got = self.got.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            if started.elapsed() > limit {
+                panic!("{} of {n} deliveries arrived:\n{}", got.len(), server.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// MLflow's check of a delivery, as its documentation tells receivers to do it.
+fn signature_is_valid(headers: &axum::http::HeaderMap, body: &str, secret: &str) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (id, timestamp) = (header("x-mlflow-delivery-id"), header("x-mlflow-timestamp"));
+    let Some(signature) = header("x-mlflow-signature").strip_prefix("v1,") else {
+        return false;
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let fresh = timestamp
+        .parse::<u64>()
+        .is_ok_and(|t| t.abs_diff(aiops_core::now_millis() as u64 / 1000) < 300);
+    !id.is_empty() && fresh && expected == signature
+}
+
+impl Server {
+    /// An admin's JSON request; returns the status and the body.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .request(method, self.url(path))
+            .header("Authorization", basic_header())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, reply) = self.call(reqwest::Method::POST, path, body).await;
+        assert_eq!(status, 200, "{path}: {reply}");
+        reply
+    }
+
+    /// Waits until the model's deliveries satisfy `done`, and returns them.
+    async fn deliveries_until(
+        &self,
+        model: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let started = Instant::now();
+        loop {
+            let reply: serde_json::Value = self
+                .get(&format!(
+                    "/api/2.0/aiops/registry/webhook-deliveries?name={model}"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let items = reply["deliveries"].as_array().cloned().unwrap_or_default();
+            if done(&items) {
+                return items;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!("deliveries never settled: {items:?}\n{}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_kept_across_restarts_and_kept_off_private_addresses() {
+    use serde_json::json;
+    let cwd = tempfile::tempdir().unwrap();
+    let private_ok = ["--webhook-allow-private", "--webhook-schemes", "http"];
+    let server = Server::start(cwd.path(), &private_ok, &[]).await;
+    let receiver = Receiver::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), 1).await;
+    let secret = "whsec-test-1234";
+    let created = server
+        .post(
+            "/api/2.0/mlflow/webhooks",
+            json!({
+                "name": "ci", "url": receiver.url, "secret": secret,
+                "events": [{"entity": "REGISTERED_MODEL", "action": "CREATED"},
+                           {"entity": "MODEL_VERSION", "action": "CREATED"}],
+                "aiops_events": ["model_version.stage_transitioned"],
+            }),
+        )
+        .await;
+    let hook = &created["webhook"];
+    assert!(hook.get("secret").is_none(), "{created}");
+    assert_eq!(hook["aiops_events"], json!(["model_version.stage_transitioned"]));
+    let hook_id = hook["webhook_id"].as_str().unwrap().to_string();
+
+    let exp = server
+        .post("/api/2.0/mlflow/experiments/create", json!({"name": "wh"}))
+        .await["experiment_id"]
+        .clone();
+    let run = server
+        .post("/api/2.0/mlflow/runs/create", json!({"experiment_id": exp}))
+        .await["run"]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .post("/api/2.0/mlflow/registered-models/create", json!({"name": "wh"}))
+        .await;
+    let version = json!({"name": "wh", "source": format!("runs:/{run}/model"), "run_id": run});
+    server
+        .post("/api/2.0/mlflow/model-versions/create", version.clone())
+        .await;
+    server
+        .post(
+            "/api/2.0/mlflow/model-versions/transition-stage",
+            json!({"name": "wh", "version": "1", "stage": "Staging", "archive_existing_versions": false}),
+        )
+        .await;
+    // Three events; the first try of the first one got a 500 and was tried again.
+    let got = receiver.wait_for(4, &server, Duration::from_secs(30)).await;
+    assert!(
+        got.iter().all(|(h, b)| signature_is_valid(h, b, secret)),
+        "{got:?}"
+    );
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|(h, _)| h["x-mlflow-delivery-id"].to_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|id| **id == ids[0]).count(),
+        2,
+        "the try answered 500 came again with its delivery id: {ids:?}"
+    );
+    let bodies: Vec<serde_json::Value> = got
+        .iter()
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let events: std::collections::BTreeSet<String> = bodies
+        .iter()
+        .map(|b| {
+            format!(
+                "{}.{}",
+                b["entity"].as_str().unwrap(),
+                b["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        events.into_iter().collect::<Vec<_>>(),
+        [
+            "model_version.created",
+            "model_version.stage_transitioned",
+            "registered_model.created"
+        ]
+    );
+    let moved = bodies
+        .iter()
+        .find(|b| b["action"] == "stage_transitioned")
+        .unwrap();
+    assert_eq!(moved["data"]["to_stage"], "Staging");
+    assert_eq!(moved["data"]["user"], "admin");
+    let listed = server
+        .deliveries_until("wh", |d| {
+            d.len() == 3 && d.iter().all(|d| d["status"] == "DELIVERED")
+        })
+        .await;
+    assert!(
+        listed
+            .iter()
+            .any(|d| d["attempts"] == 2 && d["last_status"] == 200),
+        "{listed:?}"
+    );
+
+    // A receiver that is down: the delivery waits in the database through a restart.
+    let parked = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_addr = parked.local_addr().unwrap();
+    drop(parked);
+    let (status, _) = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/2.0/mlflow/webhooks/{hook_id}"),
+            json!({"url": format!("http://{down_addr}/hook"),
+                   "events": [{"entity": "MODEL_VERSION", "action": "CREATED"},
+                              {"entity": "MODEL_VERSION_TAG", "action": "SET"}]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    server
+        .post("/api/2.0/mlflow/model-versions/create", version.clone())
+        .await;
+    server
+        .deliveries_until("wh", |d| {
+            // A try that ended (its error recorded), not one under way.
+            d.iter()
+                .any(|d| d["status"] == "PENDING" && d["last_error"] != "")
+        })
+        .await;
+    drop(server);
+    let late = Receiver::start(tokio::net::TcpListener::bind(down_addr).await.unwrap(), 0).await;
+    let server = Server::start(cwd.path(), &private_ok, &[]).await;
+    // Within the next try's wait, or, had the server been killed in the middle of a try, once
+    // that try's lease (its 30 s timeout and 30 s more) ran out.
+    let got = late.wait_for(1, &server, Duration::from_secs(90)).await;
+    let body: serde_json::Value = serde_json::from_str(&got[0].1).unwrap();
+    assert_eq!(body["data"]["version"], "2");
+    assert!(signature_is_valid(&got[0].0, &got[0].1, secret));
+    drop(server);
+
+    // Without --webhook-allow-private: loopback is refused when saved, and at connect time
+    // for a webhook saved earlier (the address is checked on every connection).
+    let server = Server::start(cwd.path(), &["--webhook-schemes", "http"], &[]).await;
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://localhost:9/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+    ] {
+        let (status, reply) = server
+            .call(
+                reqwest::Method::POST,
+                "/api/2.0/mlflow/webhooks",
+                json!({"name": "inside", "url": url, "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}]}),
+            )
+            .await;
+        assert_eq!(status, 400, "{url}: {reply}");
+        assert_eq!(reply["error_code"], "INVALID_PARAMETER_VALUE");
+    }
+    server
+        .post(
+            "/api/2.0/mlflow/model-versions/set-tag",
+            json!({"name": "wh", "version": "2", "key": "k", "value": "v"}),
+        )
+        .await;
+    let listed = server
+        .deliveries_until("wh", |d| {
+            d.iter()
+                .any(|d| d["event"] == "model_version_tag.set" && d["status"] == "FAILED")
+        })
+        .await;
+    let refused = listed
+        .iter()
+        .find(|d| d["event"] == "model_version_tag.set")
+        .unwrap();
+    assert_eq!(refused["attempts"], 1, "a refused address is not tried again");
+    assert!(
+        refused["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a public address"),
+        "{refused}"
+    );
+    assert_eq!(
+        late.got.lock().unwrap().len(),
+        1,
+        "nothing reached the loopback receiver"
+    );
+}
