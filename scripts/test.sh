@@ -106,12 +106,15 @@ run_mlflow_suite() {
   fi
 }
 
-run_mlflow_suite sqlite-local basic --data-dir "$WORK/sqlite-local/data"
+# Webhooks may reach the suite's own receiver on loopback (refusals: server/tests/serve.rs).
+WEBHOOKS_TO_LOOPBACK=(--webhook-allow-private --webhook-schemes http,https)
+run_mlflow_suite sqlite-local basic --data-dir "$WORK/sqlite-local/data" "${WEBHOOKS_TO_LOOPBACK[@]}"
 "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc "CREATE DATABASE mlflow_suite"
 mkdir -p "$S3TMP/data/aiops-suite"
 AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$S3_ENDPOINT \
   run_mlflow_suite postgres-s3 bearer --data-dir "$WORK/postgres-s3/data" \
-    --database-url "postgres://postgres@127.0.0.1:$PGPORT/mlflow_suite" --artifacts "s3://aiops-suite/artifacts"
+    --database-url "postgres://postgres@127.0.0.1:$PGPORT/mlflow_suite" --artifacts "s3://aiops-suite/artifacts" \
+    "${WEBHOOKS_TO_LOOPBACK[@]}"
 
 log "browser tests (Playwright + Chromium)"
 PORT=$(free_port)

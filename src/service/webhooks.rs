@@ -27,6 +27,12 @@ fn check_fields(name: Option<&str>, events: Option<&[WebhookEvent]>) -> CoreResu
 }
 
 impl AppState {
+    /// Only administrators manage webhooks. The REST handlers ask this before reading a
+    /// request's fields, so a caller who may not learns nothing from validation errors.
+    pub fn may_manage_webhooks(&self, actor: &Actor) -> CoreResult<()> {
+        self.require_admin(actor, WHAT)
+    }
+
     pub async fn create_webhook(&self, actor: &Actor, mut new: NewWebhook) -> CoreResult<Webhook> {
         self.require_admin(actor, WHAT)?;
         check_fields(Some(&new.name), Some(&new.events))?;

@@ -92,6 +92,7 @@ def headers_for(identity, world, admin_auth):
 
 def concrete(path, world):
     return (path.replace("{model_id}", world["model"]).replace("{tag_key}", "k")
+            .replace("{webhook_id}", "0" * 32)
             .replace("{*path}", world["file"]).replace(":id", world["exp"]))
 
 

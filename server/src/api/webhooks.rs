@@ -112,6 +112,7 @@ fn webhook_reply(webhook: &Webhook) -> Reply {
 }
 
 pub async fn create_webhook(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state.may_manage_webhooks(&actor)?;
     let new = NewWebhook {
         name: fields.required_str("name")?,
         description: fields.str("description")?.unwrap_or_default(),
@@ -124,6 +125,7 @@ pub async fn create_webhook(State(state): State<AppState>, Caller(actor): Caller
 }
 
 pub async fn list_webhooks(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state.may_manage_webhooks(&actor)?;
     let max_results = fields.max_results(100, MAX_LIST_RESULTS)?;
     let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
     let page = state.list_webhooks(&actor, max_results, offset).await?;
@@ -150,6 +152,7 @@ pub async fn update_webhook(
     Path(id): Path<String>,
     fields: Fields,
 ) -> Reply {
+    state.may_manage_webhooks(&actor)?;
     let update = WebhookUpdate {
         name: fields.str("name")?,
         description: fields.str("description")?,
@@ -177,6 +180,7 @@ pub async fn test_webhook(
     Path(id): Path<String>,
     fields: Fields,
 ) -> Reply {
+    state.may_manage_webhooks(&actor)?;
     let event = fields
         .object("event")?
         .map(|parts| event_of(&parts))
