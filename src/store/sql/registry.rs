@@ -142,6 +142,23 @@ async fn stage_event_on(
     .await
 }
 
+/// The newest version in each stage of the models named by `list` (bound placeholders):
+/// per model and stage, one MAX over the (name, stage, version) index, a seek each, so a
+/// model with thousands of versions costs what one with four does.
+fn latest_versions_sql(list: &str) -> String {
+    // CROSS JOIN keeps SQLite's join order: the few (model, stage) maxima first, then a
+    // primary-key lookup each (the other order ran the subqueries once per version).
+    format!(
+        "SELECT {VERSION_COLUMNS_V} FROM ( \
+           SELECT m.name AS n, (SELECT MAX(x.version) FROM model_versions x \
+                                WHERE x.name = m.name AND x.current_stage = s.stage) AS newest \
+           FROM registered_models m CROSS JOIN (SELECT 'None' AS stage UNION ALL SELECT 'Staging' \
+             UNION ALL SELECT 'Production' UNION ALL SELECT 'Archived') s \
+           WHERE m.name IN ({list})) l \
+         CROSS JOIN model_versions v WHERE v.name = l.n AND v.version = l.newest"
+    )
+}
+
 async fn touch_model(tx: &mut Transaction<'static, Any>, name: &str, at: i64) -> CoreResult<()> {
     sqlx::query("UPDATE registered_models SET last_updated_time = $1 WHERE name = $2")
         .bind(at)
@@ -222,13 +239,7 @@ impl SqlTrackingStore {
         let aliases_sql = format!(
             "SELECT name, alias, version FROM registered_model_aliases WHERE name IN ({list}) ORDER BY alias"
         );
-        // The newest version per (model, stage): one pass over the (name, stage, version)
-        // index, not a subquery per version (a model may hold thousands).
-        let latest_sql = format!(
-            "SELECT {VERSION_COLUMNS_V} FROM model_versions v JOIN \
-             (SELECT name AS n, MAX(version) AS newest FROM model_versions WHERE name IN ({list}) \
-              GROUP BY name, current_stage) l ON l.n = v.name AND l.newest = v.version"
-        );
+        let latest_sql = latest_versions_sql(&list);
         let rows = ids_query(&models_sql, names).fetch_all(self.pool()).await?;
         let mut tags: HashMap<String, Vec<Tag>> = HashMap::new();
         for row in ids_query(&tags_sql, names).fetch_all(self.pool()).await? {
@@ -513,12 +524,24 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn latest_versions(&self, name: &str, stages: &[Stage]) -> CoreResult<Vec<ModelVersion>> {
-        let model = self.get_registered_model(name).await?;
-        Ok(model
-            .latest_versions
-            .into_iter()
-            .filter(|v| stages.is_empty() || stages.contains(&v.current_stage))
-            .collect())
+        let names = [name.to_string()];
+        let sql = latest_versions_sql(&placeholders(self.backend, 1, 1));
+        let rows = ids_query(&sql, &names).fetch_all(self.pool()).await?;
+        if rows.is_empty() {
+            // No versions, or no model.
+            self.get_registered_model(name).await?;
+            return Ok(Vec::new());
+        }
+        let mut versions: Vec<ModelVersion> = rows
+            .iter()
+            .map(version_from)
+            .filter(|v| {
+                v.as_ref()
+                    .map_or(true, |v| stages.is_empty() || stages.contains(&v.current_stage))
+            })
+            .collect::<CoreResult<_>>()?;
+        versions.sort_by_key(|v| v.version);
+        self.complete_versions(versions).await
     }
 
     async fn create_model_version(&self, new: NewModelVersion, change: &Change) -> CoreResult<ModelVersion> {
