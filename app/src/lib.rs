@@ -20,7 +20,7 @@ use crate::pages::account::{AccountPage, LoginPage};
 use crate::pages::admin::AdminPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
-use crate::pages::models::{ModelPage, ModelsPage};
+use crate::pages::models::{ModelPage, ModelsPage, VersionPage};
 use crate::pages::placeholder::{DeploymentsPage, InferencePage, MonitoringPage};
 use crate::pages::runs::compare::ComparePage;
 use crate::pages::runs::view::RunPage;
@@ -115,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/compare") view=ComparePage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/models/:name") view=ModelPage/>
+                    <Route path=path!("/models/:name/versions/:version") view=VersionPage/>
                     <Route path=path!("/deployments") view=DeploymentsPage/>
                     <Route path=path!("/inference") view=InferencePage/>
                     <Route path=path!("/monitoring") view=MonitoringPage/>

@@ -67,3 +67,50 @@ test("an editor sees the stages but no promotion controls", async ({ browser, ba
   expect(forged.status()).toBe(403);
   await context.close();
 });
+
+test("a model's description, tags, versions, files and signature; registering from a run", async ({ page, request }) => {
+  const api = "/api/2.0/mlflow";
+  const exp = await (await request.post(`${api}/experiments/create`, { data: { name: `register-${Date.now()}` } })).json();
+  const run = await (await request.post(`${api}/runs/create`, { data: { experiment_id: exp.experiment_id } })).json();
+  const runId = run.run.info.run_id;
+  const root = `/api/2.0/mlflow-artifacts/artifacts/${exp.experiment_id}/${runId}/artifacts/model`;
+  const mlmodel = "flavors:\n  sklearn: {}\nsignature:\n  inputs: '[{\"type\": \"double\", \"name\": \"x\"}]'\n  outputs: '[{\"type\": \"long\"}]'\nmlflow_version: 3.17.2\n";
+  expect((await request.put(`${root}/MLmodel`, { data: mlmodel })).status()).toBe(200);
+  expect((await request.put(`${root}/model.pkl`, { data: "bytes" })).status()).toBe(200);
+  const log = await request.post(`${api}/runs/log-batch`, {
+    data: { run_id: runId, metrics: [{ key: "auc", value: 0.93, timestamp: 1, step: 0 }], params: [{ key: "C", value: "0.5" }] },
+  });
+  expect(log.status()).toBe(200);
+
+  // Register the run's model folder from the run page.
+  const name = `from-run-${Date.now()}`;
+  await page.goto(`/runs/${runId}?path=model`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.locator("#register-name").fill(name);
+  await page.getByRole("button", { name: "Register model" }).click();
+  await page.getByRole("link", { name: `Registered ${name} version 1` }).click();
+  await expect(page).toHaveURL(new RegExp(`/models/${name}/versions/1$`));
+  await expect(page.locator("#version-signature")).toContainText("inputs:");
+  await expect(page.locator("#version-files")).toContainText("model.pkl");
+  await expect(page.locator("#version-run")).toContainText("auc");
+  await expect(page.locator("#version-run")).toContainText("0.5");
+  const file = await request.get(`/model-versions/get-artifact?name=${name}&version=1&path=MLmodel`);
+  expect(await file.text()).toBe(mlmodel);
+
+  // The model page: edit the description and a tag; compare two versions' runs.
+  expect((await request.post(`${api}/model-versions/create`, { data: { name, source: `runs:/${runId}/model`, run_id: runId } })).status()).toBe(200);
+  await page.goto(`/models/${name}`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.locator("textarea#model-description").fill("Predicts churn from usage.");
+  await page.getByRole("button", { name: "Save description" }).click();
+  await page.getByLabel("Tag key").fill("team");
+  await page.getByLabel("Tag value").fill("growth");
+  await page.getByRole("button", { name: "Set tag" }).click();
+  await expect(page.locator("#model-tags")).toContainText("team = growth");
+  await page.reload();
+  await expect(page.locator("textarea#model-description")).toHaveValue("Predicts churn from usage.");
+  await page.getByLabel("Compare version 1").check();
+  await page.getByLabel("Compare version 2").check();
+  await expect(page.locator("#compare-versions")).toHaveAttribute("href", `/compare?runs=${runId}`);
+  await expect(page.locator("#deliveries-empty")).toBeVisible();
+});

@@ -30,9 +30,16 @@ fn is_static(path: &str) -> bool {
 
 /// Paths answered with JSON (401 there; page views are sent to the login page instead).
 fn is_api(path: &str) -> bool {
-    ["/api/", "/ajax-api/", "/_app/", "/get-artifact", "/v2/"]
-        .iter()
-        .any(|p| path.starts_with(p))
+    [
+        "/api/",
+        "/ajax-api/",
+        "/_app/",
+        "/get-artifact",
+        "/model-versions/",
+        "/v2/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
 }
 
 /// The handler-side view of the caller, put in place by [`authenticate`].

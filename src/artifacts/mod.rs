@@ -73,6 +73,20 @@ pub async fn collect(mut stream: ByteStream) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Reads a stream until it ends or `cap` bytes came (reading stops there: the rest of a
+/// large file is never fetched). May return up to one chunk more than `cap`.
+pub async fn read_head(mut stream: ByteStream, cap: usize) -> std::io::Result<Vec<u8>> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// A stream over bytes already in memory.
 pub fn stream_from(data: impl Into<Bytes>) -> ByteStream {
     let data: Bytes = data.into();

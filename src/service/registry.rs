@@ -154,6 +154,38 @@ impl AppState {
         Ok(created)
     }
 
+    /// Registers `source` as a new version of `name`, creating the model first if it does
+    /// not exist yet (the run page's "Register model", like `mlflow.register_model`).
+    pub async fn register_model(
+        &self,
+        actor: &Actor,
+        name: &str,
+        source: &str,
+        run_id: &str,
+    ) -> CoreResult<ModelVersion> {
+        match self.create_registered_model(actor, name.trim(), "", &[]).await {
+            Ok(_) | Err(crate::CoreError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.create_model_version(
+            actor,
+            NewModelVersion {
+                name: name.trim().to_string(),
+                source: source.to_string(),
+                run_id: run_id.to_string(),
+                user_id: actor.username.clone(),
+                ..NewModelVersion::default()
+            },
+        )
+        .await
+    }
+
+    /// Whether the actor may edit the model's description and tags (for the page's controls;
+    /// the operations check again).
+    pub async fn can_edit_model(&self, actor: &Actor, name: &str) -> bool {
+        self.check_model(actor, name, Access::Update).await.is_ok()
+    }
+
     pub async fn get_model_version(
         &self,
         actor: &Actor,
@@ -265,6 +297,62 @@ impl AppState {
     ) -> CoreResult<Page<AuditEntry>> {
         self.check_model(actor, name, Access::Read).await?;
         self.registry.audit(name, max_results, offset).await
+    }
+}
+
+impl AppState {
+    /// The artifact folder a version's source names. Reading a version lets one read its
+    /// files, as in MLflow, whatever one may do on the experiment that logged them.
+    pub async fn version_artifact_dir(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+    ) -> CoreResult<(ModelVersion, crate::artifacts::ArtifactPath)> {
+        use crate::artifacts::ArtifactPath;
+        let v = self.get_model_version(actor, name, version).await?;
+        let source = v.source.trim();
+        let dir = if let Some(rest) = source.strip_prefix("runs:/") {
+            let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let run = self.tracking.get_run(run_id).await?;
+            ArtifactPath::from_uri(&run.info.artifact_uri)?.join(&ArtifactPath::parse(path)?)
+        } else if let Some(model_id) = source.strip_prefix("models:/") {
+            let model = self.tracking.get_logged_model(model_id).await?;
+            ArtifactPath::from_uri(&model.artifact_uri)?
+        } else {
+            ArtifactPath::from_uri(source)?
+        };
+        Ok((v, dir))
+    }
+
+    /// The files in a version's folder (`sub` below it).
+    pub async fn list_version_files(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        sub: &crate::artifacts::ArtifactPath,
+    ) -> CoreResult<(
+        crate::artifacts::ArtifactPath,
+        Vec<crate::artifacts::ArtifactEntry>,
+    )> {
+        let (_, dir) = self.version_artifact_dir(actor, name, version).await?;
+        let entries = self.artifacts.list(&dir.join(sub)).await?;
+        Ok((dir, entries))
+    }
+
+    /// Opens one file of a version (MLflow's `/model-versions/get-artifact`).
+    pub async fn get_version_file(
+        &self,
+        actor: &Actor,
+        name: &str,
+        version: i64,
+        file: &crate::artifacts::ArtifactPath,
+    ) -> CoreResult<(crate::artifacts::ArtifactPath, crate::artifacts::ByteStream)> {
+        let (_, dir) = self.version_artifact_dir(actor, name, version).await?;
+        let path = dir.join(file);
+        let stream = self.artifacts.get(&path).await?;
+        Ok((path, stream))
     }
 }
 

@@ -71,6 +71,20 @@ pub async fn download_run_artifact(
     Ok(file_response(&path, stream))
 }
 
+/// One file of a model version, by name, version and path (MLflow's UI route).
+pub async fn download_version_artifact(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Response> {
+    let file = ArtifactPath::parse_file(&fields.required_str("path")?)?;
+    let version = super::registry::version_of(&fields)?;
+    let (path, stream) = state
+        .get_version_file(&actor, &fields.required_str("name")?, version, &file)
+        .await?;
+    Ok(file_response(&path, stream))
+}
+
 /// A stored file with a safe content type and as an attachment.
 fn file_response(path: &ArtifactPath, stream: ByteStream) -> Response {
     let mime = mime_guess::from_path(path.file_name()).first_or_octet_stream();

@@ -333,6 +333,12 @@ pub fn routes() -> Routes {
             "/get-artifact",
             Class::Read,
             artifacts::download_run_artifact,
+        )
+        .add(
+            "GET",
+            "/model-versions/get-artifact",
+            Class::Read,
+            artifacts::download_version_artifact,
         );
     for prefix in ["/api", "/ajax-api"] {
         routes = routes

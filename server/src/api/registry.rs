@@ -71,7 +71,7 @@ pub fn model_json(m: &RegisteredModel) -> Value {
     out
 }
 
-fn version_of(fields: &Fields) -> ApiResult<i64> {
+pub(crate) fn version_of(fields: &Fields) -> ApiResult<i64> {
     let raw = fields.required_str("version")?;
     raw.trim()
         .parse::<i64>()

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::format::{number, timestamp_utc};
+use crate::format::{human_size, number, timestamp_utc};
 use crate::view_state::{encode, with_query, QueryState};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,7 +167,6 @@ const IMAGE_PREVIEW_BYTES: usize = 2 * 1024 * 1024;
 pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, AppError> {
     use aiops_core::artifacts::ArtifactPath;
     use base64::Engine;
-    use futures::StreamExt;
 
     let (state, actor) = crate::state::caller()?;
     let file = ArtifactPath::parse_file(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
@@ -201,15 +200,10 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
         return Ok(Preview::TooLarge { size });
     }
     // Read at most `cap` bytes; the rest of a large file is never fetched.
-    let (_, mut stream) = state.get_run_artifact(&actor, &run_id, &file).await?;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() >= cap {
-            break;
-        }
-    }
+    let (_, stream) = state.get_run_artifact(&actor, &run_id, &file).await?;
+    let mut bytes = aiops_core::artifacts::read_head(stream, cap)
+        .await
+        .map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;
     let truncated = bytes.len() as u64 > cap as u64 || size > cap as u64;
     bytes.truncate(cap);
     if let Some(mime) = image_type {
@@ -511,18 +505,34 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
     }
 }
 
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+/// "Register model": the open artifact folder as a new version of a (new or existing)
+/// registered model, as `mlflow.register_model("runs:/<run>/<folder>", name)` does.
+#[component]
+fn RegisterFolder(run_id: String, path: String) -> impl IntoView {
+    use crate::pages::models::RegisterModel;
+    let register = ServerAction::<RegisterModel>::new();
+    let outcome = move || {
+        register.value().get().map(|r| match r {
+            Ok(v) => view! {
+                <p class="notice" role="status">
+                    <a href=format!("/models/{}/versions/{}", encode(&v.name), v.version)>
+                        {format!("Registered {} version {}", v.name, v.version)}
+                    </a>
+                </p>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <ActionForm action=register attr:class="inline-form" attr:id="register-model">
+            <input type="hidden" name="run_id" value=run_id/>
+            <input type="hidden" name="path" value=path.clone()/>
+            <label for="register-name">{format!("Register {path}/ as a model version:")}</label>" "
+            <input id="register-name" name="name" placeholder="model name" required/>
+            <button type="submit" class="button">"Register model"</button>
+        </ActionForm>
+        {outcome}
     }
 }
 
@@ -566,6 +576,10 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
         <div class="card artifacts" id="artifacts">
             <h2>"Artifacts"</h2>
             <nav class="crumbs" aria-label="Artifact folders">{crumbs}</nav>
+            {move || {
+                let d = dir();
+                (!d.is_empty()).then(|| view! { <RegisterFolder run_id=run_id.get() path=d/> })
+            }}
             <div class="artifact-panes">
                 <Transition fallback=|| view! { <p class="loading">"Listing…"</p> }>
                     <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
