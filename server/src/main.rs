@@ -226,6 +226,7 @@ fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
             app_context,
             shell,
         ))
+        .layer(middleware::from_fn(guard::server_fn_request_errors))
         .layer(response_compression())
         .layer(middleware::from_fn_with_state(
             state.app.clone(),

@@ -78,7 +78,7 @@ def fields(world, identity):
         "sort": "", "page": 0, "after": "", "with_spans": False, "x": "step", "y": "m",
         "by_time": False, "smoothing": 0, "log_y": False, "next": "/",
         # Registry server functions.
-        "version": "1", "stage": "Staging", "alias": "champ",
+        "version": "1", "stage": "Staging", "alias": "champ", "description": "",
     }
 
 
@@ -105,7 +105,8 @@ def send(base_url, kind, route, world, identity, admin_auth):
         body["value"] = 1.5
     if path.endswith("/logged-models/" + world["model"]) and method == "PATCH":
         body["status"] = "READY"
-    if "registered-models" in path or "model-versions" in path or "/registry/" in path:
+    if ("registered-models" in path or "model-versions" in path or "/registry/" in path
+            or (kind == "server_functions" and ("model" in path or "version" in path))):
         # The registry names a model, not an experiment.
         body.update({"name": world["registered"], "version": "1", "alias": "champ", "stage": "Staging",
                      "source": f"runs:/{world['run']}/model", "archive_existing_versions": False})
@@ -161,3 +162,9 @@ def test_every_route_refuses_exactly_whom_it_should(base_url, table, world):
             if response.status_code == 403 and kind != "pages":
                 assert response.json()["error_code"] == "PERMISSION_DENIED", response.text
     assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_a_server_function_missing_arguments_answers_400(base_url):
+    r = requests.post(f"{base_url}/_app/update_model_description", data={"name": "x"}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == "BAD_REQUEST"
