@@ -86,7 +86,7 @@ test("a model's description, tags, versions, files and signature; registering fr
   const name = `from-run-${Date.now()}`;
   await page.goto(`/runs/${runId}?path=model`);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await page.locator("#register-name").fill(name);
+  await page.locator("#artifacts").getByLabel("Model name").fill(name);
   await page.getByRole("button", { name: "Register model" }).click();
   await page.getByRole("link", { name: `Registered ${name} version 1` }).click();
   await expect(page).toHaveURL(new RegExp(`/models/${name}/versions/1$`));
@@ -101,6 +101,7 @@ test("a model's description, tags, versions, files and signature; registering fr
   expect((await request.post(`${api}/model-versions/create`, { data: { name, source: `runs:/${runId}/model`, run_id: runId } })).status()).toBe(200);
   await page.goto(`/models/${name}`);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator('tr[data-version="1"]')).toContainText("auc 0.93");
   await page.locator("textarea#model-description").fill("Predicts churn from usage.");
   await page.getByRole("button", { name: "Save description" }).click();
   await page.getByLabel("Tag key").fill("team");
@@ -113,4 +114,24 @@ test("a model's description, tags, versions, files and signature; registering fr
   await page.getByLabel("Compare version 2").check();
   await expect(page.locator("#compare-versions")).toHaveAttribute("href", `/compare?runs=${runId}`);
   await expect(page.locator("#deliveries-empty")).toBeVisible();
+});
+
+test("a logged model is registered from its run's page", async ({ page, request }) => {
+  const api = "/api/2.0/mlflow";
+  const exp = await (await request.post(`${api}/experiments/create`, { data: { name: `logged-${Date.now()}` } })).json();
+  const run = await (await request.post(`${api}/runs/create`, { data: { experiment_id: exp.experiment_id } })).json();
+  const runId = run.run.info.run_id;
+  const model = await (await request.post(`${api}/logged-models`, {
+    data: { experiment_id: exp.experiment_id, name: "clf", source_run_id: runId },
+  })).json();
+  const modelId = model.model.info.model_id;
+  expect((await request.post(`${api}/runs/outputs`, { data: { run_id: runId, models: [{ model_id: modelId, step: 0 }] } })).status()).toBe(200);
+  const name = `logged-${Date.now()}`;
+  await page.goto(`/runs/${runId}`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const row = page.locator("#run-models tbody tr").first();
+  await row.getByLabel("Model name").fill(name);
+  await row.getByRole("button", { name: "Register model" }).click();
+  await page.getByRole("link", { name: `Registered ${name} version 1` }).click();
+  await expect(page.locator("#version-summary")).toContainText(`models:/${modelId}`);
 });

@@ -180,6 +180,25 @@ impl AppState {
         .await
     }
 
+    /// The source runs of these versions that the actor may read, in one read.
+    pub async fn version_runs(
+        &self,
+        actor: &Actor,
+        versions: &[ModelVersion],
+    ) -> CoreResult<Vec<crate::tracking::Run>> {
+        let mut ids: Vec<String> = versions
+            .iter()
+            .map(|v| v.run_id.clone())
+            .filter(|id| !id.is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let grants = self.grants(actor, ResourceKind::Experiment).await?;
+        let mut runs = self.tracking.get_runs(&ids).await?;
+        runs.retain(|r| self.can_read(actor, &grants, &r.info.experiment_id));
+        Ok(runs)
+    }
+
     /// Whether the actor may edit the model's description and tags (for the page's controls;
     /// the operations check again).
     pub async fn can_edit_model(&self, actor: &Actor, name: &str) -> bool {

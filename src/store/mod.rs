@@ -63,6 +63,8 @@ pub trait ExperimentStore: Send + Sync {
 pub trait RunStore: Send + Sync {
     async fn create_run(&self, run: NewRun) -> CoreResult<Run>;
     async fn get_run(&self, run_id: &str) -> CoreResult<Run>;
+    /// Several runs in one read, in the order given; unknown ids are left out.
+    async fn get_runs(&self, run_ids: &[String]) -> CoreResult<Vec<Run>>;
     async fn update_run(&self, run_id: &str, update: RunUpdate) -> CoreResult<RunInfo>;
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()>;
     /// Runs of an experiment, newest first (ties by run id), at most `limit`.

@@ -31,6 +31,9 @@ mod ssr {
         Some(block.join("\n").trim_end().to_string())
     }
 
+    /// Metrics shown per version on the model page.
+    pub const KEY_METRICS: usize = 3;
+
     /// Largest MLmodel file read for its signature.
     pub const MLMODEL_BYTES: usize = 256 * 1024;
 }
@@ -50,6 +53,9 @@ pub struct ModelView {
     pub versions: Vec<ModelVersion>,
     pub audit: Vec<AuditEntry>,
     pub deliveries: Vec<Delivery>,
+    /// The first few latest metrics of each version's source run, by run id (runs the
+    /// caller may read).
+    pub run_metrics: Vec<(String, Vec<(String, f64)>)>,
     /// The caller may change stages and aliases.
     pub can_promote: bool,
     /// The caller may edit the description and tags.
@@ -72,8 +78,23 @@ pub async fn load_model(name: String) -> Result<ModelView, AppError> {
         .webhook_deliveries(&actor, Some(&name), None, 20, 0)
         .await?
         .items;
+    let run_metrics = state
+        .version_runs(&actor, &versions)
+        .await?
+        .into_iter()
+        .map(|run| {
+            let metrics = run
+                .metrics
+                .iter()
+                .take(ssr::KEY_METRICS)
+                .map(|m| (m.key.clone(), m.value))
+                .collect();
+            (run.info.run_id, metrics)
+        })
+        .collect();
     Ok(ModelView {
         can_edit: state.can_edit_model(&actor, &name).await,
+        run_metrics,
         model,
         versions,
         audit,
@@ -103,14 +124,18 @@ pub async fn delete_model_tag(name: String, key: String) -> Result<(), AppError>
     Ok(state.delete_registered_model_tag(&actor, &name, &key).await?)
 }
 
-/// From a run's page: registers an artifact folder of the run as a new version (making
-/// the model if it is new).
+/// From a run's page: registers one of the run's logged models (`models:/m-…`) or one of
+/// its artifact folders (a path) as a new version, making the model if it is new.
 #[server(prefix = "/_app", endpoint = "register_model")]
 pub async fn register_model(run_id: String, path: String, name: String) -> Result<ModelVersion, AppError> {
     use aiops_core::artifacts::ArtifactPath;
     let (state, actor) = crate::state::caller()?;
-    let path = ArtifactPath::parse(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
-    let source = format!("runs:/{run_id}/{}", path.as_str());
+    let source = if path.starts_with("models:/") {
+        path
+    } else {
+        let path = ArtifactPath::parse(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
+        format!("runs:/{run_id}/{}", path.as_str())
+    };
     Ok(state.register_model(&actor, &name, &source, &run_id).await?)
 }
 
@@ -329,7 +354,7 @@ pub fn ModelPage() -> impl IntoView {
                                 <thead><tr>
                                     <th scope="col"><span class="visually-hidden">"Compare"</span></th>
                                     <th scope="col">"Version"</th><th scope="col">"Stage"</th><th scope="col">"Aliases"</th>
-                                    <th scope="col">"Source run"</th><th scope="col">"Created"</th>
+                                    <th scope="col">"Source run"</th><th scope="col">"Key metrics"</th><th scope="col">"Created"</th>
                                     {can_promote.then(|| view! { <th scope="col">"Promote"</th> })}
                                 </tr></thead>
                                 <tbody>
@@ -364,6 +389,9 @@ pub fn ModelPage() -> impl IntoView {
                                                 <td>{(!v.run_id.is_empty()).then(|| view! {
                                                     <a class="mono" href=format!("/runs/{}", v.run_id)>{v.run_id.chars().take(8).collect::<String>()}</a>
                                                 })}</td>
+                                                <td class="mono">{view.run_metrics.iter().find(|(r, _)| *r == v.run_id)
+                                                    .map(|(_, ms)| ms.iter().map(|(k, x)| format!("{k} {}", number(*x))).collect::<Vec<_>>().join(" · "))
+                                                    .unwrap_or_default()}</td>
                                                 <td>{timestamp_utc(v.creation_time)}</td>
                                                 {can_promote.then(|| {
                                                     let ask = ask.clone();

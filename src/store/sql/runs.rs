@@ -4,6 +4,10 @@ use super::*;
 
 #[async_trait::async_trait]
 impl RunStore for SqlTrackingStore {
+    async fn get_runs(&self, run_ids: &[String]) -> CoreResult<Vec<Run>> {
+        SqlTrackingStore::get_runs(self, run_ids).await
+    }
+
     async fn create_run(&self, run: NewRun) -> CoreResult<Run> {
         validation::user_id(&run.user_id).map_err(CoreError::InvalidParameter)?;
         let experiment = self.get_experiment(&run.experiment_id).await?;

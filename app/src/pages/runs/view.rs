@@ -394,9 +394,18 @@ fn RunLineage(run: Run) -> impl IntoView {
             })
             .collect::<Vec<_>>();
         let has_datasets = !dataset_rows.is_empty();
+        let run_id = run.info.run_id.clone();
         let model_rows = outputs
             .into_iter()
-            .map(|m| view! { <tr><td class="mono">{m.model_id}</td><td>{m.step}</td></tr> })
+            .map(|m| {
+                let source = format!("models:/{}", m.model_id);
+                view! {
+                    <tr>
+                        <td class="mono">{m.model_id}</td><td>{m.step}</td>
+                        <td><RegisterForm run_id=run_id.clone() source label="Register:".to_string()/></td>
+                    </tr>
+                }
+            })
             .collect::<Vec<_>>();
         let has_models = !model_rows.is_empty();
         view! {
@@ -413,7 +422,7 @@ fn RunLineage(run: Run) -> impl IntoView {
                 })}
                 {has_models.then(|| view! {
                     <table class="table" id="run-models">
-                        <thead><tr><th>"Logged model"</th><th>"Step"</th></tr></thead>
+                        <thead><tr><th>"Logged model"</th><th>"Step"</th><th>"Registry"</th></tr></thead>
                         <tbody>{model_rows}</tbody>
                     </table>
                 })}
@@ -505,10 +514,11 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
     }
 }
 
-/// "Register model": the open artifact folder as a new version of a (new or existing)
-/// registered model, as `mlflow.register_model("runs:/<run>/<folder>", name)` does.
+/// "Register model": an artifact folder (a path) or a logged model (`models:/m-…`) of the
+/// run as a new version of a (new or existing) registered model, as
+/// `mlflow.register_model(uri, name)` does.
 #[component]
-fn RegisterFolder(run_id: String, path: String) -> impl IntoView {
+fn RegisterForm(run_id: String, source: String, label: String) -> impl IntoView {
     use crate::pages::models::RegisterModel;
     let register = ServerAction::<RegisterModel>::new();
     let outcome = move || {
@@ -525,11 +535,10 @@ fn RegisterFolder(run_id: String, path: String) -> impl IntoView {
         })
     };
     view! {
-        <ActionForm action=register attr:class="inline-form" attr:id="register-model">
+        <ActionForm action=register attr:class="inline-form register-model">
             <input type="hidden" name="run_id" value=run_id/>
-            <input type="hidden" name="path" value=path.clone()/>
-            <label for="register-name">{format!("Register {path}/ as a model version:")}</label>" "
-            <input id="register-name" name="name" placeholder="model name" required/>
+            <input type="hidden" name="path" value=source/>
+            <label>{label}" "<input name="name" placeholder="model name" aria-label="Model name" required/></label>
             <button type="submit" class="button">"Register model"</button>
         </ActionForm>
         {outcome}
@@ -578,7 +587,10 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
             <nav class="crumbs" aria-label="Artifact folders">{crumbs}</nav>
             {move || {
                 let d = dir();
-                (!d.is_empty()).then(|| view! { <RegisterFolder run_id=run_id.get() path=d/> })
+                (!d.is_empty()).then(|| {
+                    let label = format!("Register {d}/ as a model version:");
+                    view! { <RegisterForm run_id=run_id.get() source=d label/> }
+                })
             }}
             <div class="artifact-panes">
                 <Transition fallback=|| view! { <p class="loading">"Listing…"</p> }>
