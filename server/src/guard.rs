@@ -180,6 +180,30 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
+/// Longest server-function error body looked at.
+const SERVER_FN_ERROR_BYTES: usize = 64 * 1024;
+
+/// Leptos answers 500 when a server function's arguments do not parse, before the function
+/// runs; that is the caller's mistake (its body says `BAD_REQUEST`), so it becomes a 400.
+/// The function's own errors already carry their status.
+pub async fn server_fn_request_errors(req: Request, next: Next) -> Response {
+    let is_server_fn = req.uri().path().starts_with(aiops_app::SERVER_FN_PREFIX);
+    let response = next.run(req).await;
+    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, SERVER_FN_ERROR_BYTES).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let is_request_error =
+        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v["error_code"] == "BAD_REQUEST");
+    if is_request_error {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,28 +261,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Longest server-function error body looked at.
-const SERVER_FN_ERROR_BYTES: usize = 64 * 1024;
-
-/// Leptos answers 500 when a server function's arguments do not parse, before the function
-/// runs; that is the caller's mistake (its body says `BAD_REQUEST`), so it becomes a 400.
-/// The function's own errors already carry their status.
-pub async fn server_fn_request_errors(req: Request, next: Next) -> Response {
-    let is_server_fn = req.uri().path().starts_with(aiops_app::SERVER_FN_PREFIX);
-    let response = next.run(req).await;
-    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, SERVER_FN_ERROR_BYTES).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let is_request_error =
-        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v["error_code"] == "BAD_REQUEST");
-    if is_request_error {
-        parts.status = StatusCode::BAD_REQUEST;
-    }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
