@@ -114,6 +114,15 @@ test("a model's description, tags, versions, files and signature; registering fr
   await page.getByLabel("Compare version 2").check();
   await expect(page.locator("#compare-versions")).toHaveAttribute("href", `/compare?runs=${runId}`);
   await expect(page.locator("#deliveries-empty")).toBeVisible();
+
+  // The models list searches by name or by filter, and shows tags.
+  await page.goto(`/models?q=${encodeURIComponent("tags.team = 'growth'")}`);
+  await expect(page.locator("#models-table")).toContainText(name);
+  await expect(page.locator("#models-table")).toContainText("team=growth");
+  await page.goto(`/models?q=${encodeURIComponent(name.slice(0, 12).toUpperCase())}`);
+  await expect(page.locator("#models-table")).toContainText(name);
+  await page.goto(`/models?q=${encodeURIComponent("no-such-model-anywhere")}`);
+  await expect(page.getByText("No model matches this search.")).toBeVisible();
 });
 
 test("a logged model is registered from its run's page", async ({ page, request }) => {

@@ -75,7 +75,7 @@ def fields(world, identity):
         "path": "f.txt", "model_id": world["model"], "status": "FINISHED", "max_results": 10,
         # Server functions: the caller's own password, unchanged (a 400 that proves the call got in).
         "current_password": password, "new_password": password, "days": "", "id": 0, "filter": "",
-        "sort": "", "page": 0, "after": "", "with_spans": False, "x": "step", "y": "m",
+        "sort": "", "page": 0, "q": "", "after": "", "with_spans": False, "x": "step", "y": "m",
         "by_time": False, "smoothing": 0, "log_y": False, "next": "/",
         # Registry server functions.
         "version": "1", "stage": "Staging", "alias": "champ", "description": "",

@@ -9,7 +9,7 @@ use aiops_core::tracking::Run;
 use aiops_core::webhooks::Delivery;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -31,6 +31,14 @@ mod ssr {
         Some(block.join("\n").trim_end().to_string())
     }
 
+    /// Whether a search box entry is a filter expression rather than part of a name.
+    pub fn reads_as_filter(q: &str) -> bool {
+        let lower = q.to_ascii_lowercase();
+        ["=", "<", ">", " like ", " ilike ", " in ", "tags.", " is "]
+            .iter()
+            .any(|op| lower.contains(op))
+    }
+
     /// Metrics shown per version on the model page.
     pub const KEY_METRICS: usize = 3;
 
@@ -38,11 +46,21 @@ mod ssr {
     pub const MLMODEL_BYTES: usize = 256 * 1024;
 }
 
+/// The models matching `q`: MLflow's filter grammar when it reads as a filter
+/// (`tags.team = 'fraud'`, `name LIKE 'churn%'`), else a name search.
 #[server(prefix = "/_app", endpoint = "list_models")]
-pub async fn list_models() -> Result<Vec<RegisteredModel>, AppError> {
+pub async fn list_models(q: String) -> Result<Vec<RegisteredModel>, AppError> {
+    use aiops_core::search::parse_registered_model_filter;
     let (state, actor) = crate::state::caller()?;
+    let q = q.trim();
+    let text = if q.is_empty() || ssr::reads_as_filter(q) {
+        q.to_string()
+    } else {
+        format!("name ILIKE '%{}%'", q.replace('\\', "\\\\").replace('\'', "\\'"))
+    };
+    let filter = parse_registered_model_filter(&text).map_err(|e| AppError::Invalid(e.0))?;
     Ok(state
-        .search_registered_models(&actor, None, &[], 1000, 0)
+        .search_registered_models(&actor, filter.as_ref(), &[], 1000, 0)
         .await?
         .items)
 }
@@ -221,22 +239,33 @@ fn stage_class(stage: Stage) -> &'static str {
 
 #[component]
 pub fn ModelsPage() -> impl IntoView {
-    let models = Resource::new(|| (), |_| list_models());
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let models = Resource::new(q, list_models);
     view! {
         <Title text="Models"/>
         <section class="page">
             <header class="page-header"><h1>"Models"</h1></header>
+            <form class="card search-form" method="get" action="">
+                <label for="model-search">"Search models"</label>
+                <input id="model-search" type="search" name="q" value=q autocomplete="off"
+                    placeholder="a name, or tags.team = 'fraud'"/>
+                <button type="submit" class="button primary">"Search"</button>
+            </form>
             <Transition fallback=|| view! { <p class="loading">"Loading models…"</p> }>
                 {move || models.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
+                    Ok(list) if list.is_empty() && q().is_empty() => view! {
                         <p class="empty">"No registered models yet. Register one with mlflow.register_model(…)."</p>
+                    }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="empty">"No model matches this search."</p>
                     }.into_any(),
                     Ok(list) => view! {
                         <table class="table" id="models-table">
                             <thead><tr>
                                 <th scope="col">"Name"</th><th scope="col">"Latest versions"</th>
-                                <th scope="col">"Aliases"</th><th scope="col">"Last change"</th>
+                                <th scope="col">"Aliases"</th><th scope="col">"Tags"</th><th scope="col">"Last change"</th>
                             </tr></thead>
                             <tbody>
                                 {list.into_iter().map(|m| view! {
@@ -246,6 +275,7 @@ pub fn ModelsPage() -> impl IntoView {
                                             <span class=stage_class(v.current_stage)>{format!("v{} {}", v.version, v.current_stage.name())}</span>" "
                                         }).collect_view()}</td>
                                         <td>{m.aliases.iter().map(|a| format!("@{} → v{}", a.alias, a.version)).collect::<Vec<_>>().join(", ")}</td>
+                                        <td class="mono">{m.tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect::<Vec<_>>().join(", ")}</td>
                                         <td>{timestamp_utc(m.last_updated_time)}</td>
                                     </tr>
                                 }).collect_view()}
