@@ -25,12 +25,14 @@ ensure_s3_server
 ensure_postgres
 ensure_browser
 ensure_mlflow_client
+ensure_onnxruntime
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
 log "cargo clippy (server build)"
 cargo clippy "${SSR_PACKAGES[@]}" --all-targets --features ssr -- -D warnings
+cargo clippy -p aiops-predictor --all-targets -- -D warnings
 log "cargo clippy (browser build)"
 cargo clippy -p aiops-app --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
 
@@ -60,6 +62,8 @@ export PGBIN
 
 log "cargo test (SQLite + PostgreSQL, local folder + S3)"
 cargo test "${SSR_PACKAGES[@]}" --features ssr 2>&1 | tee "$WORK/cargo-test.log"
+# The predictor against Python's onnxruntime outputs, on the real ONNX Runtime library.
+cargo test -p aiops-predictor 2>&1 | tee -a "$WORK/cargo-test.log"
 
 log "cargo leptos build"
 cargo leptos build

@@ -104,3 +104,21 @@ ensure_mlflow_client() {
   MLFLOW_PYTHON="$venv/bin/python"
   export MLFLOW_PYTHON
 }
+
+# ONNX Runtime's shared library, from the onnxruntime==1.32.0 wheel on PyPI (its CDN
+# download, ort's default, is not reachable everywhere). Exports ORT_DYLIB_PATH.
+ONNXRUNTIME_VERSION=1.32.0
+ensure_onnxruntime() {
+  local dir="$TOOLS_DIR/onnxruntime-$ONNXRUNTIME_VERSION"
+  local lib="$dir/onnxruntime/capi/libonnxruntime.so.$ONNXRUNTIME_VERSION"
+  if [ ! -f "$lib" ]; then
+    log "onnxruntime $ONNXRUNTIME_VERSION shared library (from the PyPI wheel)"
+    mkdir -p "$dir"
+    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      -d "$dir/wheel" "onnxruntime==$ONNXRUNTIME_VERSION"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2], [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.startswith("onnxruntime/capi/lib")])' \
+      "$(ls "$dir"/wheel/onnxruntime-*.whl)" "$dir"
+  fi
+  ORT_DYLIB_PATH="$lib"
+  export ORT_DYLIB_PATH
+}
