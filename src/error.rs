@@ -25,6 +25,9 @@ pub enum CoreError {
     /// Too many failed sign-ins from this client or for this user (HTTP 429).
     #[error("Too many failed sign-in attempts; try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Not ready or overloaded (a model loading, a full queue): try again (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
     /// An artifact path tried to leave the store or was malformed.
     #[error(transparent)]
     InvalidPath(#[from] PathError),

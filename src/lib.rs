@@ -4,6 +4,7 @@
 //! handling and everything that touches I/O sits behind the `ssr` feature.
 
 pub mod auth;
+pub mod deployments;
 pub mod registry;
 pub mod search;
 pub mod time;
@@ -17,6 +18,8 @@ pub mod artifacts;
 pub mod error;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod serving;
 #[cfg(feature = "ssr")]
 pub mod store;
 

@@ -20,7 +20,10 @@ use crate::api::error::ApiError;
 
 /// Paths anyone may fetch: probes, the login page and what it needs to load.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/ready" | "/login" | "/_app/sign_in") || is_static(path)
+    matches!(
+        path,
+        "/health" | "/ready" | "/login" | "/_app/sign_in" | "/v2" | "/v2/health/live" | "/v2/health/ready"
+    ) || is_static(path)
 }
 
 /// The site's own scripts, styles and icons: the same for everyone.
@@ -130,6 +133,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let actor = match outcome {
         Ok(Some(actor)) => actor,
         Ok(None) if state.policy.anonymous_read || is_public(&path) => Actor::anonymous(),
+        // `--anonymous-inference`: the inference API alone needs no credentials.
+        Ok(None) if state.policy.anonymous_inference && path.starts_with("/v2/") => Actor::anonymous(),
         Ok(None) => return unauthenticated(&req, &path, "Sign in, or send Basic or Bearer credentials."),
         Err(CoreError::Unauthenticated(message)) if !is_public(&path) => {
             return unauthenticated(&req, &path, &message)
@@ -153,7 +158,16 @@ fn unauthenticated(req: &Request, path: &str, message: &str) -> Response {
         );
         return Redirect::to(&target).into_response();
     }
-    let mut response = ApiError::from(CoreError::Unauthenticated(message.to_string())).into_response();
+    let mut response = if path.starts_with("/v2/") {
+        // The inference API's own error format.
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({ "error": message })),
+        )
+            .into_response()
+    } else {
+        ApiError::from(CoreError::Unauthenticated(message.to_string())).into_response()
+    };
     // A browser's own calls (server functions) get no challenge: it would pop up the
     // browser's password dialog over the dashboard.
     let from_browser_page = path.starts_with("/_app/") && req.headers().contains_key("sec-fetch-site");

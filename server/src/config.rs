@@ -181,6 +181,18 @@ pub struct ServeArgs {
     #[arg(long, env = "AIOPS_DEFAULT_PERMISSION", value_enum, default_value = "READ")]
     pub default_permission: DefaultPermission,
 
+    /// Let callers without credentials run inference (`/v2/...`); nothing else.
+    #[arg(long, env = "AIOPS_ANONYMOUS_INFERENCE")]
+    pub anonymous_inference: bool,
+
+    /// Sessions per deployed model that run at once (each with one intra-op thread).
+    #[arg(long, env = "AIOPS_MODEL_SESSIONS", default_value_t = 2)]
+    pub model_sessions: usize,
+
+    /// Requests a deployed model queues beyond its running sessions; past that, 503 at once.
+    #[arg(long, env = "AIOPS_MODEL_QUEUE", default_value_t = 256)]
+    pub model_queue: usize,
+
     /// Let webhooks deliver to loopback, private and link-local addresses (refused by
     /// default, as MLflow refuses them, so a webhook cannot reach into the server's network).
     #[arg(long, env = "AIOPS_WEBHOOK_ALLOW_PRIVATE")]

@@ -14,6 +14,7 @@ use aiops_app::state::WebState;
 use aiops_app::{shell, App, BUNDLE_NAME};
 use aiops_core::artifacts::open_artifact_store;
 use aiops_core::service::{AccessPolicy, AppState};
+use aiops_core::serving::{ModelConfig, Serving};
 use aiops_core::store::open_store;
 use aiops_core::webhooks::delivery::SenderConfig;
 use axum::middleware;
@@ -158,6 +159,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             default_permission: args.default_permission.permission(),
             anonymous_read: args.anonymous_read,
             disabled: args.disable_auth,
+            anonymous_inference: args.anonymous_inference,
         },
         SenderConfig {
             allow_private: args.webhook_allow_private,
@@ -166,8 +168,26 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             ..SenderConfig::default()
         },
     )?;
+    // ONNX Runtime from ORT_DYLIB_PATH (scripts/lib/tools.sh fetches it; the image ships it).
+    let app = app.with_serving(Serving::new(
+        std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from),
+        ModelConfig {
+            sessions: args.model_sessions.max(1),
+            intra_threads: 1,
+            queue: args.model_queue,
+        },
+    ));
     // Webhook deliveries queued in the database, this run's and any a restart left behind.
     tokio::spawn(app.sender.clone().run(app.webhooks.clone()));
+    // What the database says to serve: at start, then every few seconds, so every replica
+    // follows changes made through another.
+    let syncing = app.clone();
+    tokio::spawn(async move {
+        loop {
+            syncing.sync_deployments().await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
     // The first start makes the admin; a generated password is shown once, here.
     let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD")
         .ok()

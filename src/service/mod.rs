@@ -6,6 +6,7 @@
 //! predictor.
 
 mod artifacts;
+mod deployments;
 mod registry;
 mod tracking;
 mod users;
@@ -19,7 +20,9 @@ use std::sync::Arc;
 use crate::artifacts::ArtifactStore;
 use crate::auth::authenticator::Authenticator;
 use crate::auth::{Access, Actor, Permission, ResourceKind};
+use crate::serving::{ModelConfig, Serving};
 use crate::store::auth::AuthStore;
+use crate::store::deployments::DeploymentStore;
 use crate::store::registry::RegistryStore;
 use crate::store::webhooks::WebhookStore;
 use crate::store::{SqlTrackingStore, TrackingStore};
@@ -37,6 +40,8 @@ pub struct AccessPolicy {
     /// No authentication at all: every caller acts as an administrator (`--disable-auth`,
     /// for a trusted single-user machine and for measuring what authentication costs).
     pub disabled: bool,
+    /// Callers without credentials may run inference (`--anonymous-inference`).
+    pub anonymous_inference: bool,
 }
 
 impl Default for AccessPolicy {
@@ -45,6 +50,7 @@ impl Default for AccessPolicy {
             default_permission: Permission::Read,
             anonymous_read: false,
             disabled: false,
+            anonymous_inference: false,
         }
     }
 }
@@ -55,6 +61,9 @@ pub struct AppState {
     pub auth: Arc<dyn AuthStore>,
     pub registry: Arc<dyn RegistryStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub deployments: Arc<dyn DeploymentStore>,
+    /// This replica's loaded models.
+    pub serving: Arc<Serving>,
     /// Sends webhook deliveries (its loop is started by the server).
     pub sender: Arc<Sender>,
     pub artifacts: Arc<dyn ArtifactStore>,
@@ -84,6 +93,8 @@ impl AppState {
         Ok(AppState {
             registry,
             webhooks: store.clone(),
+            deployments: store.clone(),
+            serving: Arc::new(Serving::new(None, ModelConfig::default())),
             sender: Arc::new(Sender::new(webhooks)?),
             tracking: store,
             authenticator: Arc::new(Authenticator::new(auth.clone())?),
@@ -91,6 +102,12 @@ impl AppState {
             artifacts,
             policy,
         })
+    }
+
+    /// Serves models with ONNX Runtime from `serving` (the server makes it from ORT_DYLIB_PATH).
+    pub fn with_serving(mut self, serving: Serving) -> AppState {
+        self.serving = Arc::new(serving);
+        self
     }
 
     /// What the actor holds on a resource, given their explicit grant (if any).

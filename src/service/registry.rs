@@ -199,6 +199,13 @@ impl AppState {
         Ok(runs)
     }
 
+    /// Deployments following this model's stages or aliases catch up, without holding up
+    /// the registry change.
+    fn follow_in_background(&self, name: &str) {
+        let (state, name) = (self.clone(), name.to_string());
+        tokio::spawn(async move { state.redeploy_followers(&name).await });
+    }
+
     /// Whether the actor may edit the model's description and tags (for the page's controls;
     /// the operations check again).
     pub async fn can_edit_model(&self, actor: &Actor, name: &str) -> bool {
@@ -251,6 +258,7 @@ impl AppState {
             .transition_stage(name, version, stage, archive_existing, &change(actor, comment))
             .await?;
         self.sender.wake();
+        self.follow_in_background(name);
         Ok(moved)
     }
 
@@ -290,6 +298,7 @@ impl AppState {
             .set_alias(name, alias, version, &change(actor, ""))
             .await?;
         self.sender.wake();
+        self.follow_in_background(name);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! store over SQLite or PostgreSQL.
 
 pub mod auth;
+pub mod deployments;
 pub mod registry;
 mod sql;
 pub mod webhooks;
@@ -9,6 +10,7 @@ pub mod webhooks;
 /// Every store trait, for calling store methods on a concrete store.
 pub mod prelude {
     pub use super::auth::AuthStore;
+    pub use super::deployments::DeploymentStore;
     pub use super::registry::RegistryStore;
     pub use super::webhooks::WebhookStore;
     pub use super::{

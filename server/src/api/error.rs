@@ -125,6 +125,10 @@ impl From<CoreError> for ApiError {
                 message: e.to_string(),
                 retry_after: Some(retry_after_secs),
             },
+            CoreError::Unavailable(m) => ApiError {
+                message: m,
+                ..ApiError::unavailable()
+            },
             CoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::unavailable()

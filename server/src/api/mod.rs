@@ -6,7 +6,9 @@
 
 pub mod artifacts;
 pub mod compat;
+pub mod deployments;
 pub mod error;
+pub mod inference;
 pub mod logged_models;
 pub mod registry;
 pub mod request;
@@ -356,7 +358,53 @@ pub fn routes() -> Routes {
                 &format!("{prefix}/2.0/aiops/registry/webhook-deliveries"),
                 Class::Read,
                 webhooks::list_deliveries,
-            );
+            )
+            .nest(&format!("{prefix}/2.0/aiops/deployments"), aiops_deployments());
     }
     routes
+        .add("GET", "/v2", Class::Public, inference::server_metadata)
+        .nest("/v2", inference_v2())
+}
+
+fn aiops_deployments() -> Routes {
+    use deployments as d;
+    use Class::*;
+    Routes::new()
+        .add("POST", "/create", Admin, d::create_deployment)
+        .add("GET", "/get", Read, d::get_deployment)
+        .add("GET", "/list", Read, d::list_deployments)
+        .add("POST", "/delete", Admin, d::delete_deployment)
+        .add("POST", "/rollback", Admin, d::rollback_deployment)
+}
+
+/// The Open Inference Protocol v2 (Triton's and KServe's REST API).
+fn inference_v2() -> Routes {
+    use inference as i;
+    use Class::*;
+    Routes::new()
+        .add("GET", "/health/live", Public, i::live)
+        .add("GET", "/health/ready", Public, i::ready)
+        .add("GET", "/models/{name}", Read, i::model_metadata)
+        .add("GET", "/models/{name}/ready", Read, i::model_ready)
+        .add("POST", "/models/{name}/infer", Read, i::infer)
+        .add(
+            "GET",
+            "/models/{name}/versions/{version}",
+            Read,
+            i::version_metadata,
+        )
+        .add(
+            "GET",
+            "/models/{name}/versions/{version}/ready",
+            Read,
+            i::version_ready,
+        )
+        .add(
+            "POST",
+            "/models/{name}/versions/{version}/infer",
+            Read,
+            i::infer_version,
+        )
+        // Batches of rows: up to 64 MiB a request.
+        .layer_body_limit(DefaultBodyLimit::max(64 << 20))
 }

@@ -14,6 +14,7 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
 mod auth;
+mod deployments;
 mod experiments;
 mod logged_models;
 mod metrics;

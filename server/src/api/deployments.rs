@@ -1,0 +1,116 @@
+//! Deployments (`/api/2.0/aiops/deployments/...`): create, get, list, delete and roll back,
+//! administrators only for changes.
+
+use aiops_core::deployments::{Deployment, Follows};
+use aiops_core::registry::Stage;
+use aiops_core::service::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::request::Fields;
+use crate::auth::Caller;
+
+type Reply = ApiResult<Json<Value>>;
+
+pub fn deployment_json(d: &Deployment) -> Value {
+    let follows = match &d.follows {
+        Follows::Version => Value::Null,
+        Follows::Stage(s) => json!({ "stage": s.name() }),
+        Follows::Alias(a) => json!({ "alias": a }),
+    };
+    json!({
+        "name": d.name, "model_name": d.model_name, "version": d.version.to_string(),
+        "follows": follows, "status": d.status.name(), "error": d.error,
+        "serving_version": d.serving_version.map(|v| v.to_string()),
+        "previous_version": d.previous_version.map(|v| v.to_string()),
+        "deployed_by": d.deployed_by, "deployed_at": d.deployed_at,
+    })
+}
+
+fn reply(d: &Deployment) -> Reply {
+    Ok(Json(json!({ "deployment": deployment_json(d) })))
+}
+
+pub async fn create_deployment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
+    state.may_deploy(&actor)?;
+    let version = fields.str("version")?;
+    let stage = fields.str("stage")?;
+    let alias = fields.str("alias")?;
+    let (follows, pinned) = match (version, stage, alias) {
+        (Some(v), None, None) => {
+            let v =
+                v.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                    ApiError::invalid(format!("version must be a positive integer, got '{v}'"))
+                })?;
+            (Follows::Version, Some(v))
+        }
+        (None, Some(s), None) => (
+            Follows::Stage(
+                Stage::parse(&s).ok_or_else(|| ApiError::invalid(format!("Unknown stage '{s}'")))?,
+            ),
+            None,
+        ),
+        (None, None, Some(a)) => (Follows::Alias(a), None),
+        _ => {
+            return Err(ApiError::invalid(
+                "Give exactly one of 'version', 'stage' or 'alias'",
+            ))
+        }
+    };
+    let d = state
+        .create_deployment(
+            &actor,
+            &fields.required_str("name")?,
+            &fields.required_str("model_name")?,
+            follows,
+            pinned,
+        )
+        .await?;
+    reply(&d)
+}
+
+pub async fn get_deployment(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    reply(
+        &state
+            .get_deployment(&actor, &fields.required_str("name")?)
+            .await?,
+    )
+}
+
+pub async fn list_deployments(State(state): State<AppState>, Caller(actor): Caller) -> Reply {
+    let all = state.list_deployments(&actor).await?;
+    Ok(Json(
+        json!({ "deployments": all.iter().map(deployment_json).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn delete_deployment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
+    state.may_deploy(&actor)?;
+    state
+        .delete_deployment(&actor, &fields.required_str("name")?)
+        .await?;
+    Ok(Json(json!({})))
+}
+
+pub async fn rollback_deployment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> Reply {
+    state.may_deploy(&actor)?;
+    reply(
+        &state
+            .rollback_deployment(&actor, &fields.required_str("name")?)
+            .await?,
+    )
+}

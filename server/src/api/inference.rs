@@ -1,0 +1,518 @@
+//! The Open Inference Protocol v2 over REST, as Triton and KServe serve it: server and
+//! model metadata, health, readiness, and `infer` with JSON tensors (flat or nested) and
+//! Triton's binary tensor extension (`Inference-Header-Content-Length`, `binary_data_size`,
+//! `binary_data_output`), which `tritonclient[http]` uses by default. Errors are
+//! `{"error": "..."}`: 400 for a bad tensor, 404 for an unknown model or version, 503 when
+//! not ready or overloaded.
+
+use aiops_core::service::AppState;
+use aiops_core::serving::{DataType, Loaded, PredictError, Tensor, TensorData, TensorSpec};
+use aiops_core::CoreError;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::auth::Caller;
+
+/// Triton's header: the length of the JSON part of a body that carries binary tensors.
+const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// An OIP error: a status and `{"error": message}`.
+pub struct V2Error(StatusCode, String);
+
+impl V2Error {
+    fn bad(message: impl Into<String>) -> V2Error {
+        V2Error(StatusCode::BAD_REQUEST, message.into())
+    }
+}
+
+impl From<CoreError> for V2Error {
+    fn from(e: CoreError) -> Self {
+        let status = match &e {
+            CoreError::InvalidParameter(_) | CoreError::InvalidPath(_) | CoreError::AlreadyExists(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            CoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            CoreError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            CoreError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            CoreError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => {
+                tracing::error!(error = %e, "inference request failed");
+                return V2Error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log".into(),
+                );
+            }
+        };
+        V2Error(status, e.to_string())
+    }
+}
+
+impl From<PredictError> for V2Error {
+    fn from(e: PredictError) -> Self {
+        match e {
+            PredictError::BadInput(m) => V2Error::bad(m),
+            PredictError::Busy => V2Error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            other => {
+                tracing::error!(error = %other, "inference failed");
+                V2Error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("inference failed: {other}"),
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type V2Result<T> = Result<T, V2Error>;
+
+fn version_of(text: Option<&str>) -> V2Result<Option<i64>> {
+    text.map(|v| {
+        v.parse::<i64>()
+            .map_err(|_| V2Error(StatusCode::NOT_FOUND, format!("Unknown model version '{v}'")))
+    })
+    .transpose()
+}
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(json!({
+        "name": "aiops",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": ["binary_tensor_data", "model_repository"],
+    }))
+}
+
+pub async fn live() -> StatusCode {
+    StatusCode::OK
+}
+
+/// Ready when the database answers (models load in the background and answer 503 until then).
+pub async fn ready(State(state): State<AppState>) -> StatusCode {
+    match state.tracking.ping().await {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn spec_json(s: &TensorSpec) -> Value {
+    json!({ "name": s.name, "datatype": s.datatype.name(), "shape": s.shape })
+}
+
+fn metadata(name: &str, loaded: &Loaded) -> Value {
+    json!({
+        "name": name,
+        "versions": [loaded.version.to_string()],
+        "platform": "onnxruntime_onnx",
+        "inputs": loaded.model.inputs().iter().map(spec_json).collect::<Vec<_>>(),
+        "outputs": loaded.model.outputs().iter().map(spec_json).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn model_metadata(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> V2Result<Json<Value>> {
+    let loaded = state.model_for_inference(&actor, &name, None)?;
+    Ok(Json(metadata(&name, &loaded)))
+}
+
+pub async fn version_metadata(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> V2Result<Json<Value>> {
+    let loaded = state.model_for_inference(&actor, &name, version_of(Some(&version))?)?;
+    Ok(Json(metadata(&name, &loaded)))
+}
+
+pub async fn model_ready(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+) -> V2Result<StatusCode> {
+    state.model_for_inference(&actor, &name, None)?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn version_ready(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> V2Result<StatusCode> {
+    state.model_for_inference(&actor, &name, version_of(Some(&version))?)?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn infer(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> V2Result<Response> {
+    run(state, actor, name, None, headers, body).await
+}
+
+pub async fn infer_version(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> V2Result<Response> {
+    let version = version_of(Some(&version))?;
+    run(state, actor, name, version, headers, body).await
+}
+
+async fn run(
+    state: AppState,
+    actor: aiops_core::auth::Actor,
+    name: String,
+    version: Option<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> V2Result<Response> {
+    let loaded = state.model_for_inference(&actor, &name, version)?;
+    let (request, binary) = split_body(&headers, &body)?;
+    let inputs = read_inputs(&request, binary)?;
+    let requested = read_outputs(&request)?;
+    let outputs = loaded
+        .model
+        .infer(inputs, requested.iter().map(|(n, _)| n.clone()).collect())
+        .await?;
+    let all_binary = request
+        .get("parameters")
+        .and_then(|p| p.get("binary_data_output"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    let outputs_json: Vec<Value> = outputs
+        .iter()
+        .map(|t| {
+            let binary = all_binary || requested.iter().any(|(n, b)| n == &t.name && *b);
+            let mut out = json!({ "name": t.name, "datatype": t.data.datatype().name(), "shape": t.shape });
+            if binary {
+                let blob = to_binary(&t.data);
+                out["parameters"] = json!({ "binary_data_size": blob.len() });
+                blobs.push(blob);
+            } else {
+                out["data"] = to_json_data(&t.data);
+            }
+            out
+        })
+        .collect();
+    let mut reply = json!({
+        "model_name": name,
+        "model_version": loaded.version.to_string(),
+        "outputs": outputs_json,
+    });
+    if let Some(id) = request.get("id") {
+        reply["id"] = id.clone();
+    }
+    let head = reply.to_string();
+    if blobs.is_empty() {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], head).into_response());
+    }
+    let mut bytes = head.clone().into_bytes();
+    for blob in blobs {
+        bytes.extend_from_slice(&blob);
+    }
+    let mut response = ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response();
+    if let Ok(v) = HeaderValue::from_str(&head.len().to_string()) {
+        response.headers_mut().insert(HEADER_LENGTH, v);
+    }
+    Ok(response)
+}
+
+/// The JSON part of the body and the binary part after it (empty without the header).
+fn split_body<'b>(headers: &HeaderMap, body: &'b [u8]) -> V2Result<(Map<String, Value>, &'b [u8])> {
+    let json_len = match headers.get(HEADER_LENGTH) {
+        None => body.len(),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| *n <= body.len())
+            .ok_or_else(|| V2Error::bad("Inference-Header-Content-Length is not a length within the body"))?,
+    };
+    let (head, rest) = body.split_at(json_len);
+    match serde_json::from_slice::<Value>(head) {
+        Ok(Value::Object(map)) => Ok((map, rest)),
+        Ok(_) => Err(V2Error::bad("the request must be a JSON object")),
+        Err(e) => Err(V2Error::bad(format!("the request is not valid JSON: {e}"))),
+    }
+}
+
+/// (name, binary) of each requested output; none means every output, as JSON.
+fn read_outputs(request: &Map<String, Value>) -> V2Result<Vec<(String, bool)>> {
+    let Some(list) = request.get("outputs") else {
+        return Ok(Vec::new());
+    };
+    let items = list
+        .as_array()
+        .ok_or_else(|| V2Error::bad("'outputs' must be a list"))?;
+    let mut out = Vec::new();
+    for item in items {
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| V2Error::bad("each requested output needs a 'name'"))?;
+        let binary = item
+            .get("parameters")
+            .and_then(|p| p.get("binary_data"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        out.push((name.to_string(), binary));
+    }
+    Ok(out)
+}
+
+fn read_inputs(request: &Map<String, Value>, mut binary: &[u8]) -> V2Result<Vec<Tensor>> {
+    let items = request
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| V2Error::bad("the request needs an 'inputs' list"))?;
+    let mut tensors = Vec::with_capacity(items.len());
+    for item in items {
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| V2Error::bad("each input needs a 'name'"))?;
+        let bad = |why: String| V2Error::bad(format!("input '{name}': {why}"));
+        let datatype_text = item
+            .get("datatype")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("needs a 'datatype'".into()))?;
+        let datatype = DataType::parse(datatype_text)
+            .ok_or_else(|| bad(format!("unknown datatype '{datatype_text}'")))?;
+        let shape: Vec<i64> = item
+            .get("shape")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("needs a 'shape' list".into()))?
+            .iter()
+            .map(|d| d.as_i64().filter(|d| *d >= 0))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("the shape must be non-negative integers".into()))?;
+        let count = Tensor::element_count(&shape).ok_or_else(|| bad("the shape is too large".into()))?;
+        let binary_size = item
+            .get("parameters")
+            .and_then(|p| p.get("binary_data_size"))
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| bad("binary_data_size must be a byte count".into()))
+            })
+            .transpose()?;
+        let data = match binary_size {
+            Some(size) => {
+                let size = usize::try_from(size).map_err(|_| bad("binary_data_size too large".into()))?;
+                if size > binary.len() {
+                    return Err(bad(format!(
+                        "binary_data_size {size} is past the end of the body"
+                    )));
+                }
+                let (blob, rest) = binary.split_at(size);
+                binary = rest;
+                from_binary(datatype, blob, count).map_err(bad)?
+            }
+            None => {
+                let data = item
+                    .get("data")
+                    .ok_or_else(|| bad("needs 'data' (or binary_data_size)".into()))?;
+                let mut flat = Vec::new();
+                flatten(data, &mut flat);
+                from_json(datatype, &flat).map_err(bad)?
+            }
+        };
+        tensors.push(Tensor {
+            name: name.to_string(),
+            shape,
+            data,
+        });
+    }
+    if !binary.is_empty() {
+        return Err(V2Error::bad(format!(
+            "{} bytes of binary data follow the inputs that no input claims",
+            binary.len()
+        )));
+    }
+    Ok(tensors)
+}
+
+fn flatten<'v>(value: &'v Value, out: &mut Vec<&'v Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        other => out.push(other),
+    }
+}
+
+fn from_json(datatype: DataType, values: &[&Value]) -> Result<TensorData, String> {
+    fn ints<T: TryFrom<i64>>(values: &[&Value], name: &str) -> Result<Vec<T>, String> {
+        values
+            .iter()
+            .map(|v| {
+                v.as_i64()
+                    .and_then(|i| T::try_from(i).ok())
+                    .ok_or_else(|| format!("{v} is not a {name} value"))
+            })
+            .collect()
+    }
+    fn uints<T: TryFrom<u64>>(values: &[&Value], name: &str) -> Result<Vec<T>, String> {
+        values
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|i| T::try_from(i).ok())
+                    .ok_or_else(|| format!("{v} is not a {name} value"))
+            })
+            .collect()
+    }
+    let floats = || -> Result<Vec<f64>, String> {
+        values
+            .iter()
+            .map(|v| v.as_f64().ok_or_else(|| format!("{v} is not a number")))
+            .collect()
+    };
+    Ok(match datatype {
+        DataType::Bool => TensorData::Bool(
+            values
+                .iter()
+                .map(|v| v.as_bool().ok_or_else(|| format!("{v} is not true or false")))
+                .collect::<Result<_, _>>()?,
+        ),
+        DataType::Uint8 => TensorData::Uint8(uints(values, "UINT8")?),
+        DataType::Uint16 => TensorData::Uint16(uints(values, "UINT16")?),
+        DataType::Uint32 => TensorData::Uint32(uints(values, "UINT32")?),
+        DataType::Uint64 => TensorData::Uint64(uints(values, "UINT64")?),
+        DataType::Int8 => TensorData::Int8(ints(values, "INT8")?),
+        DataType::Int16 => TensorData::Int16(ints(values, "INT16")?),
+        DataType::Int32 => TensorData::Int32(ints(values, "INT32")?),
+        DataType::Int64 => TensorData::Int64(ints(values, "INT64")?),
+        DataType::Fp16 => TensorData::Fp16(floats()?.into_iter().map(half::f16::from_f64).collect()),
+        DataType::Fp32 => TensorData::Fp32(floats()?.into_iter().map(|f| f as f32).collect()),
+        DataType::Fp64 => TensorData::Fp64(floats()?),
+        DataType::Bytes => TensorData::Bytes(
+            values
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(|s| s.as_bytes().to_vec())
+                        .ok_or_else(|| format!("{v} is not a string"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+fn to_json_data(data: &TensorData) -> Value {
+    match data {
+        TensorData::Bool(v) => json!(v),
+        TensorData::Uint8(v) => json!(v),
+        TensorData::Uint16(v) => json!(v),
+        TensorData::Uint32(v) => json!(v),
+        TensorData::Uint64(v) => json!(v),
+        TensorData::Int8(v) => json!(v),
+        TensorData::Int16(v) => json!(v),
+        TensorData::Int32(v) => json!(v),
+        TensorData::Int64(v) => json!(v),
+        TensorData::Fp16(v) => json!(v.iter().map(|x| x.to_f64()).collect::<Vec<_>>()),
+        TensorData::Fp32(v) => json!(v),
+        TensorData::Fp64(v) => json!(v),
+        TensorData::Bytes(v) => json!(v
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect::<Vec<_>>()),
+    }
+}
+
+/// Little-endian elements; BYTES as a 4-byte length and the bytes, each.
+fn to_binary(data: &TensorData) -> Vec<u8> {
+    macro_rules! le {
+        ($v:expr) => {
+            $v.iter().flat_map(|x| x.to_le_bytes()).collect()
+        };
+    }
+    match data {
+        TensorData::Bool(v) => v.iter().map(|b| u8::from(*b)).collect(),
+        TensorData::Uint8(v) => v.clone(),
+        TensorData::Uint16(v) => le!(v),
+        TensorData::Uint32(v) => le!(v),
+        TensorData::Uint64(v) => le!(v),
+        TensorData::Int8(v) => le!(v),
+        TensorData::Int16(v) => le!(v),
+        TensorData::Int32(v) => le!(v),
+        TensorData::Int64(v) => le!(v),
+        TensorData::Fp16(v) => le!(v),
+        TensorData::Fp32(v) => le!(v),
+        TensorData::Fp64(v) => le!(v),
+        TensorData::Bytes(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+                out.extend_from_slice(item);
+            }
+            out
+        }
+    }
+}
+
+fn from_binary(datatype: DataType, blob: &[u8], count: usize) -> Result<TensorData, String> {
+    let Some(size) = datatype.size() else {
+        let mut items = Vec::new();
+        let mut rest = blob;
+        while !rest.is_empty() {
+            let (len, tail) = rest
+                .split_first_chunk::<4>()
+                .ok_or("BYTES data ends inside an element's length")?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if len > tail.len() {
+                return Err("BYTES data ends inside an element".into());
+            }
+            items.push(tail[..len].to_vec());
+            rest = &tail[len..];
+        }
+        return Ok(TensorData::Bytes(items));
+    };
+    if blob.len() != count * size {
+        return Err(format!(
+            "{} bytes of binary data for {count} {} values ({} bytes)",
+            blob.len(),
+            datatype.name(),
+            count * size
+        ));
+    }
+    macro_rules! le {
+        ($t:ty, $variant:ident) => {
+            TensorData::$variant(
+                blob.chunks_exact(size)
+                    .map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or_default()))
+                    .collect(),
+            )
+        };
+    }
+    Ok(match datatype {
+        DataType::Bool => TensorData::Bool(blob.iter().map(|b| *b != 0).collect()),
+        DataType::Uint8 => TensorData::Uint8(blob.to_vec()),
+        DataType::Uint16 => le!(u16, Uint16),
+        DataType::Uint32 => le!(u32, Uint32),
+        DataType::Uint64 => le!(u64, Uint64),
+        DataType::Int8 => le!(i8, Int8),
+        DataType::Int16 => le!(i16, Int16),
+        DataType::Int32 => le!(i32, Int32),
+        DataType::Int64 => le!(i64, Int64),
+        DataType::Fp16 => le!(half::f16, Fp16),
+        DataType::Fp32 => le!(f32, Fp32),
+        DataType::Fp64 => le!(f64, Fp64),
+        DataType::Bytes => TensorData::Bytes(Vec::new()),
+    })
+}
