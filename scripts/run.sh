@@ -8,6 +8,8 @@ source scripts/lib/tools.sh
 
 ensure_rust_tools
 ensure_wasm_opt
+# ONNX Runtime for serving deployed models (exports ORT_DYLIB_PATH).
+ensure_onnxruntime
 log "cargo leptos build --release"
 cargo leptos build --release
 log "starting aiops on ${AIOPS_ADDR:-127.0.0.1:3000}"
