@@ -134,7 +134,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(Some(actor)) => actor,
         Ok(None) if state.policy.anonymous_read || is_public(&path) => Actor::anonymous(),
         // `--anonymous-inference`: the inference API alone needs no credentials.
-        Ok(None) if state.policy.anonymous_inference && path.starts_with("/v2/") => Actor::anonymous(),
+        Ok(None)
+            if state.policy.anonymous_inference
+                && (path.starts_with("/v2/") || path.starts_with("/invocations/")) =>
+        {
+            Actor::anonymous()
+        }
         Ok(None) => return unauthenticated(&req, &path, "Sign in, or send Basic or Bearer credentials."),
         Err(CoreError::Unauthenticated(message)) if !is_public(&path) => {
             return unauthenticated(&req, &path, &message)

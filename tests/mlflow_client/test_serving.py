@@ -170,3 +170,30 @@ def test_a_deployment_following_production_moves_with_it(client, base_url):
         time.sleep(0.2)
     else:
         pytest.fail("the deployment did not follow Production within 15 s")
+
+
+def test_mlflow_scoring_format(client, base_url, iris):
+    ref = reference("iris_logreg")
+    rows = np.array(ref["inputs"]["X"]["data"]).reshape(ref["inputs"]["X"]["shape"]).tolist()
+    labels = ref["outputs"]["label"]["data"]
+    url = f"{base_url}/invocations/{iris}"
+    split = {"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": rows}}
+    for body in (split, {"instances": rows}, {"inputs": rows}, {"inputs": {"X": rows}}):
+        r = requests.post(url, json=body, timeout=30)
+        assert r.status_code == 200, (body, r.text)
+        assert r.json()["predictions"]["label"] == labels
+        assert len(r.json()["predictions"]["probabilities"][0]) == 3
+    # A model with named inputs takes records or named columns.
+    model = f"mixed-{uuid.uuid4().hex[:8]}"
+    deploy(base_url, name=model, model_name=model, version=register(client, model, "mixed_inputs"))
+    mixed = reference("mixed_inputs")
+    records = [{"count": c, "city": t} for c, t in zip(mixed["inputs"]["count"]["data"], mixed["inputs"]["city"]["data"])]
+    r = requests.post(f"{base_url}/invocations/{model}", json={"dataframe_records": records}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"]["label"] == mixed["outputs"]["label"]["data"]
+    for bad in ({}, {"instances": rows, "inputs": rows}, {"instances": [[1, 2, 3]]}, {"instances": [["a", 1, 2, 3]]},
+                {"dataframe_records": [{"a": 1}]}):
+        r = requests.post(url, json=bad, timeout=30)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["error_code"] == "BAD_REQUEST"
+    assert requests.post(f"{base_url}/invocations/nope", json=split, timeout=30).status_code == 404

@@ -516,3 +516,198 @@ fn from_binary(datatype: DataType, blob: &[u8], count: usize) -> Result<TensorDa
         DataType::Bytes => TensorData::Bytes(Vec::new()),
     })
 }
+
+/// MLflow's scoring format on `POST /invocations/<name>`: `dataframe_split`,
+/// `dataframe_records`, `instances` or `inputs`; replies `{"predictions": …}` (a list for one
+/// output, an object of lists by output name for several). Errors in MLflow's format.
+pub async fn invocations(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, super::error::ApiError> {
+    use super::error::ApiError;
+    let loaded = state.model_for_inference(&actor, &name, None)?;
+    let request: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(ApiError::bad_request(
+                "The body must be a JSON object in MLflow's scoring format",
+            ))
+        }
+    };
+    let specs = loaded.model.inputs();
+    let inputs = scoring_inputs(&request, specs).map_err(ApiError::bad_request)?;
+    let outputs = loaded
+        .model
+        .infer(inputs, Vec::new())
+        .await
+        .map_err(|e| match e {
+            PredictError::BadInput(m) => ApiError::bad_request(m),
+            PredictError::Busy => ApiError::unavailable(),
+            other => {
+                tracing::error!(error = %other, "inference failed");
+                ApiError::internal()
+            }
+        })?;
+    let nested = |t: &Tensor| nest(&to_json_data(&t.data), &t.shape);
+    let predictions = match outputs.as_slice() {
+        [one] => nested(one),
+        many => Value::Object(many.iter().map(|t| (t.name.clone(), nested(t))).collect()),
+    };
+    Ok(Json(json!({ "predictions": predictions })))
+}
+
+/// A flat JSON list shaped as `shape` (rows of a matrix, and so on).
+fn nest(flat: &Value, shape: &[i64]) -> Value {
+    let Some(items) = flat.as_array() else {
+        return flat.clone();
+    };
+    if shape.len() <= 1 {
+        return flat.clone();
+    }
+    let inner: usize = shape[1..]
+        .iter()
+        .map(|d| usize::try_from(*d).unwrap_or(0))
+        .product();
+    if inner == 0 {
+        return json!([]);
+    }
+    Value::Array(
+        items
+            .chunks(inner)
+            .map(|chunk| nest(&Value::Array(chunk.to_vec()), &shape[1..]))
+            .collect(),
+    )
+}
+
+/// Tensors from a scoring request. One input of shape [-1, F] takes rows of F values; a
+/// model with several inputs takes one column per input, by name.
+fn scoring_inputs(request: &Map<String, Value>, specs: &[TensorSpec]) -> Result<Vec<Tensor>, String> {
+    let keys: Vec<&str> = request.keys().map(String::as_str).collect();
+    let (columns, rows): (Option<Vec<String>>, Vec<Value>) = match keys.as_slice() {
+        ["dataframe_split"] => {
+            let split = &request["dataframe_split"];
+            let columns = split
+                .get("columns")
+                .and_then(Value::as_array)
+                .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+            let data = split
+                .get("data")
+                .and_then(Value::as_array)
+                .ok_or("dataframe_split needs 'data', a list of rows")?;
+            (columns, data.clone())
+        }
+        ["dataframe_records"] => {
+            let records = request["dataframe_records"]
+                .as_array()
+                .ok_or("dataframe_records must be a list of objects")?;
+            if specs.len() < 2 {
+                return Err(
+                    "dataframe_records needs a model with one input per column; use dataframe_split for this model"
+                        .into(),
+                );
+            }
+            let columns: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+            let rows = records
+                .iter()
+                .map(|r| {
+                    columns
+                        .iter()
+                        .map(|c| r.get(c).cloned().ok_or_else(|| format!("a record has no '{c}'")))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Value::Array)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (Some(columns), rows)
+        }
+        ["instances"] | ["inputs"] => {
+            let value = &request[keys[0]];
+            if let Some(named) = value.as_object() {
+                // {"inputs": {"X": [[…]], …}}: tensors by name.
+                return specs
+                    .iter()
+                    .map(|spec| {
+                        let given = named
+                            .get(&spec.name)
+                            .ok_or_else(|| format!("missing input '{}'", spec.name))?;
+                        tensor_from_nested(&spec.name, spec.datatype, given)
+                    })
+                    .collect();
+            }
+            let rows = value
+                .as_array()
+                .ok_or("instances/inputs must be a list of rows")?;
+            (None, rows.clone())
+        }
+        _ => {
+            return Err(
+                "The body must have exactly one of dataframe_split, dataframe_records, instances or inputs"
+                    .into(),
+            )
+        }
+    };
+    match specs {
+        [spec] => {
+            let n = rows.len() as i64;
+            let mut flat = Vec::new();
+            for row in &rows {
+                flatten(row, &mut flat);
+            }
+            let width = if n > 0 { flat.len() as i64 / n } else { 0 };
+            let shape = if spec.shape.len() == 1 {
+                vec![n]
+            } else {
+                vec![n, width]
+            };
+            Ok(vec![Tensor {
+                name: spec.name.clone(),
+                shape,
+                data: from_json(spec.datatype, &flat)?,
+            }])
+        }
+        many => {
+            let columns =
+                columns.ok_or("this model takes named columns: use dataframe_split with 'columns'")?;
+            many.iter()
+                .map(|spec| {
+                    let i = columns
+                        .iter()
+                        .position(|c| c == &spec.name)
+                        .ok_or_else(|| format!("missing column '{}'", spec.name))?;
+                    let values = rows
+                        .iter()
+                        .map(|r| {
+                            r.get(i)
+                                .ok_or_else(|| format!("a row has no value for '{}'", spec.name))
+                        })
+                        .collect::<Result<Vec<&Value>, String>>()?;
+                    Ok(Tensor {
+                        name: spec.name.clone(),
+                        shape: vec![values.len() as i64, 1],
+                        data: from_json(spec.datatype, &values)?,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+fn tensor_from_nested(name: &str, datatype: DataType, value: &Value) -> Result<Tensor, String> {
+    let mut shape = Vec::new();
+    let mut probe = value;
+    while let Some(items) = probe.as_array() {
+        shape.push(items.len() as i64);
+        match items.first() {
+            Some(first) => probe = first,
+            None => break,
+        }
+    }
+    let mut flat = Vec::new();
+    flatten(value, &mut flat);
+    Ok(Tensor {
+        name: name.to_string(),
+        shape,
+        data: from_json(datatype, &flat)?,
+    })
+}

@@ -363,6 +363,7 @@ pub fn routes() -> Routes {
     }
     routes
         .add("GET", "/v2", Class::Public, inference::server_metadata)
+        .add("POST", "/invocations/{name}", Class::Read, inference::invocations)
         .nest("/v2", inference_v2())
 }
 
