@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-pub use aiops_predictor::{DataType, Model, ModelConfig, PredictError, Tensor, TensorData, TensorSpec};
+pub use aiops_predictor::{
+    DataType, Model, ModelConfig, PredictError, Tensor, TensorData, TensorSpec, Timing,
+};
 
 use crate::deployments::DeploymentStatus;
 

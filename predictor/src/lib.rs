@@ -10,6 +10,7 @@ pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
 use ort::session::Session;
@@ -33,6 +34,15 @@ pub enum PredictError {
 }
 
 pub type PredictResult<T> = Result<T, PredictError>;
+
+/// Where a request's time went (Triton's queue and compute durations).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    /// Waiting for a free session.
+    pub queue: Duration,
+    /// ONNX Runtime's run, with the conversions around it.
+    pub compute: Duration,
+}
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
 
@@ -190,7 +200,19 @@ impl Model {
     /// Runs a validated request; `requested` empty means every output. Waits for a free
     /// session, or answers [`PredictError::Busy`] at once when the queue is full.
     pub async fn infer(&self, inputs: Vec<Tensor>, requested: Vec<String>) -> PredictResult<Vec<Tensor>> {
+        self.infer_timed(inputs, requested)
+            .await
+            .map(|(outputs, _)| outputs)
+    }
+
+    /// [`Model::infer`], with where the time went.
+    pub async fn infer_timed(
+        &self,
+        inputs: Vec<Tensor>,
+        requested: Vec<String>,
+    ) -> PredictResult<(Vec<Tensor>, Timing)> {
         self.validate(&inputs, &requested)?;
+        let queued = Instant::now();
         let _admitted = self
             .admitted
             .clone()
@@ -208,7 +230,9 @@ impl Model {
         } else {
             requested
         };
+        let queue = queued.elapsed();
         tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let mut session = sessions
                 .lock()
                 .map_err(|_| PredictError::Runtime("session pool poisoned".into()))?
@@ -218,7 +242,10 @@ impl Model {
             if let Ok(mut pool) = sessions.lock() {
                 pool.push(session);
             }
-            result
+            result.map(|outputs| {
+                let compute = started.elapsed();
+                (outputs, Timing { queue, compute })
+            })
         })
         .await
         .map_err(|e| PredictError::Runtime(format!("inference task failed: {e}")))?

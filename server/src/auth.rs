@@ -40,6 +40,8 @@ fn is_api(path: &str) -> bool {
         "/get-artifact",
         "/model-versions/",
         "/v2/",
+        "/invocations/",
+        "/metrics",
     ]
     .iter()
     .any(|p| path.starts_with(p))

@@ -6,6 +6,7 @@ mod config;
 mod guard;
 mod health;
 mod listener;
+mod metrics;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -168,6 +169,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             ..SenderConfig::default()
         },
     )?;
+    metrics::install();
     // ONNX Runtime from ORT_DYLIB_PATH (scripts/lib/tools.sh fetches it; the image ships it).
     let app = app.with_serving(Serving::new(
         std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from),
@@ -246,6 +248,7 @@ fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
             app_context,
             shell,
         ))
+        .layer(middleware::from_fn(metrics::track_http))
         .layer(middleware::from_fn(guard::server_fn_request_errors))
         .layer(response_compression())
         .layer(middleware::from_fn_with_state(

@@ -197,3 +197,30 @@ def test_mlflow_scoring_format(client, base_url, iris):
         assert r.status_code == 400, (bad, r.text)
         assert r.json()["error_code"] == "BAD_REQUEST"
     assert requests.post(f"{base_url}/invocations/nope", json=split, timeout=30).status_code == 404
+
+
+def test_prometheus_metrics_count_inference_as_triton_names_them(base_url, iris):
+    url = f"{base_url}/v2/models/{iris}/infer"
+    good = {"inputs": [{"name": "X", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3, 4, 5, 6, 7, 8]}]}
+    for _ in range(3):
+        assert requests.post(url, json=good, timeout=30).status_code == 200
+    assert requests.post(url, json={"inputs": []}, timeout=30).status_code == 400
+    text = requests.get(f"{base_url}/metrics", timeout=30).text
+    labels = f'model="{iris}",version="1"'
+
+    def value(metric):
+        for line in text.splitlines():
+            if line.startswith(metric + "{") and labels in line:
+                return float(line.rsplit(" ", 1)[1])
+        pytest.fail(f"{metric} for {iris} is missing:\n{text[:2000]}")
+
+    assert value("nv_inference_request_success") == 3
+    assert value("nv_inference_request_failure") == 1
+    assert value("nv_inference_count") == 6
+    assert value("nv_inference_exec_count") == 3
+    for metric in ("nv_inference_request_duration_us", "nv_inference_queue_duration_us",
+                   "nv_inference_compute_infer_duration_us"):
+        assert value(metric) >= 0
+    assert f'aiops_inference_latency_seconds_bucket{{deployment="{iris}"' in text
+    assert 'aiops_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="200"}' in text
+    assert requests.get(f"{base_url}/metrics", timeout=30, anonymous=True).status_code == 401

@@ -184,13 +184,27 @@ async fn run(
     body: Bytes,
 ) -> V2Result<Response> {
     let loaded = state.model_for_inference(&actor, &name, version)?;
-    let (request, binary) = split_body(&headers, &body)?;
-    let inputs = read_inputs(&request, binary)?;
-    let requested = read_outputs(&request)?;
-    let outputs = loaded
-        .model
-        .infer(inputs, requested.iter().map(|(n, _)| n.clone()).collect())
-        .await?;
+    let started = std::time::Instant::now();
+    let parsed = split_body(&headers, &body).and_then(|(request, binary)| {
+        let inputs = read_inputs(&request, binary)?;
+        let requested = read_outputs(&request)?;
+        Ok((request, inputs, requested))
+    });
+    let (request, inputs, requested) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            crate::metrics::record_inference(&name, loaded.version, Err(()), started.elapsed());
+            return Err(e);
+        }
+    };
+    let outputs = timed(
+        &name,
+        &loaded,
+        inputs,
+        requested.iter().map(|(n, _)| n.clone()).collect(),
+        started,
+    )
+    .await?;
     let all_binary = request
         .get("parameters")
         .and_then(|p| p.get("binary_data_output"))
@@ -233,6 +247,28 @@ async fn run(
         response.headers_mut().insert(HEADER_LENGTH, v);
     }
     Ok(response)
+}
+
+/// Runs a request and counts it (Triton's metrics) whatever the outcome.
+async fn timed(
+    name: &str,
+    loaded: &Loaded,
+    inputs: Vec<Tensor>,
+    requested: Vec<String>,
+    started: std::time::Instant,
+) -> Result<Vec<Tensor>, PredictError> {
+    let rows = inputs
+        .first()
+        .and_then(|t| t.shape.first())
+        .map(|d| u64::try_from(*d).unwrap_or(0))
+        .unwrap_or(1);
+    let result = loaded.model.infer_timed(inputs, requested).await;
+    let outcome = match &result {
+        Ok((_, timing)) => Ok((rows, timing.queue, timing.compute)),
+        Err(_) => Err(()),
+    };
+    crate::metrics::record_inference(name, loaded.version, outcome, started.elapsed());
+    result.map(|(outputs, _)| outputs)
 }
 
 /// The JSON part of the body and the binary part after it (empty without the header).
@@ -538,9 +574,8 @@ pub async fn invocations(
     };
     let specs = loaded.model.inputs();
     let inputs = scoring_inputs(&request, specs).map_err(ApiError::bad_request)?;
-    let outputs = loaded
-        .model
-        .infer(inputs, Vec::new())
+    let started = std::time::Instant::now();
+    let outputs = timed(&name, &loaded, inputs, Vec::new(), started)
         .await
         .map_err(|e| match e {
             PredictError::BadInput(m) => ApiError::bad_request(m),

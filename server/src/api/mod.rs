@@ -330,6 +330,7 @@ pub fn routes() -> Routes {
     let mut routes = Routes::new()
         .add("GET", "/health", Class::Public, crate::health::health)
         .add("GET", "/ready", Class::Public, crate::health::ready)
+        .add("GET", "/metrics", Class::Read, crate::metrics::get_metrics)
         .add(
             "GET",
             "/get-artifact",
