@@ -18,10 +18,11 @@ use leptos_router::path;
 use crate::layout::Shell;
 use crate::pages::account::{AccountPage, LoginPage};
 use crate::pages::admin::AdminPage;
+use crate::pages::deployments::DeploymentsPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
 use crate::pages::models::{ModelPage, ModelsPage, VersionPage};
-use crate::pages::placeholder::{DeploymentsPage, InferencePage, MonitoringPage};
+use crate::pages::placeholder::{InferencePage, MonitoringPage};
 use crate::pages::runs::compare::ComparePage;
 use crate::pages::runs::view::RunPage;
 
@@ -156,6 +157,10 @@ const SERVER_FN_CLASSES: &[(&str, &str)] = &[
     ("/_app/delete_model_tag", "edit"),
     ("/_app/register_model", "edit"),
     ("/_app/load_version", "read"),
+    ("/_app/list_deployments", "read"),
+    ("/_app/deploy_model", "admin"),
+    ("/_app/rollback_deployment", "admin"),
+    ("/_app/undeploy", "admin"),
     ("/_app/admin_view", "admin"),
     ("/_app/add_user", "admin"),
     ("/_app/set_admin", "admin"),

@@ -78,7 +78,7 @@ def fields(world, identity):
         "sort": "", "page": 0, "q": "", "after": "", "with_spans": False, "x": "step", "y": "m",
         "by_time": False, "smoothing": 0, "log_y": False, "next": "/",
         # Registry server functions.
-        "version": "1", "stage": "Staging", "alias": "champ", "description": "",
+        "version": "1", "stage": "Staging", "alias": "champ", "description": "", "model_name": "", "target": "1",
     }
 
 

@@ -1,5 +1,6 @@
 pub mod account;
 pub mod admin;
+pub mod deployments;
 pub mod experiments;
 pub mod models;
 pub mod placeholder;

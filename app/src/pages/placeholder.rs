@@ -17,11 +17,6 @@ fn Upcoming(title: &'static str, summary: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn DeploymentsPage() -> impl IntoView {
-    view! { <Upcoming title="Deployments" summary="ONNX model versions deployed to the embedded predictor will be listed here."/> }
-}
-
-#[component]
 pub fn InferencePage() -> impl IntoView {
     view! { <Upcoming title="Inference" summary="Send test requests to deployed models from here."/> }
 }

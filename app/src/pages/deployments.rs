@@ -1,0 +1,181 @@
+//! The deployments page: what serves, at which version, following what, its status on
+//! this replica (a failed load's error in full), since when and by whom; administrators
+//! deploy a registered version (pinned, or following a stage or an alias), roll back and
+//! undeploy. Everyone else sees the list.
+
+use aiops_core::deployments::{Deployment, DeploymentStatus, Follows};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::format::timestamp_utc;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentsView {
+    pub deployments: Vec<Deployment>,
+    pub can_deploy: bool,
+}
+
+#[server(prefix = "/_app", endpoint = "list_deployments")]
+pub async fn list_deployments() -> Result<DeploymentsView, AppError> {
+    let (state, actor) = crate::state::caller()?;
+    Ok(DeploymentsView {
+        deployments: state.list_deployments(&actor).await?,
+        can_deploy: state.may_deploy(&actor).is_ok(),
+    })
+}
+
+/// Deploys `model_name`: `target` is a version number, a stage name or `@alias`.
+#[server(prefix = "/_app", endpoint = "deploy_model")]
+pub async fn deploy_model(name: String, model_name: String, target: String) -> Result<Deployment, AppError> {
+    use aiops_core::registry::Stage;
+    let (state, actor) = crate::state::caller()?;
+    let target = target.trim();
+    let (follows, version) = if let Some(alias) = target.strip_prefix('@') {
+        (Follows::Alias(alias.to_string()), None)
+    } else if let Some(stage) = Stage::parse(target) {
+        (Follows::Stage(stage), None)
+    } else {
+        let v = target
+            .trim_start_matches('v')
+            .parse::<i64>()
+            .map_err(|_| AppError::Invalid(format!("'{target}' is not a version, a stage or an @alias")))?;
+        (Follows::Version, Some(v))
+    };
+    Ok(state
+        .create_deployment(&actor, name.trim(), model_name.trim(), follows, version)
+        .await?)
+}
+
+#[server(prefix = "/_app", endpoint = "rollback_deployment")]
+pub async fn rollback_deployment(name: String) -> Result<Deployment, AppError> {
+    let (state, actor) = crate::state::caller()?;
+    Ok(state.rollback_deployment(&actor, &name).await?)
+}
+
+#[server(prefix = "/_app", endpoint = "undeploy")]
+pub async fn undeploy(name: String) -> Result<(), AppError> {
+    let (state, actor) = crate::state::caller()?;
+    Ok(state.delete_deployment(&actor, &name).await?)
+}
+
+fn status_class(status: DeploymentStatus) -> &'static str {
+    match status {
+        DeploymentStatus::Ready => "status status-finished",
+        DeploymentStatus::Loading => "status status-running",
+        DeploymentStatus::Failed => "status status-failed",
+    }
+}
+
+fn follows_text(follows: &Follows) -> String {
+    match follows {
+        Follows::Version => "pinned".into(),
+        Follows::Stage(s) => format!("stage {}", s.name()),
+        Follows::Alias(a) => format!("@{a}"),
+    }
+}
+
+#[component]
+pub fn DeploymentsPage() -> impl IntoView {
+    let deploy = ServerAction::<DeployModel>::new();
+    let rollback = ServerAction::<RollbackDeployment>::new();
+    let remove = ServerAction::<Undeploy>::new();
+    let data = Resource::new(
+        move || {
+            (
+                deploy.version().get(),
+                rollback.version().get(),
+                remove.version().get(),
+            )
+        },
+        |_| list_deployments(),
+    );
+    let errors = move || {
+        [
+            deploy.value().get().and_then(|r| r.err()),
+            rollback.value().get().and_then(|r| r.err()),
+            remove.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+        .collect_view()
+    };
+    view! {
+        <Title text="Deployments"/>
+        <section class="page">
+            <header class="page-header"><h1>"Deployments"</h1></header>
+            {errors}
+            <Transition fallback=|| view! { <p class="loading">"Loading deployments…"</p> }>
+                {move || data.get().map(|r| match r {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(view) => {
+                        let can_deploy = view.can_deploy;
+                        view! {
+                            {can_deploy.then(|| view! {
+                                <ActionForm action=deploy attr:class="card inline-form" attr:id="deploy-form">
+                                    <input name="name" placeholder="deployment name" aria-label="Deployment name" required/>
+                                    <input name="model_name" placeholder="registered model" aria-label="Registered model" required/>
+                                    <input name="target" placeholder="3, Production or @champion" aria-label="Version, stage or alias" required/>
+                                    <button type="submit" class="button primary">"Deploy"</button>
+                                </ActionForm>
+                            })}
+                            {if view.deployments.is_empty() {
+                                view! { <p class="empty">"Nothing is deployed yet."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="table-scroll">
+                                    <table class="table" id="deployments-table">
+                                        <thead><tr>
+                                            <th scope="col">"Name"</th><th scope="col">"Model"</th><th scope="col">"Version"</th>
+                                            <th scope="col">"Follows"</th><th scope="col">"Status"</th><th scope="col">"Since"</th>
+                                            <th scope="col">"By"</th>
+                                            {can_deploy.then(|| view! { <th scope="col">"Actions"</th> })}
+                                        </tr></thead>
+                                        <tbody>
+                                            {view.deployments.into_iter().map(|d| {
+                                                let (n1, n2) = (d.name.clone(), d.name.clone());
+                                                let serving = match d.serving_version {
+                                                    Some(v) if v != d.version => format!("v{} (serving v{v})", d.version),
+                                                    _ => format!("v{}", d.version),
+                                                };
+                                                view! {
+                                                    <tr data-deployment=d.name.clone()>
+                                                        <td class="mono">{d.name.clone()}</td>
+                                                        <td><a href=format!("/models/{}", crate::view_state::encode(&d.model_name))>{d.model_name.clone()}</a></td>
+                                                        <td>{serving}</td>
+                                                        <td>{follows_text(&d.follows)}</td>
+                                                        <td>
+                                                            <span class=status_class(d.status) data-testid="status">{d.status.name()}</span>
+                                                            {(!d.error.is_empty()).then(|| view! { <pre class="error-detail">{d.error.clone()}</pre> })}
+                                                        </td>
+                                                        <td>{timestamp_utc(d.deployed_at)}</td>
+                                                        <td>{d.deployed_by.clone()}</td>
+                                                        {can_deploy.then(|| view! {
+                                                            <td class="actions">
+                                                                {d.previous_version.map(|p| view! {
+                                                                    <button class="button" on:click=move |_| {
+                                                                        rollback.dispatch(RollbackDeployment { name: n1.clone() });
+                                                                    }>{format!("Roll back to v{p}")}</button>" "
+                                                                })}
+                                                                <button class="button" on:click=move |_| {
+                                                                    remove.dispatch(Undeploy { name: n2.clone() });
+                                                                }>"Undeploy"</button>
+                                                            </td>
+                                                        })}
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                    </div>
+                                }.into_any()
+                            }}
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
