@@ -2,6 +2,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod charts;
+pub mod components;
 pub mod error;
 pub mod format;
 pub mod layout;

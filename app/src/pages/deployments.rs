@@ -92,15 +92,11 @@ pub fn DeploymentsPage() -> impl IntoView {
         |_| list_deployments(),
     );
     let errors = move || {
-        [
+        crate::components::action_errors([
             deploy.value().get().and_then(|r| r.err()),
             rollback.value().get().and_then(|r| r.err()),
             remove.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Deployments"/>

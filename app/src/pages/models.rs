@@ -327,17 +327,13 @@ pub fn ModelPage() -> impl IntoView {
     // The versions ticked for comparison, with their runs.
     let chosen = RwSignal::new(Vec::<(i64, String)>::new());
     let errors = move || {
-        [
+        crate::components::action_errors([
             promote.value().get().and_then(|r| r.err()),
             alias.value().get().and_then(|r| r.err()),
             describe.value().get().and_then(|r| r.err()),
             tag_set.value().get().and_then(|r| r.err()),
             tag_delete.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text=move || format!("Model {}", name())/>
