@@ -167,11 +167,7 @@ fn unauthenticated(req: &Request, path: &str, message: &str) -> Response {
     }
     let mut response = if path.starts_with("/v2/") {
         // The inference API's own error format.
-        (
-            axum::http::StatusCode::UNAUTHORIZED,
-            axum::Json(serde_json::json!({ "error": message })),
-        )
-            .into_response()
+        crate::api::inference::V2Error::new(axum::http::StatusCode::UNAUTHORIZED, message).into_response()
     } else {
         ApiError::from(CoreError::Unauthenticated(message.to_string())).into_response()
     };

@@ -209,17 +209,25 @@ impl Sender {
             request = request.header(SIGNATURE_HEADER, sign(secret, delivery_id, &timestamp, body));
         }
         match request.send().await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
+                // Only the head of the reply is kept: a receiver cannot make us hold more.
+                let mut head = Vec::new();
+                while head.len() < MAX_TEST_BODY {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                        _ => break,
+                    }
+                }
+                head.truncate(MAX_TEST_BODY);
                 Attempt::Answered {
                     status,
-                    body: text.chars().take(MAX_TEST_BODY).collect(),
+                    body: String::from_utf8_lossy(&head).into_owned(),
                 }
             }
             Err(e) => match refused_in(&e) {
                 Some(reason) => Attempt::Refused(reason),
-                None => Attempt::Unreachable(error_chain(&e)),
+                None => Attempt::Unreachable(error_chain(e)),
             },
         }
     }
@@ -357,10 +365,13 @@ fn refused_in(error: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// An error and its causes in one line (reqwest's own message is only the outermost).
-fn error_chain(error: &reqwest::Error) -> String {
+/// An error and its causes in one line (reqwest's own message is only the outermost),
+/// without the URL: a webhook URL may itself be a secret, and delivery errors are logged and
+/// shown to the model's readers.
+fn error_chain(error: reqwest::Error) -> String {
+    let error = error.without_url();
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = std::error::Error::source(&error);
     while let Some(e) = source {
         text.push_str(": ");
         text.push_str(&e.to_string());

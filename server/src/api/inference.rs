@@ -24,31 +24,20 @@ const HEADER_LENGTH: &str = "inference-header-content-length";
 pub struct V2Error(StatusCode, String);
 
 impl V2Error {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> V2Error {
+        V2Error(status, message.into())
+    }
+
     fn bad(message: impl Into<String>) -> V2Error {
         V2Error(StatusCode::BAD_REQUEST, message.into())
     }
 }
 
 impl From<CoreError> for V2Error {
+    /// The REST API's mapping (statuses, logging of internal errors), in `{"error"}` form.
     fn from(e: CoreError) -> Self {
-        let status = match &e {
-            CoreError::InvalidParameter(_) | CoreError::InvalidPath(_) | CoreError::AlreadyExists(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            CoreError::NotFound(_) => StatusCode::NOT_FOUND,
-            CoreError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            CoreError::PermissionDenied(_) => StatusCode::FORBIDDEN,
-            CoreError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            CoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => {
-                tracing::error!(error = %e, "inference request failed");
-                return V2Error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the server log".into(),
-                );
-            }
-        };
-        V2Error(status, e.to_string())
+        let api = super::error::ApiError::from(e);
+        V2Error(api.status, api.message)
     }
 }
 
@@ -519,12 +508,12 @@ fn from_binary(datatype: DataType, blob: &[u8], count: usize) -> Result<TensorDa
         }
         return Ok(TensorData::Bytes(items));
     };
-    if blob.len() != count * size {
+    if count.checked_mul(size) != Some(blob.len()) {
         return Err(format!(
             "{} bytes of binary data for {count} {} values ({} bytes)",
             blob.len(),
             datatype.name(),
-            count * size
+            count.saturating_mul(size)
         ));
     }
     macro_rules! le {
