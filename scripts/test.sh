@@ -17,6 +17,8 @@ unset DATABASE_URL S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY PGPORT PGTMP \
 # build cache for clippy, tests and the cargo-leptos build.
 export LEPTOS_OUTPUT_NAME=aiops
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# One pass over a fresh checkout: incremental caches would only take disk.
+export CARGO_INCREMENTAL=0
 SSR_PACKAGES=(-p aiops-core -p aiops-app -p aiops-server)
 
 log "checking tools"
@@ -67,6 +69,8 @@ cargo test -p aiops-predictor 2>&1 | tee -a "$WORK/cargo-test.log"
 
 log "cargo leptos build"
 cargo leptos build
+# The build's footprint, for when a machine runs short of disk.
+log "disk: target folder $(du -sh target 2>/dev/null | cut -f1), free $(df -h . | awk 'NR==2 {print $4}')"
 
 # The first admin's password for every server the tests start (a password is never on a
 # command line: it would show in `ps`).
