@@ -10,12 +10,21 @@ WORKDIR /src
 COPY . .
 RUN cargo leptos build --release
 
+# ONNX Runtime for the embedded predictor: the library from the onnxruntime==1.32.0 wheel
+# (the version the predictor is tested against), loaded at run time from ORT_DYLIB_PATH.
+FROM python:3.11-slim-bookworm AS onnxruntime
+RUN pip download --no-deps --only-binary=:all: --dest /wheel onnxruntime==1.32.0 \
+ && python -m zipfile -e /wheel/onnxruntime-1.32.0-*.whl /ort \
+ && cp /ort/onnxruntime/capi/libonnxruntime.so.1.32.0 /libonnxruntime.so.1.32.0
+
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/aiops --create-home aiops
 COPY --from=build /src/target/release/aiops /usr/local/bin/aiops
 COPY --from=build /src/target/site /usr/local/share/aiops/site
+COPY --from=onnxruntime /libonnxruntime.so.1.32.0 /usr/local/lib/aiops/libonnxruntime.so.1.32.0
 ENV AIOPS_ADDR=0.0.0.0:3000 \
+    ORT_DYLIB_PATH=/usr/local/lib/aiops/libonnxruntime.so.1.32.0 \
     AIOPS_DATA_DIR=/var/lib/aiops \
     AIOPS_SITE_ROOT=/usr/local/share/aiops/site \
     AIOPS_LOG_FORMAT=json

@@ -40,6 +40,9 @@ pub enum CoreError {
     /// The artifact store failed; details are logged, never sent to clients.
     #[error("artifact storage error: {0}")]
     Storage(String),
+    /// Our own fault elsewhere (ONNX Runtime failing on a valid request); logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Bad configuration at start-up (URLs, folders).
     #[error("configuration error: {0}")]
     Config(String),
@@ -64,5 +67,19 @@ impl CoreError {
 impl From<std::io::Error> for CoreError {
     fn from(e: std::io::Error) -> Self {
         CoreError::Storage(e.to_string())
+    }
+}
+
+impl From<aiops_predictor::PredictError> for CoreError {
+    /// A request that does not fit the model, or that ONNX Runtime refuses, is the caller's;
+    /// a full queue is 503; the rest is ours.
+    fn from(e: aiops_predictor::PredictError) -> Self {
+        use aiops_predictor::PredictError;
+        match e {
+            PredictError::BadInput(m) => CoreError::InvalidParameter(m),
+            PredictError::Rejected(_) => CoreError::InvalidParameter(e.to_string()),
+            PredictError::Busy => CoreError::Unavailable(e.to_string()),
+            PredictError::Load(m) | PredictError::Runtime(m) => CoreError::Internal(m),
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod deployments;
+pub mod monitoring;
 pub mod registry;
 pub mod search;
 pub mod time;
@@ -22,6 +23,8 @@ pub mod service;
 pub mod serving;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod triton;
 
 #[cfg(feature = "ssr")]
 pub use error::{CoreError, CoreResult};

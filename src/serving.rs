@@ -1,22 +1,37 @@
-//! This replica's loaded models, by deployment name. A new version loads and warms beside
-//! the old one and replaces it in one step; requests already running keep the old model
-//! (they hold it) and finish on it. A version that fails to load leaves the old one serving.
+//! This replica's loaded models, by deployment name: the primary version and, during a
+//! canary, a second version that takes a share of the traffic. A new version loads and
+//! warms beside the old one and replaces it in one step; requests already running keep the
+//! old model (they hold it) and finish on it. A version that fails to load leaves the old
+//! one serving. Also counts every call: Triton's Prometheus metrics, and the 10-second
+//! buckets the monitoring page reads from every replica.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 pub use aiops_predictor::{
-    DataType, Model, ModelConfig, PredictError, Tensor, TensorData, TensorSpec, Timing,
+    wire, Batching, DataType, Model, ModelConfig, PredictError, Tensor, TensorData, TensorSpec, Timing,
 };
 
 use crate::deployments::DeploymentStatus;
+use crate::monitoring::{StatsBucket, BUCKET_MILLIS};
 
 /// A model serving one version of a deployment.
 pub struct Loaded {
     pub model_name: String,
     pub version: i64,
+    /// The batching asked for (the model batches only when its signature allows).
+    pub batching: Option<Batching>,
     pub model: Model,
+}
+
+/// The primary version of a deployment, or its canary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Primary,
+    Canary,
 }
 
 #[derive(Default)]
@@ -27,11 +42,24 @@ struct Slot {
 }
 
 pub struct Serving {
-    slots: RwLock<HashMap<String, Slot>>,
+    slots: RwLock<HashMap<(String, Role), Slot>>,
+    /// The canary's share of the traffic, per deployment (0 to 100).
+    shares: RwLock<HashMap<String, u8>>,
+    /// Counts requests, so a canary takes exactly its share (request n goes to the canary
+    /// when n mod 100 is below the share).
+    turn: AtomicU64,
     config: ModelConfig,
     /// Why no model can load here (ONNX Runtime missing), if so.
     unavailable: Option<String>,
+    stats: Mutex<HashMap<BucketKey, (StatsBucket, bool)>>,
 }
+
+/// A monitoring bucket: deployment, version and start; with it, whether it changed since
+/// it was last written.
+type BucketKey = (String, i64, i64);
+
+/// Status, the version served now, and the last load error.
+pub type SlotState = (DeploymentStatus, Option<i64>, String);
 
 impl Serving {
     /// Loads ONNX Runtime from `library` (ORT_DYLIB_PATH); without it the server still runs,
@@ -45,22 +73,61 @@ impl Serving {
         };
         Serving {
             slots: RwLock::new(HashMap::new()),
+            shares: RwLock::new(HashMap::new()),
+            turn: AtomicU64::new(0),
             config,
             unavailable,
+            stats: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The model serving `name` now.
-    pub fn current(&self, name: &str) -> Option<Arc<Loaded>> {
-        self.slots.read().ok()?.get(name)?.current.clone()
+    fn loaded(&self, name: &str, role: Role) -> Option<Arc<Loaded>> {
+        self.slots
+            .read()
+            .ok()?
+            .get(&(name.to_string(), role))?
+            .current
+            .clone()
     }
 
-    /// Status, the version served now, and the last load error.
-    pub fn state(&self, name: &str) -> (DeploymentStatus, Option<i64>, String) {
+    /// The model serving `name` now (the primary one).
+    pub fn current(&self, name: &str) -> Option<Arc<Loaded>> {
+        self.loaded(name, Role::Primary)
+    }
+
+    /// The model that takes this request: with `split`, the canary for its share of the
+    /// requests, the primary one otherwise. With `version`, whichever of the two serves it.
+    pub fn route(&self, name: &str, version: Option<i64>, split: bool) -> Option<Arc<Loaded>> {
+        let canary = self.loaded(name, Role::Canary);
+        if let Some(v) = version {
+            if let Some(c) = canary.filter(|c| c.version == v) {
+                return Some(c);
+            }
+            return self.current(name);
+        }
+        let share = self
+            .shares
+            .read()
+            .ok()
+            .and_then(|s| s.get(name).copied())
+            .unwrap_or(0);
+        match canary {
+            Some(c)
+                if split
+                    && share > 0
+                    && self.turn.fetch_add(1, Ordering::Relaxed) % 100 < u64::from(share) =>
+            {
+                Some(c)
+            }
+            _ => self.current(name),
+        }
+    }
+
+    pub fn state(&self, name: &str, role: Role) -> SlotState {
         let Ok(slots) = self.slots.read() else {
             return (DeploymentStatus::Failed, None, "serving state unavailable".into());
         };
-        let Some(slot) = slots.get(name) else {
+        let Some(slot) = slots.get(&(name.to_string(), role)) else {
             return (DeploymentStatus::Loading, None, String::new());
         };
         let serving = slot.current.as_ref().map(|c| c.version);
@@ -72,62 +139,90 @@ impl Serving {
         }
     }
 
-    fn update(&self, name: &str, f: impl FnOnce(&mut Slot)) {
+    fn update(&self, name: &str, role: Role, f: impl FnOnce(&mut Slot)) {
         if let Ok(mut slots) = self.slots.write() {
-            f(slots.entry(name.to_string()).or_default());
+            f(slots.entry((name.to_string(), role)).or_default());
         }
     }
 
     /// Records a load that could not even start (no .onnx file, unreadable files).
-    pub fn fail(&self, name: &str, version: i64, error: String) {
-        self.update(name, |slot| {
+    pub fn fail(&self, name: &str, role: Role, version: i64, error: String) {
+        self.update(name, role, |slot| {
             slot.loading = None;
             slot.failed = Some((version, error));
         });
     }
 
-    /// Loads `bytes` as `version` of `name` off the async runtime, then swaps it in.
-    pub async fn load(&self, name: &str, model_name: &str, version: i64, bytes: Vec<u8>) {
+    /// Loads `bytes` as `version` of `name` off the async runtime, then swaps it in. A
+    /// version the canary already serves moves over without loading again.
+    pub async fn load(
+        &self,
+        name: &str,
+        role: Role,
+        model_name: &str,
+        version: i64,
+        batching: Option<Batching>,
+        bytes: Vec<u8>,
+    ) {
         if let Some(reason) = &self.unavailable {
-            self.fail(name, version, reason.clone());
+            self.fail(name, role, version, reason.clone());
             return;
         }
-        if self
-            .current(name)
-            .is_some_and(|c| c.version == version && c.model_name == model_name)
-        {
-            self.update(name, |slot| slot.failed = None);
+        let same =
+            |l: &Arc<Loaded>| l.version == version && l.model_name == model_name && l.batching == batching;
+        if self.loaded(name, role).is_some_and(|c| same(&c)) {
+            self.update(name, role, |slot| slot.failed = None);
             return;
         }
-        self.update(name, |slot| slot.loading = Some(version));
-        let config = self.config;
+        if role == Role::Primary {
+            if let Some(canary) = self.loaded(name, Role::Canary).filter(same) {
+                self.swap_in(name, role, canary);
+                return;
+            }
+        }
+        self.update(name, role, |slot| slot.loading = Some(version));
+        let config = ModelConfig {
+            batching,
+            ..self.config
+        };
         let loaded = tokio::task::spawn_blocking(move || Model::load(&bytes, config)).await;
         match loaded {
             Ok(Ok(model)) => {
                 let loaded = Arc::new(Loaded {
                     model_name: model_name.to_string(),
                     version,
+                    batching,
                     model,
                 });
-                self.update(name, |slot| {
-                    slot.current = Some(loaded);
-                    slot.loading = None;
-                    slot.failed = None;
-                });
+                self.swap_in(name, role, loaded);
             }
-            Ok(Err(e)) => self.fail(name, version, e.to_string()),
-            Err(e) => self.fail(name, version, format!("loading stopped: {e}")),
+            Ok(Err(e)) => self.fail(name, role, version, e.to_string()),
+            Err(e) => self.fail(name, role, version, format!("loading stopped: {e}")),
         }
+    }
+
+    fn swap_in(&self, name: &str, role: Role, loaded: Arc<Loaded>) {
+        self.update(name, role, |slot| {
+            slot.current = Some(loaded);
+            slot.loading = None;
+            slot.failed = None;
+        });
+    }
+
+    /// Whether `name` serves `version` with `batching` here.
+    pub fn serves(&self, name: &str, role: Role, version: i64, batching: Option<Batching>) -> bool {
+        self.loaded(name, role)
+            .is_some_and(|l| l.version == version && l.batching == batching)
     }
 
     /// Whether `version` of `name` is loading or failed to load here (so it is not tried
     /// again until it changes).
-    pub fn attempted(&self, name: &str, version: i64) -> bool {
+    pub fn attempted(&self, name: &str, role: Role, version: i64) -> bool {
         self.slots
             .read()
             .ok()
             .and_then(|s| {
-                s.get(name).map(|slot| {
+                s.get(&(name.to_string(), role)).map(|slot| {
                     slot.loading == Some(version) || slot.failed.as_ref().is_some_and(|f| f.0 == version)
                 })
             })
@@ -136,12 +231,110 @@ impl Serving {
 
     /// Whether `name` is deployed here (loaded, loading or failed).
     pub fn knows(&self, name: &str) -> bool {
-        self.slots.read().map(|s| s.contains_key(name)).unwrap_or(false)
+        self.slots
+            .read()
+            .map(|s| s.contains_key(&(name.to_string(), Role::Primary)))
+            .unwrap_or(false)
+    }
+
+    /// The deployments this replica knows.
+    pub fn names(&self) -> Vec<String> {
+        self.slots
+            .read()
+            .map(|s| {
+                s.keys()
+                    .filter(|(_, role)| *role == Role::Primary)
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Sets the canary's share of `name`'s traffic (0 sends it nothing).
+    pub fn set_share(&self, name: &str, percent: u8) {
+        if let Ok(mut shares) = self.shares.write() {
+            shares.insert(name.to_string(), percent.min(100));
+        }
+    }
+
+    /// Stops the canary of `name` (its requests in flight finish on it).
+    pub fn drop_canary(&self, name: &str) {
+        self.set_share(name, 0);
+        if let Ok(mut slots) = self.slots.write() {
+            slots.remove(&(name.to_string(), Role::Canary));
+        }
     }
 
     pub fn remove(&self, name: &str) {
+        self.drop_canary(name);
         if let Ok(mut slots) = self.slots.write() {
-            slots.remove(name);
+            slots.remove(&(name.to_string(), Role::Primary));
         }
+        if let Ok(mut shares) = self.shares.write() {
+            shares.remove(name);
+        }
+    }
+
+    /// Counts one call whatever its outcome: Triton's metrics by model and version, the
+    /// latency histogram per deployment, and this replica's monitoring bucket. `ran` is the
+    /// rows and where the time went, for a call that produced outputs.
+    pub fn record(&self, name: &str, version: i64, ran: Option<(u64, Timing)>, total: Duration) {
+        let labels = [("model", name.to_string()), ("version", version.to_string())];
+        match ran {
+            Some((rows, timing)) => {
+                metrics::counter!("nv_inference_request_success", &labels).increment(1);
+                metrics::counter!("nv_inference_count", &labels).increment(rows);
+                metrics::counter!("nv_inference_exec_count", &labels).increment(1);
+                metrics::counter!("nv_inference_queue_duration_us", &labels)
+                    .increment(timing.queue.as_micros() as u64);
+                metrics::counter!("nv_inference_compute_infer_duration_us", &labels)
+                    .increment(timing.compute.as_micros() as u64);
+            }
+            None => metrics::counter!("nv_inference_request_failure", &labels).increment(1),
+        }
+        metrics::counter!("nv_inference_request_duration_us", &labels).increment(total.as_micros() as u64);
+        metrics::histogram!("aiops_inference_latency_seconds", "deployment" => name.to_string())
+            .record(total.as_secs_f64());
+        let start = crate::now_millis() / BUCKET_MILLIS * BUCKET_MILLIS;
+        if let Ok(mut stats) = self.stats.lock() {
+            let (bucket, dirty) = stats
+                .entry((name.to_string(), version, start))
+                .or_insert_with(|| {
+                    (
+                        StatsBucket {
+                            deployment: name.to_string(),
+                            version,
+                            start,
+                            ..StatsBucket::default()
+                        },
+                        true,
+                    )
+                });
+            bucket.requests += 1;
+            if ran.is_none() {
+                bucket.errors += 1;
+            }
+            bucket.latencies.add(total.as_micros() as u64);
+            *dirty = true;
+        }
+    }
+
+    /// The buckets that changed since the last call (to be written to the database), and
+    /// forgets those that can no longer change.
+    pub fn changed_stats(&self) -> Vec<StatsBucket> {
+        let now = crate::now_millis();
+        let Ok(mut stats) = self.stats.lock() else {
+            return Vec::new();
+        };
+        let changed = stats
+            .values_mut()
+            .filter(|(_, dirty)| *dirty)
+            .map(|(bucket, dirty)| {
+                *dirty = false;
+                bucket.clone()
+            })
+            .collect();
+        stats.retain(|_, (bucket, dirty)| *dirty || bucket.start + 2 * BUCKET_MILLIS > now);
+        changed
     }
 }

@@ -24,6 +24,9 @@ pub enum AppError {
     /// Too many failed sign-ins.
     #[error("{0}")]
     TooManyAttempts(String),
+    /// Not ready or overloaded (a model loading, a full queue): try again.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on the server; details are in the server log only.
     #[error("Something went wrong on the server. Try again, or see the server log.")]
     Internal,
@@ -42,6 +45,7 @@ impl AppError {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::PermissionDenied(_) => "PERMISSION_DENIED",
             AppError::TooManyAttempts(_) => "REQUEST_LIMIT_EXCEEDED",
+            AppError::Unavailable(_) => "TEMPORARILY_UNAVAILABLE",
             AppError::Internal => "INTERNAL_ERROR",
             AppError::Transport(_) => "BAD_REQUEST",
         }
@@ -55,6 +59,7 @@ impl AppError {
             AppError::Unauthenticated(_) => 401,
             AppError::PermissionDenied(_) => 403,
             AppError::TooManyAttempts(_) => 429,
+            AppError::Unavailable(_) => 503,
             AppError::Internal => 500,
         }
     }
@@ -86,6 +91,7 @@ impl<'de> Deserialize<'de> for AppError {
             "UNAUTHENTICATED" => AppError::Unauthenticated(message),
             "PERMISSION_DENIED" => AppError::PermissionDenied(message),
             "REQUEST_LIMIT_EXCEEDED" => AppError::TooManyAttempts(message),
+            "TEMPORARILY_UNAVAILABLE" => AppError::Unavailable(message),
             "INTERNAL_ERROR" => AppError::Internal,
             _ => AppError::Transport(message),
         })
@@ -112,6 +118,7 @@ impl From<aiops_core::CoreError> for AppError {
             CoreError::Unauthenticated(m) => AppError::Unauthenticated(m),
             CoreError::PermissionDenied(m) => AppError::PermissionDenied(m),
             e @ CoreError::TooManyAttempts { .. } => AppError::TooManyAttempts(e.to_string()),
+            CoreError::Unavailable(m) => AppError::Unavailable(m),
             other => {
                 tracing::error!(error = %other, "server function failed");
                 AppError::Internal

@@ -22,8 +22,9 @@ use crate::pages::admin::AdminPage;
 use crate::pages::deployments::DeploymentsPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
+use crate::pages::inference::InferencePage;
 use crate::pages::models::{ModelPage, ModelsPage, VersionPage};
-use crate::pages::placeholder::{InferencePage, MonitoringPage};
+use crate::pages::monitoring::MonitoringPage;
 use crate::pages::runs::compare::ComparePage;
 use crate::pages::runs::view::RunPage;
 
@@ -162,6 +163,12 @@ const SERVER_FN_CLASSES: &[(&str, &str)] = &[
     ("/_app/deploy_model", "admin"),
     ("/_app/rollback_deployment", "admin"),
     ("/_app/undeploy", "admin"),
+    ("/_app/start_canary", "admin"),
+    ("/_app/promote_canary", "admin"),
+    ("/_app/drop_canary", "admin"),
+    ("/_app/inference_view", "read"),
+    ("/_app/test_inference", "read"),
+    ("/_app/monitoring_view", "read"),
     ("/_app/admin_view", "admin"),
     ("/_app/add_user", "admin"),
     ("/_app/set_admin", "admin"),

@@ -4,17 +4,23 @@
 //! runtime (`Session::run` needs `&mut`, and a run blocks its thread). Server-only: this
 //! crate never enters the WASM build.
 
+mod batch;
 mod tensor;
+pub mod wire;
+
+pub use batch::Batching;
 
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use batch::{Batcher, Job};
 use std::time::{Duration, Instant};
 
 use ort::environment::Environment;
 use ort::session::Session;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Whose fault a failed prediction is.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +31,10 @@ pub enum PredictError {
     /// Every session is busy and the queue is full: try again.
     #[error("the model is busy: its queue is full")]
     Busy,
+    /// ONNX Runtime refused a request that fits the signature (a label the model does not
+    /// know, say): the caller's, with ONNX Runtime's message.
+    #[error("ONNX Runtime refused the request: {0}")]
+    Rejected(String),
     /// The model could not be loaded (corrupt file, unsupported operator): ONNX Runtime's message.
     #[error("{0}")]
     Load(String),
@@ -82,6 +92,8 @@ pub struct ModelConfig {
     pub intra_threads: usize,
     /// Requests that may wait for a session; past that, [`PredictError::Busy`] at once.
     pub queue: usize,
+    /// Dynamic batching, for models whose inputs and outputs have a dynamic first dimension.
+    pub batching: Option<Batching>,
 }
 
 impl Default for ModelConfig {
@@ -90,6 +102,7 @@ impl Default for ModelConfig {
             sessions: 2,
             intra_threads: 1,
             queue: 256,
+            batching: None,
         }
     }
 }
@@ -101,6 +114,9 @@ pub struct Model {
     sessions: Arc<Mutex<Vec<Session>>>,
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
+    batching: Option<Batching>,
+    /// The batcher's queue, started on the first request (it needs the async runtime).
+    batcher: OnceLock<mpsc::UnboundedSender<Job>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -148,6 +164,8 @@ impl Model {
             sessions: Arc::new(Mutex::new(sessions)),
             running: Arc::new(Semaphore::new(count)),
             admitted: Arc::new(Semaphore::new(count + config.queue)),
+            batching: config.batching.filter(|b| b.max_batch > 1),
+            batcher: OnceLock::new(),
         })
     }
 
@@ -157,6 +175,26 @@ impl Model {
 
     pub fn outputs(&self) -> &[TensorSpec] {
         &self.outputs
+    }
+
+    /// The batching this model does (none when its signature cannot batch).
+    pub fn batching(&self) -> Option<Batching> {
+        self.batching
+            .filter(|_| batch::batchable(&self.inputs, &self.outputs))
+    }
+
+    fn batcher(&self, batching: Batching) -> &mpsc::UnboundedSender<Job> {
+        self.batcher.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let batcher = Batcher {
+                batching,
+                outputs: self.outputs.iter().map(|o| o.name.clone()).collect(),
+                sessions: self.sessions.clone(),
+                running: self.running.clone(),
+            };
+            tokio::spawn(batcher.serve(rx));
+            tx
+        })
     }
 
     /// Checks a request against the graph: every input present once by name, with its
@@ -218,6 +256,21 @@ impl Model {
             .clone()
             .try_acquire_owned()
             .map_err(|_| PredictError::Busy)?;
+        if let Some(batching) = self.batching() {
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                inputs,
+                wanted: requested,
+                queued,
+                reply,
+            };
+            self.batcher(batching)
+                .send(job)
+                .map_err(|_| PredictError::Runtime("the batcher stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| PredictError::Runtime("the batcher dropped a request".into()))?;
+        }
         let _running = self
             .running
             .clone()
@@ -252,14 +305,18 @@ impl Model {
     }
 }
 
-fn run(session: &mut Session, inputs: Vec<Tensor>, wanted: &[String]) -> PredictResult<Vec<Tensor>> {
+pub(crate) fn run(
+    session: &mut Session,
+    inputs: Vec<Tensor>,
+    wanted: &[String],
+) -> PredictResult<Vec<Tensor>> {
     let values = inputs
         .into_iter()
         .map(|t| Ok((t.name.clone(), t.into_value()?)))
         .collect::<PredictResult<Vec<_>>>()?;
     let outputs = session
         .run(values)
-        .map_err(|e| PredictError::Runtime(e.to_string()))?;
+        .map_err(|e| PredictError::Rejected(e.to_string()))?;
     wanted
         .iter()
         .map(|name| {

@@ -190,6 +190,36 @@ impl TensorData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The parts one after another; `None` when their element types differ.
+    pub fn concat(parts: Vec<TensorData>) -> Option<TensorData> {
+        let mut parts = parts.into_iter();
+        let mut out = parts.next()?;
+        for part in parts {
+            macro_rules! join {
+                ($($variant:ident),*) => {
+                    match (&mut out, part) {
+                        $((TensorData::$variant(a), TensorData::$variant(b)) => a.extend(b),)*
+                        _ => return None,
+                    }
+                };
+            }
+            join!(Bool, Uint8, Uint16, Uint32, Uint64, Int8, Int16, Int32, Int64, Fp16, Fp32, Fp64, Bytes);
+        }
+        Some(out)
+    }
+
+    /// The elements `start..end`.
+    pub fn slice(&self, start: usize, end: usize) -> TensorData {
+        macro_rules! cut {
+            ($($variant:ident),*) => {
+                match self {
+                    $(TensorData::$variant(v) => TensorData::$variant(v[start.min(v.len())..end.min(v.len())].to_vec()),)*
+                }
+            };
+        }
+        cut!(Bool, Uint8, Uint16, Uint32, Uint64, Int8, Int16, Int32, Int64, Fp16, Fp32, Fp64, Bytes)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

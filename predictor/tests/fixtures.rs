@@ -187,6 +187,7 @@ async fn a_full_queue_answers_busy_at_once() {
             sessions: 1,
             intra_threads: 1,
             queue: 0,
+            batching: None,
         },
     );
     let model = Arc::new(model);
@@ -210,4 +211,56 @@ async fn a_full_queue_answers_busy_at_once() {
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(busy + ok, 64, "{results:?}");
     assert!(ok >= 1 && busy >= 1, "ok {ok}, busy {busy}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_requests_are_split_back_exactly() {
+    use aiops_predictor::Batching;
+    let batched = ModelConfig {
+        batching: Some(Batching {
+            max_batch: 16,
+            max_delay: std::time::Duration::from_millis(5),
+        }),
+        ..ModelConfig::default()
+    };
+    let (plain, _) = load("iris_forest", ModelConfig::default());
+    let (model, _) = load("iris_forest", batched);
+    assert!(
+        model.batching().is_some(),
+        "iris_forest has a dynamic batch dimension"
+    );
+    let model = Arc::new(model);
+    // 40 requests of 1 to 5 rows at once: batches form, and each answer has its own rows.
+    let requests: Vec<Tensor> = (0..40)
+        .map(|i| {
+            let rows = 1 + i % 5;
+            Tensor {
+                name: "X".into(),
+                shape: vec![rows as i64, 4],
+                data: TensorData::Fp32((0..rows * 4).map(|k| ((i * 7 + k) % 70) as f32 / 10.0).collect()),
+            }
+        })
+        .collect();
+    let calls: Vec<_> = requests
+        .iter()
+        .cloned()
+        .map(|t| {
+            let model = model.clone();
+            tokio::spawn(async move { model.infer(vec![t], Vec::new()).await })
+        })
+        .collect();
+    for (request, call) in requests.into_iter().zip(calls) {
+        let got = call.await.unwrap().unwrap();
+        let want = plain.infer(vec![request.clone()], Vec::new()).await.unwrap();
+        assert_eq!(got, want, "rows {:?}", request.shape);
+    }
+    // A requested output alone, through the batcher too.
+    let one = Tensor {
+        name: "X".into(),
+        shape: vec![1, 4],
+        data: TensorData::Fp32(vec![5.1, 3.5, 1.4, 0.2]),
+    };
+    let got = model.infer(vec![one], vec!["label".into()]).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data, TensorData::Int64(vec![0]));
 }

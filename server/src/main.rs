@@ -177,6 +177,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             sessions: args.model_sessions.max(1),
             intra_threads: 1,
             queue: args.model_queue,
+            batching: None,
         },
     ));
     // Webhook deliveries queued in the database, this run's and any a restart left behind.
@@ -188,6 +189,20 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         loop {
             syncing.sync_deployments().await;
             tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    // Monitoring: this replica's inference counts go to the database every 5 s, so the
+    // page counts every replica; buckets older than a day go once an hour.
+    let counting = app.clone();
+    tokio::spawn(async move {
+        let mut round: u64 = 0;
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            counting.flush_stats().await;
+            if round.is_multiple_of(720) {
+                counting.prune_stats().await;
+            }
+            round += 1;
         }
     });
     // The first start makes the admin; a generated password is shown once, here.

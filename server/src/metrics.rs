@@ -1,10 +1,9 @@
-//! Prometheus metrics on `GET /metrics`: Triton's inference counters by model and version
-//! (`nv_inference_request_success`, `_failure`, `nv_inference_count`, `_exec_count`,
-//! `nv_inference_request_duration_us`, `_queue_duration_us`, `_compute_infer_duration_us`),
-//! a latency histogram per deployment, and HTTP request counts and latencies by route.
+//! Prometheus metrics on `GET /metrics`: the recorder, and HTTP request counts and
+//! latencies by route. Triton's inference counters by model and version and the latency
+//! histogram per deployment are recorded where inference runs (`aiops_core::serving`).
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header;
@@ -56,28 +55,4 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     metrics::histogram!("aiops_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// One inference request's outcome, as Triton counts it.
-pub fn record_inference(
-    model: &str,
-    version: i64,
-    outcome: Result<(u64, Duration, Duration), ()>,
-    total: Duration,
-) {
-    let labels = [("model", model.to_string()), ("version", version.to_string())];
-    match outcome {
-        Ok((rows, queue, compute)) => {
-            metrics::counter!("nv_inference_request_success", &labels).increment(1);
-            metrics::counter!("nv_inference_count", &labels).increment(rows);
-            metrics::counter!("nv_inference_exec_count", &labels).increment(1);
-            metrics::counter!("nv_inference_queue_duration_us", &labels).increment(queue.as_micros() as u64);
-            metrics::counter!("nv_inference_compute_infer_duration_us", &labels)
-                .increment(compute.as_micros() as u64);
-        }
-        Err(()) => metrics::counter!("nv_inference_request_failure", &labels).increment(1),
-    }
-    metrics::counter!("nv_inference_request_duration_us", &labels).increment(total.as_micros() as u64);
-    metrics::histogram!("aiops_inference_latency_seconds", "deployment" => model.to_string())
-        .record(total.as_secs_f64());
 }

@@ -234,9 +234,8 @@ impl Drop for PrivatePostgres {
     }
 }
 
-#[tokio::test]
-async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
-    let postgres = PrivatePostgres::start();
+/// A new bucket on the test S3 server: (endpoint, access key, secret key, bucket).
+async fn s3_bucket() -> (String, String, String, String) {
     let endpoint = std::env::var("AIOPS_TEST_S3_ENDPOINT").expect("run via scripts/test.sh (starts S3)");
     let access_key = std::env::var("AIOPS_TEST_S3_ACCESS_KEY").unwrap();
     let secret_key = std::env::var("AIOPS_TEST_S3_SECRET_KEY").unwrap();
@@ -248,6 +247,13 @@ async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
         .send()
         .await
         .unwrap();
+    (endpoint, access_key, secret_key, bucket)
+}
+
+#[tokio::test]
+async fn ready_follows_postgres_with_s3_artifacts_and_logs_no_secrets() {
+    let postgres = PrivatePostgres::start();
+    let (endpoint, access_key, secret_key, bucket) = s3_bucket().await;
 
     // Trust auth ignores the password, which lets us check it never reaches the log.
     let database_url = postgres.url.replacen("postgres@", "postgres:db-pa55word@", 1);
@@ -1051,4 +1057,152 @@ async fn webhooks_are_signed_retried_kept_across_restarts_and_kept_off_private_a
         1,
         "nothing reached the loopback receiver"
     );
+}
+
+/// Registers the iris fixture as version 1 of `model` through `server` and deploys it.
+async fn deploy_iris(server: &Server, model: &str) {
+    let api = "/api/2.0/mlflow";
+    let exp = server
+        .post(
+            &format!("{api}/experiments/create"),
+            serde_json::json!({ "name": model }),
+        )
+        .await["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = server
+        .post(
+            &format!("{api}/runs/create"),
+            serde_json::json!({ "experiment_id": exp }),
+        )
+        .await;
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    let onnx = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../predictor/fixtures/iris_logreg.onnx"),
+    )
+    .unwrap();
+    let put = reqwest::Client::new()
+        .put(server.url(&format!(
+            "/api/2.0/mlflow-artifacts/artifacts/{exp}/{run_id}/artifacts/model/model.onnx"
+        )))
+        .header("Authorization", basic_header())
+        .body(onnx)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    server
+        .post(
+            &format!("{api}/registered-models/create"),
+            serde_json::json!({ "name": model }),
+        )
+        .await;
+    server
+        .post(
+            &format!("{api}/model-versions/create"),
+            serde_json::json!({ "name": model, "source": format!("runs:/{run_id}/model"), "run_id": run_id }),
+        )
+        .await;
+    let d = server
+        .post(
+            "/api/2.0/aiops/deployments/create",
+            serde_json::json!({ "name": model, "model_name": model, "version": "1" }),
+        )
+        .await;
+    assert_eq!(d["deployment"]["status"], "READY", "{d}");
+}
+
+#[tokio::test]
+async fn replicas_serve_the_same_deployments_and_monitoring_counts_them_all() {
+    let postgres = PrivatePostgres::start();
+    assert!(
+        std::env::var("ORT_DYLIB_PATH").is_ok(),
+        "ORT_DYLIB_PATH is not set: run via scripts/test.sh"
+    );
+    let (endpoint, access_key, secret_key, bucket) = s3_bucket().await;
+    let artifacts = format!("s3://{bucket}/aiops");
+    let args = [
+        "--database-url",
+        postgres.url.as_str(),
+        "--artifacts",
+        artifacts.as_str(),
+    ];
+    let env = [
+        ("AWS_ACCESS_KEY_ID", access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret_key.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    let cwd = tempfile::tempdir().unwrap();
+    let a = Server::start(cwd.path(), &args, &env).await;
+    let b = Server::start(cwd.path(), &args, &env).await;
+    deploy_iris(&a, "iris").await;
+
+    // The other replica loads what the database says within its sync period.
+    let started = Instant::now();
+    while b.get("/v2/models/iris/ready").await.status() != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "replica b never served iris:\n{}",
+            b.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let row = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2] }] });
+    for (server, calls) in [(&a, 3), (&b, 4)] {
+        for _ in 0..calls {
+            let reply = server.post("/v2/models/iris/infer", row.clone()).await;
+            assert_eq!(reply["outputs"][0]["data"], serde_json::json!([0]), "{reply}");
+        }
+    }
+
+    // Replica a's monitoring counts b's calls too (b writes its counts every 5 s).
+    let started = Instant::now();
+    loop {
+        let reply: serde_json::Value = a
+            .get("/api/2.0/aiops/deployments/monitoring?minutes=5")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let series = &reply["series"][0];
+        if series["requests"] == 7 {
+            assert_eq!(series["replicas"], 2, "{reply}");
+            assert_eq!(series["errors"], 0, "{reply}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "monitoring never counted both replicas: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // A replica started later serves the same deployment from the database.
+    drop(b);
+    let c = Server::start(cwd.path(), &args, &env).await;
+    let started = Instant::now();
+    while c.get("/v2/models/iris/ready").await.status() != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a new replica never served iris:\n{}",
+            c.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Undeployed on one replica, gone from the others at their next sync.
+    a.post(
+        "/api/2.0/aiops/deployments/delete",
+        serde_json::json!({ "name": "iris" }),
+    )
+    .await;
+    let started = Instant::now();
+    while c.get("/v2/models/iris").await.status() != 404 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the undeployed model still serves on another replica"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -7,11 +7,13 @@
 
 mod artifacts;
 mod deployments;
+mod inference;
 mod registry;
 mod tracking;
 mod users;
 mod webhooks;
 
+pub use deployments::Inferred;
 pub use users::{NewToken, SESSION_TTL_MS};
 
 use std::collections::HashMap;
@@ -69,6 +71,11 @@ pub struct AppState {
     pub artifacts: Arc<dyn ArtifactStore>,
     pub authenticator: Arc<Authenticator>,
     pub policy: AccessPolicy,
+    /// This process's name in the monitoring statistics (random, one per start).
+    pub replica: String,
+    /// Held while deployments change on this replica (an administrator's change, a sync
+    /// pass), so a sync never applies what it read before a change after it.
+    pub deploying: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -101,6 +108,8 @@ impl AppState {
             auth,
             artifacts,
             policy,
+            replica: uuid::Uuid::new_v4().simple().to_string(),
+            deploying: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

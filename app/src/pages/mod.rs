@@ -2,6 +2,8 @@ pub mod account;
 pub mod admin;
 pub mod deployments;
 pub mod experiments;
+pub mod inference;
 pub mod models;
+pub mod monitoring;
 pub mod placeholder;
 pub mod runs;

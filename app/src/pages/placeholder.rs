@@ -1,4 +1,4 @@
-//! Sections whose pages arrive with later features: each says what it will hold.
+//! The page for addresses that have none.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,16 +14,6 @@ fn Upcoming(title: &'static str, summary: &'static str) -> impl IntoView {
             <p class="empty">{summary}</p>
         </section>
     }
-}
-
-#[component]
-pub fn InferencePage() -> impl IntoView {
-    view! { <Upcoming title="Inference" summary="Send test requests to deployed models from here."/> }
-}
-
-#[component]
-pub fn MonitoringPage() -> impl IntoView {
-    view! { <Upcoming title="Monitoring" summary="Request rates, latencies and errors of deployed models will be charted here."/> }
 }
 
 #[component]

@@ -1,10 +1,13 @@
-//! Deployments (`/api/2.0/aiops/deployments/...`): create, get, list, delete and roll back,
-//! administrators only for changes.
+//! Deployments (`/api/2.0/aiops/deployments/...`): create, get, list, delete, roll back,
+//! canaries (start, promote, drop), administrators only for changes; the monitoring
+//! figures of every replica; a deployed version as a Triton model repository (a tar file).
 
 use aiops_core::deployments::{Deployment, Follows};
 use aiops_core::registry::Stage;
 use aiops_core::service::AppState;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -26,6 +29,12 @@ pub fn deployment_json(d: &Deployment) -> Value {
         "serving_version": d.serving_version.map(|v| v.to_string()),
         "previous_version": d.previous_version.map(|v| v.to_string()),
         "deployed_by": d.deployed_by, "deployed_at": d.deployed_at,
+        "max_batch_size": d.max_batch_size,
+        "max_queue_delay_microseconds": d.batch_delay_us,
+        "canary": d.canary.as_ref().map(|c| json!({
+            "version": c.version.to_string(), "percent": c.percent,
+            "status": c.status.name(), "error": c.error,
+        })),
     })
 }
 
@@ -70,6 +79,10 @@ pub async fn create_deployment(
             &fields.required_str("model_name")?,
             follows,
             pinned,
+            (
+                fields.i64("max_batch_size")?.unwrap_or(0),
+                fields.i64("max_queue_delay_microseconds")?.unwrap_or(0),
+            ),
         )
         .await?;
     reply(&d)
@@ -113,4 +126,60 @@ pub async fn rollback_deployment(
             .rollback_deployment(&actor, &fields.required_str("name")?)
             .await?,
     )
+}
+
+/// Starts or changes a canary: `{"name", "version", "percent"}`.
+pub async fn create_canary(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state.may_deploy(&actor)?;
+    let name = fields.required_str("name")?;
+    let version = fields
+        .i64("version")?
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::invalid("version must be a positive integer"))?;
+    let percent = fields
+        .i64("percent")?
+        .ok_or_else(|| ApiError::missing("percent"))?;
+    reply(&state.set_canary(&actor, &name, version, percent).await?)
+}
+
+pub async fn promote_canary(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state.may_deploy(&actor)?;
+    reply(
+        &state
+            .promote_canary(&actor, &fields.required_str("name")?)
+            .await?,
+    )
+}
+
+pub async fn drop_canary(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    state.may_deploy(&actor)?;
+    reply(&state.drop_canary(&actor, &fields.required_str("name")?).await?)
+}
+
+/// `?minutes=` (default 15): per deployment version, requests, errors, rate and latency
+/// quantiles, all replicas counted, with 10-second points.
+pub async fn get_monitoring(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+    let minutes = fields.i64("minutes")?.unwrap_or(15);
+    let series = state.monitoring(&actor, minutes).await?;
+    Ok(Json(json!({ "series": series })))
+}
+
+/// `?name=`: the deployed version as a Triton model repository, in a tar file:
+/// `<name>/config.pbtxt` and `<name>/<version>/model.onnx`.
+pub async fn export_deployment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Response> {
+    let name = fields.required_str("name")?;
+    let tar = state.export_triton(&actor, &name).await?;
+    let disposition = format!("attachment; filename=\"{name}-triton.tar\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        tar,
+    )
+        .into_response())
 }

@@ -377,6 +377,11 @@ fn aiops_deployments() -> Routes {
         .add("GET", "/list", Read, d::list_deployments)
         .add("POST", "/delete", Admin, d::delete_deployment)
         .add("POST", "/rollback", Admin, d::rollback_deployment)
+        .add("POST", "/canary", Admin, d::create_canary)
+        .add("POST", "/promote-canary", Admin, d::promote_canary)
+        .add("POST", "/drop-canary", Admin, d::drop_canary)
+        .add("GET", "/monitoring", Read, d::get_monitoring)
+        .add("GET", "/export", Read, d::export_deployment)
 }
 
 /// The Open Inference Protocol v2 (Triton's and KServe's REST API).

@@ -4,10 +4,13 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::SqlTrackingStore;
+use crate::monitoring::{Latencies, StatsBucket};
 use crate::store::deployments::{DeploymentStore, StoredDeployment};
 use crate::{CoreError, CoreResult};
 
-const COLUMNS: &str = "name, model_name, version, follows, previous_version, deployed_by, deployed_at";
+const COLUMNS: &str =
+    "name, model_name, version, follows, previous_version, deployed_by, deployed_at, canary_version, canary_percent, \
+     max_batch_size, batch_delay_us";
 
 fn not_found(name: &str) -> CoreError {
     CoreError::NotFound(format!("Deployment '{name}' not found"))
@@ -22,6 +25,10 @@ fn from_row(row: &AnyRow) -> CoreResult<StoredDeployment> {
         previous_version: row.try_get("previous_version")?,
         deployed_by: row.try_get("deployed_by")?,
         deployed_at: row.try_get("deployed_at")?,
+        canary_version: row.try_get("canary_version")?,
+        canary_percent: row.try_get("canary_percent")?,
+        max_batch_size: row.try_get("max_batch_size")?,
+        batch_delay_us: row.try_get("batch_delay_us")?,
     })
 }
 
@@ -42,10 +49,13 @@ impl DeploymentStore for SqlTrackingStore {
             _ => None,
         };
         sqlx::query(
-            "INSERT INTO deployments (name, model_name, version, follows, previous_version, deployed_by, deployed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET model_name = excluded.model_name, \
-             version = excluded.version, follows = excluded.follows, previous_version = excluded.previous_version, \
-             deployed_by = excluded.deployed_by, deployed_at = excluded.deployed_at",
+            "INSERT INTO deployments (name, model_name, version, follows, previous_version, deployed_by, deployed_at, \
+             canary_version, canary_percent, max_batch_size, batch_delay_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (name) DO UPDATE SET model_name = excluded.model_name, version = excluded.version, follows = excluded.follows, \
+             previous_version = excluded.previous_version, deployed_by = excluded.deployed_by, \
+             deployed_at = excluded.deployed_at, canary_version = excluded.canary_version, \
+             canary_percent = excluded.canary_percent, max_batch_size = excluded.max_batch_size, \
+             batch_delay_us = excluded.batch_delay_us",
         )
         .bind(&d.name)
         .bind(&d.model_name)
@@ -54,6 +64,10 @@ impl DeploymentStore for SqlTrackingStore {
         .bind(previous)
         .bind(&d.deployed_by)
         .bind(d.deployed_at)
+        .bind(d.canary_version)
+        .bind(d.canary_percent)
+        .bind(d.max_batch_size)
+        .bind(d.batch_delay_us)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -91,5 +105,68 @@ impl DeploymentStore for SqlTrackingStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn put_stats(&self, replica: &str, buckets: &[StatsBucket]) -> CoreResult<()> {
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let (_writer, mut tx) = self.write_tx().await?;
+        for b in buckets {
+            sqlx::query(
+                "INSERT INTO inference_stats (bucket_start, deployment, version, replica, requests, errors, latencies) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (bucket_start, deployment, version, replica) \
+                 DO UPDATE SET requests = excluded.requests, errors = excluded.errors, latencies = excluded.latencies",
+            )
+            .bind(b.start)
+            .bind(&b.deployment)
+            .bind(b.version)
+            .bind(replica)
+            .bind(i64::try_from(b.requests).unwrap_or(i64::MAX))
+            .bind(i64::try_from(b.errors).unwrap_or(i64::MAX))
+            .bind(b.latencies.to_text())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn stats_since(&self, since: i64) -> CoreResult<Vec<(String, StatsBucket)>> {
+        let rows = sqlx::query(
+            "SELECT bucket_start, deployment, version, replica, requests, errors, latencies \
+             FROM inference_stats WHERE bucket_start >= $1 ORDER BY bucket_start",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let count = |column: &str| -> CoreResult<u64> {
+                    Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+                };
+                Ok((
+                    row.try_get("replica")?,
+                    StatsBucket {
+                        deployment: row.try_get("deployment")?,
+                        version: row.try_get("version")?,
+                        start: row.try_get("bucket_start")?,
+                        requests: count("requests")?,
+                        errors: count("errors")?,
+                        latencies: Latencies::from_text(&row.try_get::<String, _>("latencies")?),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn prune_stats(&self, before: i64) -> CoreResult<u64> {
+        let (_writer, mut tx) = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM inference_stats WHERE bucket_start < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 }
