@@ -319,6 +319,17 @@ impl Serving {
         }
     }
 
+    /// Marks buckets that could not be written as changed again, so the next flush retries.
+    pub fn unflushed(&self, buckets: &[StatsBucket]) {
+        if let Ok(mut stats) = self.stats.lock() {
+            for b in buckets {
+                if let Some((_, dirty)) = stats.get_mut(&(b.deployment.clone(), b.version, b.start)) {
+                    *dirty = true;
+                }
+            }
+        }
+    }
+
     /// The buckets that changed since the last call (to be written to the database), and
     /// forgets those that can no longer change.
     pub fn changed_stats(&self) -> Vec<StatsBucket> {

@@ -416,19 +416,33 @@ impl AppState {
         }
     }
 
-    /// The model serving `name` (at `version`, if given) for an inference call.
+    /// Inference needs a signed-in caller unless `--anonymous-inference`.
+    fn may_infer(&self, actor: &Actor) -> CoreResult<()> {
+        if actor.is_anonymous() && !self.policy.anonymous_inference && !self.policy.disabled {
+            return Err(CoreError::Unauthenticated(
+                "Sign in (Basic or Bearer) to run inference.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The model that takes an inference call on `name` (at `version`, if given; else the
+    /// canary takes its share).
     pub fn model_for_inference(
         &self,
         actor: &Actor,
         name: &str,
         version: Option<i64>,
     ) -> CoreResult<Arc<Loaded>> {
-        if actor.is_anonymous() && !self.policy.anonymous_inference && !self.policy.disabled {
-            return Err(CoreError::Unauthenticated(
-                "Sign in (Basic or Bearer) to run inference.".into(),
-            ));
-        }
+        self.may_infer(actor)?;
         self.pick(name, version, true)
+    }
+
+    /// The model `name` serves (at `version`, if given) for metadata and readiness, with
+    /// inference's access rule: the primary version unless another is named.
+    pub fn model_info(&self, actor: &Actor, name: &str, version: Option<i64>) -> CoreResult<Arc<Loaded>> {
+        self.may_infer(actor)?;
+        self.pick(name, version, false)
     }
 
     /// Runs one inference call on `name` (at `version`, if given; else the canary takes its
@@ -471,9 +485,11 @@ impl AppState {
     /// Writes this replica's monitoring buckets that changed (every few seconds, and before
     /// the monitoring page reads), and forgets buckets older than a day.
     pub async fn flush_stats(&self) {
+        let _flushing = self.flushing.lock().await;
         let changed = self.serving.changed_stats();
         if let Err(e) = self.deployments.put_stats(&self.replica, &changed).await {
             tracing::warn!(error = %e, "could not write inference statistics");
+            self.serving.unflushed(&changed);
         }
     }
 

@@ -76,6 +76,9 @@ pub struct AppState {
     /// Held while deployments change on this replica (an administrator's change, a sync
     /// pass), so a sync never applies what it read before a change after it.
     pub deploying: Arc<tokio::sync::Mutex<()>>,
+    /// Held while this replica writes its monitoring counts, so a reader that flushes
+    /// first sees counts a concurrent flush took.
+    pub flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -110,6 +113,7 @@ impl AppState {
             policy,
             replica: uuid::Uuid::new_v4().simple().to_string(),
             deploying: Arc::new(tokio::sync::Mutex::new(())),
+            flushing: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

@@ -79,6 +79,8 @@ def fields(world, identity):
         "by_time": False, "smoothing": 0, "log_y": False, "next": "/",
         # Registry server functions.
         "version": "1", "stage": "Staging", "alias": "champ", "description": "", "model_name": "", "target": "1",
+        # Serving server functions.
+        "percent": "10", "deployment": "", "csv": "", "json": "", "minutes": 15,
     }
 
 

@@ -96,7 +96,7 @@ pub async fn model_metadata(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> V2Result<Json<Value>> {
-    let loaded = state.model_for_inference(&actor, &name, None)?;
+    let loaded = state.model_info(&actor, &name, None)?;
     Ok(Json(metadata(&name, &loaded)))
 }
 
@@ -105,7 +105,7 @@ pub async fn version_metadata(
     Caller(actor): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> V2Result<Json<Value>> {
-    let loaded = state.model_for_inference(&actor, &name, version_of(Some(&version))?)?;
+    let loaded = state.model_info(&actor, &name, version_of(Some(&version))?)?;
     Ok(Json(metadata(&name, &loaded)))
 }
 
@@ -114,7 +114,7 @@ pub async fn model_ready(
     Caller(actor): Caller,
     Path(name): Path<String>,
 ) -> V2Result<StatusCode> {
-    state.model_for_inference(&actor, &name, None)?;
+    state.model_info(&actor, &name, None)?;
     Ok(StatusCode::OK)
 }
 
@@ -123,7 +123,7 @@ pub async fn version_ready(
     Caller(actor): Caller,
     Path((name, version)): Path<(String, String)>,
 ) -> V2Result<StatusCode> {
-    state.model_for_inference(&actor, &name, version_of(Some(&version))?)?;
+    state.model_info(&actor, &name, version_of(Some(&version))?)?;
     Ok(StatusCode::OK)
 }
 
@@ -251,7 +251,12 @@ pub async fn invocations(
             };
             Ok((wire::scoring_inputs(&request, loaded.model.inputs())?, Vec::new()))
         })
-        .await?;
+        .await
+        // MLflow's scoring server calls a request it cannot use BAD_REQUEST.
+        .map_err(|e| match e {
+            CoreError::InvalidParameter(m) => super::error::ApiError::bad_request(m),
+            other => other.into(),
+        })?;
     let nested = |t: &Tensor| wire::nest(&wire::to_json_data(&t.data), &t.shape);
     let predictions = match done.outputs.as_slice() {
         [one] => nested(one),
