@@ -78,7 +78,11 @@ class Proc:
     def __init__(self, command, ready, env=None, cwd=None):
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True, env={**os.environ, **(env or {})}, cwd=cwd)
-        wait_up(ready, self.proc, limit=180)
+        try:
+            wait_up(ready, self.proc, limit=180)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self):
         import signal
@@ -151,7 +155,7 @@ def main():
         f["model"] = os.path.basename(f["model"]).removesuffix(".onnx")
         print(f"  {f['model']:<7} {f['rows']:>5} rows  p50 {f['p50_us']:8.1f} µs  p99 {f['p99_us']:8.1f} µs")
 
-    bin_dir = os.path.dirname(args.bench_python)
+    bin_dir = os.path.dirname(os.path.abspath(args.bench_python))
     port = free_port()
     aiops = Proc([args.aiops, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", os.path.join(work, "aiops"),
                   "--anonymous-inference"], f"http://127.0.0.1:{port}/ready",
@@ -186,20 +190,22 @@ def main():
             finally:
                 server.stop()
 
+    # One MLServer serving both models (each in its own folder of one repository).
     for model in ("logreg", "forest"):
-        folder = mlserver_repo(work, model)
-        port, grpc, metrics = free_port(), free_port(), free_port()
-        with open(os.path.join(folder, "..", "settings.json"), "w") as f:
-            json.dump({"http_port": port, "grpc_port": grpc, "metrics_port": metrics}, f)
-        server = Proc([os.path.join(bin_dir, "mlserver"), "start", folder], f"http://127.0.0.1:{port}/v2/health/ready",
-                      env={"MLSERVER_HTTP_PORT": str(port), "MLSERVER_GRPC_PORT": str(grpc),
-                           "MLSERVER_METRICS_PORT": str(metrics)})
-        try:
-            time.sleep(2)
-            print("MLServer 1.7.1 (scikit-learn runtime)", flush=True)
+        mlserver_repo(work, model)
+    repo = os.path.join(work, "mlserver")
+    port, grpc, metrics = free_port(), free_port(), free_port()
+    with open(os.path.join(repo, "settings.json"), "w") as f:
+        json.dump({"http_port": port, "grpc_port": grpc, "metrics_port": metrics}, f)
+    server = Proc([os.path.join(bin_dir, "mlserver"), "start", repo], f"http://127.0.0.1:{port}/v2/health/ready")
+    try:
+        for model in ("logreg", "forest"):
+            wait_up(f"http://127.0.0.1:{port}/v2/models/{model}/ready", server.proc, limit=120)
+        print("MLServer 1.7.1 (scikit-learn runtime)", flush=True)
+        for model in ("logreg", "forest"):
             measure("mlserver", f"http://127.0.0.1:{port}", model, scripts, figures)
-        finally:
-            server.stop()
+    finally:
+        server.stop()
 
     print("\nsummary (requests/s; aiops ÷ best Python server)")
     for model in ("logreg", "forest"):

@@ -273,6 +273,12 @@ async fn the_queue_leases_retries_and_finishes(store: Arc<SqlTrackingStore>) {
     let waiting = by_id(&second[0].id);
     assert_eq!(waiting.status, DeliveryStatus::Pending);
     assert_eq!(waiting.last_status, None);
+    // Retention: finished deliveries older than the cut go, pending ones stay.
+    assert_eq!(store.prune_deliveries(now_millis() - 60_000).await.unwrap(), 0);
+    assert_eq!(store.prune_deliveries(now_millis() + 1).await.unwrap(), 2);
+    let left = store.deliveries(None, Some(&webhook.id), 10, 0).await.unwrap();
+    assert_eq!(left.items.len(), 1);
+    assert_eq!(left.items[0].id, second[0].id);
 
     // A disabled webhook's queued deliveries wait for it to be switched back on.
     store.create_registered_model("d", "", &[], None).await.unwrap();

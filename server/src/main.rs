@@ -192,7 +192,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     // Monitoring: this replica's inference counts go to the database every 5 s, so the
-    // page counts every replica; buckets older than a day go once an hour.
+    // page counts every replica. Once an hour, what is past its retention goes.
     let counting = app.clone();
     tokio::spawn(async move {
         let mut round: u64 = 0;
@@ -200,7 +200,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             tokio::time::sleep(Duration::from_secs(5)).await;
             counting.flush_stats().await;
             if round.is_multiple_of(720) {
-                counting.prune_stats().await;
+                counting.prune_history().await;
             }
             round += 1;
         }

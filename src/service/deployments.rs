@@ -99,7 +99,7 @@ impl AppState {
 
     /// The first `.onnx` file among a version's files, as `actor` may read it.
     async fn onnx_bytes(&self, actor: &Actor, model_name: &str, version: i64) -> CoreResult<Vec<u8>> {
-        let (dir, entries) = self
+        let super::VersionFiles { dir, entries, .. } = self
             .list_version_files(actor, model_name, version, &ArtifactPath::root())
             .await?;
         let file = entries
@@ -493,10 +493,14 @@ impl AppState {
         }
     }
 
-    pub async fn prune_stats(&self) {
-        let day_ago = now_millis() - 24 * 3600 * 1000;
-        if let Err(e) = self.deployments.prune_stats(day_ago).await {
+    /// Retention: monitoring buckets are kept a day, finished webhook deliveries 30 days.
+    pub async fn prune_history(&self) {
+        const DAY: i64 = 24 * 3600 * 1000;
+        if let Err(e) = self.deployments.prune_stats(now_millis() - DAY).await {
             tracing::warn!(error = %e, "could not prune inference statistics");
+        }
+        if let Err(e) = self.webhooks.prune_deliveries(now_millis() - 30 * DAY).await {
+            tracing::warn!(error = %e, "could not prune webhook deliveries");
         }
     }
 

@@ -158,7 +158,7 @@ impl AppState {
         model: &str,
         version: i64,
     ) -> CoreResult<(Vec<String>, Vec<Value>)> {
-        let (_, entries) = self
+        let super::VersionFiles { entries, .. } = self
             .list_version_files(actor, model, version, &ArtifactPath::root())
             .await?;
         let file = entries

@@ -14,6 +14,7 @@ mod users;
 mod webhooks;
 
 pub use deployments::Inferred;
+pub use registry::VersionFiles;
 pub use users::{NewToken, SESSION_TTL_MS};
 
 use std::collections::HashMap;

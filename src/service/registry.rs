@@ -353,20 +353,21 @@ impl AppState {
         Ok((v, dir))
     }
 
-    /// The files in a version's folder (`sub` below it).
+    /// The version, its folder, and the files in it (`sub` below it), resolved once.
     pub async fn list_version_files(
         &self,
         actor: &Actor,
         name: &str,
         version: i64,
         sub: &crate::artifacts::ArtifactPath,
-    ) -> CoreResult<(
-        crate::artifacts::ArtifactPath,
-        Vec<crate::artifacts::ArtifactEntry>,
-    )> {
-        let (_, dir) = self.version_artifact_dir(actor, name, version).await?;
+    ) -> CoreResult<VersionFiles> {
+        let (version, dir) = self.version_artifact_dir(actor, name, version).await?;
         let entries = self.artifacts.list(&dir.join(sub)).await?;
-        Ok((dir, entries))
+        Ok(VersionFiles {
+            version,
+            dir,
+            entries,
+        })
     }
 
     /// Opens one file of a version (MLflow's `/model-versions/get-artifact`).
@@ -382,6 +383,13 @@ impl AppState {
         let stream = self.artifacts.get(&path).await?;
         Ok((path, stream))
     }
+}
+
+/// A version with its folder and the files listed there.
+pub struct VersionFiles {
+    pub version: crate::registry::ModelVersion,
+    pub dir: crate::artifacts::ArtifactPath,
+    pub entries: Vec<crate::artifacts::ArtifactEntry>,
 }
 
 impl AppState {

@@ -53,6 +53,9 @@ pub trait WebhookStore: Send + Sync {
     /// Records how a claimed try ended and releases the lease.
     async fn finish_delivery(&self, id: &str, outcome: Outcome) -> CoreResult<()>;
     /// Deliveries, newest first: of one model's events, or of one webhook, or all.
+    /// Forgets finished deliveries (delivered or failed) last changed before `before`;
+    /// pending ones stay whatever their age. Returns how many went.
+    async fn prune_deliveries(&self, before: i64) -> CoreResult<u64>;
     async fn deliveries(
         &self,
         model_name: Option<&str>,

@@ -172,17 +172,18 @@ pub struct VersionView {
 pub async fn load_version(name: String, version: i64) -> Result<VersionView, AppError> {
     use aiops_core::artifacts::{read_head, ArtifactPath};
     let (state, actor) = crate::state::caller()?;
-    let (v, dir) = state.version_artifact_dir(&actor, &name, version).await?;
+    // One resolution of the version's folder serves the listing and the MLmodel read.
+    let listed = state
+        .list_version_files(&actor, &name, version, &ArtifactPath::root())
+        .await?;
+    let (v, dir) = (listed.version, listed.dir);
     let run = match v.run_id.is_empty() {
         true => None,
         false => state.get_run(&actor, &v.run_id).await.ok(),
     };
     let prefix = format!("{}/", dir.as_str());
-    let files = state
-        .list_version_files(&actor, &name, version, &ArtifactPath::root())
-        .await
-        .map(|(_, entries)| entries)
-        .unwrap_or_default()
+    let files = listed
+        .entries
         .into_iter()
         .map(|e| ArtifactItem {
             path: e.path.strip_prefix(&prefix).unwrap_or(&e.path).to_string(),
@@ -194,7 +195,7 @@ pub async fn load_version(name: String, version: i64) -> Result<VersionView, App
         false => None,
         true => {
             let file = ArtifactPath::parse_file("MLmodel").map_err(|e| AppError::Invalid(e.to_string()))?;
-            let (_, stream) = state.get_version_file(&actor, &name, version, &file).await?;
+            let stream = state.artifacts.get(&dir.join(&file)).await?;
             let head = read_head(stream, ssr::MLMODEL_BYTES)
                 .await
                 .map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;

@@ -326,4 +326,15 @@ impl WebhookStore for SqlTrackingStore {
         let items = rows.iter().map(delivery_from).collect::<CoreResult<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, max_results))
     }
+
+    async fn prune_deliveries(&self, before: i64) -> CoreResult<u64> {
+        let (_writer, mut tx) = self.write_tx().await?;
+        let done =
+            sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'PENDING' AND updated_at < $1")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
 }
