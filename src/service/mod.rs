@@ -72,8 +72,9 @@ pub struct AppState {
     pub artifacts: Arc<dyn ArtifactStore>,
     pub authenticator: Arc<Authenticator>,
     pub policy: AccessPolicy,
-    /// This process's name in the monitoring statistics (random, one per start).
-    pub replica: String,
+    /// This process's name in the monitoring statistics (random, one per start); shared,
+    /// since the state is cloned for every request.
+    pub replica: Arc<str>,
     /// Held while deployments change on this replica (an administrator's change, a sync
     /// pass), so a sync never applies what it read before a change after it.
     pub deploying: Arc<tokio::sync::Mutex<()>>,
@@ -112,7 +113,7 @@ impl AppState {
             auth,
             artifacts,
             policy,
-            replica: uuid::Uuid::new_v4().simple().to_string(),
+            replica: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
             deploying: Arc::new(tokio::sync::Mutex::new(())),
             flushing: Arc::new(tokio::sync::Mutex::new(())),
         })
