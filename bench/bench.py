@@ -89,11 +89,16 @@ class Server:
         wait_up(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", self.proc)
 
     def stop(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        stop_group(self.proc, 20)
+
+
+def stop_group(proc, grace):
+    """Stops a server started in its own session, and its children: TERM, then KILL after `grace` s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def start_servers(aiops_bin, mlflow_bin, work):

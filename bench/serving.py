@@ -24,8 +24,9 @@ import numpy as np
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ADMIN_PASSWORD, AUTHORIZATION, free_port, wait_up  # noqa: E402
+from bench import ADMIN_PASSWORD, AUTHORIZATION, free_port, stop_group, wait_up  # noqa: E402
 from load import DONE_LUA, lua_file  # noqa: E402
+from load import wrk as wrk_run  # noqa: E402
 
 SECONDS = 5
 CONNECTIONS = (1, 8, 32)
@@ -67,11 +68,7 @@ def body(rows):
 
 
 def wrk(url, script, connections):
-    out = subprocess.run(
-        ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{SECONDS}s", "--timeout", "30s",
-         "-s", script, url], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith("WRKJSON "))
-    return json.loads(line[len("WRKJSON "):])
+    return wrk_run(url, script, connections, seconds=SECONDS)
 
 
 class Proc:
@@ -85,12 +82,7 @@ class Proc:
             raise
 
     def stop(self):
-        import signal
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        stop_group(self.proc, 30)
 
 
 def deploy_all(url, work):

@@ -250,18 +250,32 @@ impl Serving {
             .unwrap_or_default()
     }
 
-    /// Sets the canary's share of `name`'s traffic (0 sends it nothing).
+    /// Sets the canary's share of `name`'s traffic (0 sends it nothing). Every sync calls
+    /// this, so an unchanged share takes no write lock (requests read it).
     pub fn set_share(&self, name: &str, percent: u8) {
+        let percent = percent.min(100);
+        let unchanged = self
+            .shares
+            .read()
+            .is_ok_and(|s| s.get(name).copied().unwrap_or(0) == percent);
+        if unchanged {
+            return;
+        }
         if let Ok(mut shares) = self.shares.write() {
-            shares.insert(name.to_string(), percent.min(100));
+            shares.insert(name.to_string(), percent);
         }
     }
 
-    /// Stops the canary of `name` (its requests in flight finish on it).
+    /// Stops the canary of `name` (its requests in flight finish on it). A deployment with
+    /// no canary, the common case on every sync, takes no write lock.
     pub fn drop_canary(&self, name: &str) {
         self.set_share(name, 0);
+        let key = (name.to_string(), Role::Canary);
+        if self.slots.read().is_ok_and(|s| !s.contains_key(&key)) {
+            return;
+        }
         if let Ok(mut slots) = self.slots.write() {
-            slots.remove(&(name.to_string(), Role::Canary));
+            slots.remove(&key);
         }
     }
 

@@ -209,12 +209,14 @@ impl TensorData {
         Some(out)
     }
 
-    /// The elements `start..end`.
+    /// The elements `start..end`, cut to what there is (never out of bounds).
     pub fn slice(&self, start: usize, end: usize) -> TensorData {
+        let end = end.min(self.len());
+        let start = start.min(end);
         macro_rules! cut {
             ($($variant:ident),*) => {
                 match self {
-                    $(TensorData::$variant(v) => TensorData::$variant(v[start.min(v.len())..end.min(v.len())].to_vec()),)*
+                    $(TensorData::$variant(v) => TensorData::$variant(v[start..end].to_vec()),)*
                 }
             };
         }

@@ -95,6 +95,17 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Polls `path` (signed in as the admin) until it answers `status`, or fails after `limit`.
+    async fn wait_status(&self, path: &str, status: u16, limit: Duration) {
+        let started = Instant::now();
+        while self.get(path).await.status().as_u16() != status {
+            if started.elapsed() > limit {
+                panic!("{path} never answered {status}:\n{}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls /ready until it answers `status`, or fails after `limit`.
     async fn wait_ready_status(&self, status: u16, limit: Duration) -> serde_json::Value {
         let started = Instant::now();
@@ -1140,15 +1151,8 @@ async fn replicas_serve_the_same_deployments_and_monitoring_counts_them_all() {
     deploy_iris(&a, "iris").await;
 
     // The other replica loads what the database says within its sync period.
-    let started = Instant::now();
-    while b.get("/v2/models/iris/ready").await.status() != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "replica b never served iris:\n{}",
-            b.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    b.wait_status("/v2/models/iris/ready", 200, Duration::from_secs(20))
+        .await;
     let row = serde_json::json!({ "inputs": [{ "name": "X", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2] }] });
     for (server, calls) in [(&a, 3), (&b, 4)] {
         for _ in 0..calls {
@@ -1182,27 +1186,14 @@ async fn replicas_serve_the_same_deployments_and_monitoring_counts_them_all() {
     // A replica started later serves the same deployment from the database.
     drop(b);
     let c = Server::start(cwd.path(), &args, &env).await;
-    let started = Instant::now();
-    while c.get("/v2/models/iris/ready").await.status() != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "a new replica never served iris:\n{}",
-            c.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    c.wait_status("/v2/models/iris/ready", 200, Duration::from_secs(20))
+        .await;
     // Undeployed on one replica, gone from the others at their next sync.
     a.post(
         "/api/2.0/aiops/deployments/delete",
         serde_json::json!({ "name": "iris" }),
     )
     .await;
-    let started = Instant::now();
-    while c.get("/v2/models/iris").await.status() != 404 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the undeployed model still serves on another replica"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    c.wait_status("/v2/models/iris", 404, Duration::from_secs(20))
+        .await;
 }
