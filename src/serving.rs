@@ -25,6 +25,38 @@ pub struct Loaded {
     /// The batching asked for (the model batches only when its signature allows).
     pub batching: Option<Batching>,
     pub model: Model,
+    meters: Meters,
+}
+
+/// One deployment version's Prometheus handles, registered when it loads, so a request
+/// increments counters instead of building label sets and looking up eight metrics.
+struct Meters {
+    deployment: Arc<str>,
+    success: metrics::Counter,
+    failure: metrics::Counter,
+    count: metrics::Counter,
+    exec: metrics::Counter,
+    queue_us: metrics::Counter,
+    compute_us: metrics::Counter,
+    duration_us: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl Meters {
+    fn new(deployment: &str, version: i64) -> Meters {
+        let labels = [("model", deployment.to_string()), ("version", version.to_string())];
+        Meters {
+            deployment: Arc::from(deployment),
+            success: metrics::counter!("nv_inference_request_success", &labels),
+            failure: metrics::counter!("nv_inference_request_failure", &labels),
+            count: metrics::counter!("nv_inference_count", &labels),
+            exec: metrics::counter!("nv_inference_exec_count", &labels),
+            queue_us: metrics::counter!("nv_inference_queue_duration_us", &labels),
+            compute_us: metrics::counter!("nv_inference_compute_infer_duration_us", &labels),
+            duration_us: metrics::counter!("nv_inference_request_duration_us", &labels),
+            latency: metrics::histogram!("aiops_inference_latency_seconds", "deployment" => deployment.to_string()),
+        }
+    }
 }
 
 /// The primary version of a deployment, or its canary.
@@ -56,7 +88,7 @@ pub struct Serving {
 
 /// A monitoring bucket: deployment, version and start; with it, whether it changed since
 /// it was last written.
-type BucketKey = (String, i64, i64);
+type BucketKey = (Arc<str>, i64, i64);
 
 /// Status, the version served now, and the last load error.
 pub type SlotState = (DeploymentStatus, Option<i64>, String);
@@ -193,6 +225,7 @@ impl Serving {
                     version,
                     batching,
                     model,
+                    meters: Meters::new(name, version),
                 });
                 self.swap_in(name, role, loaded);
             }
@@ -292,31 +325,29 @@ impl Serving {
     /// Counts one call whatever its outcome: Triton's metrics by model and version, the
     /// latency histogram per deployment, and this replica's monitoring bucket. `ran` is the
     /// rows and where the time went, for a call that produced outputs.
-    pub fn record(&self, name: &str, version: i64, ran: Option<(u64, Timing)>, total: Duration) {
-        let labels = [("model", name.to_string()), ("version", version.to_string())];
+    pub fn record(&self, loaded: &Loaded, ran: Option<(u64, Timing)>, total: Duration) {
+        let m = &loaded.meters;
         match ran {
             Some((rows, timing)) => {
-                metrics::counter!("nv_inference_request_success", &labels).increment(1);
-                metrics::counter!("nv_inference_count", &labels).increment(rows);
-                metrics::counter!("nv_inference_exec_count", &labels).increment(1);
-                metrics::counter!("nv_inference_queue_duration_us", &labels)
-                    .increment(timing.queue.as_micros() as u64);
-                metrics::counter!("nv_inference_compute_infer_duration_us", &labels)
-                    .increment(timing.compute.as_micros() as u64);
+                m.success.increment(1);
+                m.count.increment(rows);
+                m.exec.increment(1);
+                m.queue_us.increment(timing.queue.as_micros() as u64);
+                m.compute_us.increment(timing.compute.as_micros() as u64);
             }
-            None => metrics::counter!("nv_inference_request_failure", &labels).increment(1),
+            None => m.failure.increment(1),
         }
-        metrics::counter!("nv_inference_request_duration_us", &labels).increment(total.as_micros() as u64);
-        metrics::histogram!("aiops_inference_latency_seconds", "deployment" => name.to_string())
-            .record(total.as_secs_f64());
+        m.duration_us.increment(total.as_micros() as u64);
+        m.latency.record(total.as_secs_f64());
+        let version = loaded.version;
         let start = crate::now_millis() / BUCKET_MILLIS * BUCKET_MILLIS;
         if let Ok(mut stats) = self.stats.lock() {
             let (bucket, dirty) = stats
-                .entry((name.to_string(), version, start))
+                .entry((m.deployment.clone(), version, start))
                 .or_insert_with(|| {
                     (
                         StatsBucket {
-                            deployment: name.to_string(),
+                            deployment: m.deployment.to_string(),
                             version,
                             start,
                             ..StatsBucket::default()
@@ -337,7 +368,7 @@ impl Serving {
     pub fn unflushed(&self, buckets: &[StatsBucket]) {
         if let Ok(mut stats) = self.stats.lock() {
             for b in buckets {
-                if let Some((_, dirty)) = stats.get_mut(&(b.deployment.clone(), b.version, b.start)) {
+                if let Some((_, dirty)) = stats.get_mut(&(Arc::from(b.deployment.as_str()), b.version, b.start)) {
                     *dirty = true;
                 }
             }

@@ -13,6 +13,7 @@ pub use batch::Batching;
 pub use tensor::{DataType, Tensor, TensorData, TensorSpec};
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use batch::{Batcher, Job};
@@ -94,6 +95,10 @@ pub struct ModelConfig {
     pub queue: usize,
     /// Dynamic batching, for models whose inputs and outputs have a dynamic first dimension.
     pub batching: Option<Batching>,
+    /// A small request (at most [`INLINE_ELEMENTS`] input values) runs on the request's own
+    /// thread when the model's small runs have taken less than this; zero sends every run
+    /// to the blocking pool. See [`Model::infer_timed`].
+    pub inline_below: Duration,
 }
 
 impl Default for ModelConfig {
@@ -103,9 +108,13 @@ impl Default for ModelConfig {
             intra_threads: 1,
             queue: 256,
             batching: None,
+            inline_below: Duration::from_micros(50),
         }
     }
 }
+
+/// Input values a request may hold and still run inline (a few rows of features).
+pub const INLINE_ELEMENTS: usize = 256;
 
 /// A loaded model: its signature and a pool of sessions.
 pub struct Model {
@@ -115,6 +124,9 @@ pub struct Model {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
     batching: Option<Batching>,
+    inline_below: Duration,
+    /// How long small runs take (an average, in ns; `u64::MAX` until one has run).
+    small_run_ns: Arc<AtomicU64>,
     /// The batcher's queue, started on the first request (it needs the async runtime).
     batcher: OnceLock<mpsc::UnboundedSender<Job>>,
 }
@@ -165,6 +177,8 @@ impl Model {
             running: Arc::new(Semaphore::new(count)),
             admitted: Arc::new(Semaphore::new(count + config.queue)),
             batching: config.batching.filter(|b| b.max_batch > 1),
+            inline_below: config.inline_below,
+            small_run_ns: Arc::new(AtomicU64::new(u64::MAX)),
             batcher: OnceLock::new(),
         })
     }
@@ -284,7 +298,9 @@ impl Model {
             requested
         };
         let queue = queued.elapsed();
-        tokio::task::spawn_blocking(move || {
+        let small = inputs.iter().map(|t| t.data.len()).sum::<usize>() <= INLINE_ELEMENTS;
+        let small_run_ns = self.small_run_ns.clone();
+        let job = move || {
             let started = Instant::now();
             let mut session = sessions
                 .lock()
@@ -295,13 +311,28 @@ impl Model {
             if let Ok(mut pool) = sessions.lock() {
                 pool.push(session);
             }
-            result.map(|outputs| {
-                let compute = started.elapsed();
-                (outputs, Timing { queue, compute })
-            })
-        })
-        .await
-        .map_err(|e| PredictError::Runtime(format!("inference task failed: {e}")))?
+            let compute = started.elapsed();
+            if small {
+                // An average that follows the last few dozen small runs.
+                let ns = u64::try_from(compute.as_nanos()).unwrap_or(u64::MAX);
+                let _ = small_run_ns.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    Some(if old == u64::MAX { ns } else { old - old / 16 + ns / 16 })
+                });
+            }
+            result.map(|outputs| (outputs, Timing { queue, compute }))
+        };
+        // Off the async runtime, except a small request to a model whose small runs take
+        // less than `inline_below` (tens of µs): handing it to the blocking pool and back
+        // costs more than the run (two thread wake-ups, measured in `bench/serving.py`),
+        // and Tokio's own guideline allows a task that long between awaits. A run that
+        // turns slow raises the average, and the next ones go back to the pool.
+        let cheap = u128::from(self.small_run_ns.load(Ordering::Relaxed)) < self.inline_below.as_nanos();
+        if small && cheap {
+            return job();
+        }
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|e| PredictError::Runtime(format!("inference task failed: {e}")))?
     }
 }
 

@@ -188,6 +188,8 @@ async fn a_full_queue_answers_busy_at_once() {
             intra_threads: 1,
             queue: 0,
             batching: None,
+            // Every run in the pool: an inline run ends before the next task starts.
+            inline_below: std::time::Duration::ZERO,
         },
     );
     let model = Arc::new(model);

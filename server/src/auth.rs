@@ -9,10 +9,9 @@ use aiops_core::auth::authenticator::Credentials;
 use aiops_core::auth::Actor;
 use aiops_core::service::AppState;
 use aiops_core::CoreError;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 
@@ -102,23 +101,23 @@ fn credentials(headers: &HeaderMap) -> Result<Option<Credentials>, CoreError> {
     Ok(aiops_app::session_cookie(headers).map(Credentials::Session))
 }
 
-/// The middleware: every request gets an [`Actor`] or is turned away here.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Who is calling: every request gets an [`Actor`] or is turned away (the response to
+/// send). Run once per request by `guard::front`; `&mut` because a shared `&Request`
+/// is not `Send` (its body is not `Sync`).
+pub async fn caller(state: &AppState, req: &mut Request) -> Result<Actor, Response> {
     if state.policy.disabled {
-        req.extensions_mut().insert(Actor {
+        return Ok(Actor {
             user_id: None,
             username: "admin".into(),
             is_admin: true,
         });
-        return next.run(req).await;
     }
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
     // No credential lookup (a session query) per asset.
-    if is_static(&path) {
-        req.extensions_mut().insert(Actor::anonymous());
-        return next.run(req).await;
+    if is_static(path) {
+        return Ok(Actor::anonymous());
     }
-    let client = client_ip(&req);
+    let client = client_ip(req);
     let outcome = match credentials(req.headers()) {
         Ok(Some(credentials)) => {
             let is_session = matches!(credentials, Credentials::Session(_));
@@ -132,26 +131,24 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
-    let actor = match outcome {
-        Ok(Some(actor)) => actor,
-        Ok(None) if state.policy.anonymous_read || is_public(&path) => Actor::anonymous(),
+    match outcome {
+        Ok(Some(actor)) => Ok(actor),
+        Ok(None) if state.policy.anonymous_read || is_public(path) => Ok(Actor::anonymous()),
         // `--anonymous-inference`: the inference API alone needs no credentials.
         Ok(None)
             if state.policy.anonymous_inference
                 && (path.starts_with("/v2/") || path.starts_with("/invocations/")) =>
         {
-            Actor::anonymous()
+            Ok(Actor::anonymous())
         }
-        Ok(None) => return unauthenticated(&req, &path, "Sign in, or send Basic or Bearer credentials."),
-        Err(CoreError::Unauthenticated(message)) if !is_public(&path) => {
-            return unauthenticated(&req, &path, &message)
+        Ok(None) => Err(unauthenticated(req, path, "Sign in, or send Basic or Bearer credentials.")),
+        Err(CoreError::Unauthenticated(message)) if !is_public(path) => {
+            Err(unauthenticated(req, path, &message))
         }
         // On the login page itself, bad credentials are simply no credentials.
-        Err(CoreError::Unauthenticated(_)) => Actor::anonymous(),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    req.extensions_mut().insert(actor);
-    next.run(req).await
+        Err(CoreError::Unauthenticated(_)) => Ok(Actor::anonymous()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
 }
 
 /// 401 for APIs (with a Basic challenge for non-browser clients), the login page for views.

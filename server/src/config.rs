@@ -193,6 +193,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AIOPS_MODEL_QUEUE", default_value_t = 256)]
     pub model_queue: usize,
 
+    /// A request of a few values runs on its own thread, not the session pool's, when the
+    /// model's small runs take less than this many µs (0: every run goes to the pool).
+    #[arg(long, env = "AIOPS_MODEL_INLINE_US", default_value_t = 50)]
+    pub model_inline_us: u64,
+
     /// Let webhooks deliver to loopback, private and link-local addresses (refused by
     /// default, as MLflow refuses them, so a webhook cannot reach into the server's network).
     #[arg(long, env = "AIOPS_WEBHOOK_ALLOW_PRIVATE")]

@@ -1,10 +1,14 @@
-//! Request guards every route passes: the Host allow-list (DNS rebinding), refusal of
-//! cross-site writes (CSRF), no redirect off-site, and the security headers on every reply.
+//! The one middleware every request passes ([`front`]): the Host allow-list (DNS
+//! rebinding), refusal of cross-site writes (CSRF), who is calling (`auth::caller`), HTTP
+//! metrics, no redirect off-site, and the security headers on every reply. One layer, not
+//! one per concern: axum clones every layer below a `from_fn` layer on each request, so
+//! six layers cost about as much as the whole of a small API call.
 //! HTML pages set their own Content-Security-Policy with a per-response nonce (`app::shell`);
 //! everything else gets a policy that runs nothing.
 
 use std::sync::Arc;
 
+use aiops_core::service::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -84,32 +88,53 @@ fn refuse(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-/// Host allow-list: a page on another site that rebinds its name to 127.0.0.1 arrives
-/// with its own name in Host, and is refused.
-pub async fn check_host(State(allowed): State<AllowedHosts>, req: Request, next: Next) -> Response {
+/// What [`front`] needs: the Host allow-list and the services (to know the caller).
+#[derive(Clone)]
+pub struct Front {
+    pub allowed: AllowedHosts,
+    pub app: AppState,
+}
+
+/// Every request, once. A Host not served here is refused first (a page on another site
+/// that rebinds its name to 127.0.0.1 arrives with its own name in Host).
+pub async fn front(State(front): State<Front>, req: Request, next: Next) -> Response {
     let host = request_host(&req);
-    if !allowed.allows(host.as_deref()) {
+    if !front.allowed.allows(host.as_deref()) {
         let shown: String = host.unwrap_or_default().chars().take(100).collect();
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             format!("Host '{shown}' is not served here; start aiops with --allowed-hosts to add it"),
         );
     }
-    next.run(req).await
+    let mut response = guarded(&front.app, req, next).await;
+    let headers = response.headers_mut();
+    keep_redirect_on_site(headers, host.as_deref());
+    security_headers(headers);
+    response
 }
 
 /// Writes from another site are refused: browsers mark them with `Sec-Fetch-Site` and
-/// `Origin`; MLflow's clients send neither. Safe methods pass.
-pub async fn refuse_cross_site(req: Request, next: Next) -> Response {
+/// `Origin`; MLflow's clients send neither. Safe methods pass. Then the caller is known
+/// (or turned away), and what reaches a route is counted.
+async fn guarded(app: &AppState, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) && is_cross_site(&req) {
         return refuse(
             StatusCode::FORBIDDEN,
             "Cross-site requests may not change anything here".into(),
         );
     }
-    let host = request_host(&req);
+    let actor = match crate::auth::caller(app, &mut req).await {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
+    };
+    req.extensions_mut().insert(actor);
+    let is_server_fn = req.uri().path().starts_with(aiops_app::SERVER_FN_PREFIX);
+    let timer = crate::metrics::HttpTimer::start(&req);
     let mut response = next.run(req).await;
-    keep_redirect_on_site(response.headers_mut(), host.as_deref());
+    if is_server_fn && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        response = server_fn_request_errors(response).await;
+    }
+    timer.finish(&response);
     response
 }
 
@@ -158,9 +183,7 @@ fn keep_redirect_on_site(headers: &mut HeaderMap, host: Option<&str>) {
 const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 /// Security headers on every reply; a page's own CSP (with its nonce) is kept.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
+fn security_headers(headers: &mut HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -177,7 +200,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static(NON_PAGE_CSP),
         );
     }
-    response
 }
 
 /// Longest server-function error body looked at.
@@ -186,12 +208,7 @@ const SERVER_FN_ERROR_BYTES: usize = 64 * 1024;
 /// Leptos answers 500 when a server function's arguments do not parse, before the function
 /// runs; that is the caller's mistake (its body says `BAD_REQUEST`), so it becomes a 400.
 /// The function's own errors already carry their status.
-pub async fn server_fn_request_errors(req: Request, next: Next) -> Response {
-    let is_server_fn = req.uri().path().starts_with(aiops_app::SERVER_FN_PREFIX);
-    let response = next.run(req).await;
-    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return response;
-    }
+async fn server_fn_request_errors(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, SERVER_FN_ERROR_BYTES).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

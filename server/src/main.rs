@@ -178,6 +178,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             intra_threads: 1,
             queue: args.model_queue,
             batching: None,
+            inline_below: Duration::from_micros(args.model_inline_us),
         },
     ));
     // Webhook deliveries queued in the database, this run's and any a restart left behind.
@@ -263,16 +264,14 @@ fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
             app_context,
             shell,
         ))
-        .layer(middleware::from_fn(metrics::track_http))
-        .layer(middleware::from_fn(guard::server_fn_request_errors))
-        .layer(response_compression())
         .layer(middleware::from_fn_with_state(
-            state.app.clone(),
-            auth::authenticate,
+            guard::Front {
+                allowed: allowed_hosts,
+                app: state.app.clone(),
+            },
+            guard::front,
         ))
-        .layer(middleware::from_fn(guard::refuse_cross_site))
-        .layer(middleware::from_fn(guard::security_headers))
-        .layer(middleware::from_fn_with_state(allowed_hosts, guard::check_host))
+        .layer(response_compression())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

@@ -6,8 +6,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -39,20 +38,34 @@ pub async fn get_metrics() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Counts every request by method, matched route (bounded: never the raw path) and status.
-pub async fn track_http(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("aiops_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("aiops_http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    response
+/// Counts a request by method, matched route (bounded: never the raw path) and status,
+/// and records its latency. Started by `guard::front` once the caller is known.
+pub struct HttpTimer {
+    method: Method,
+    route: Option<MatchedPath>,
+    started: Instant,
+}
+
+impl HttpTimer {
+    pub fn start(req: &Request) -> HttpTimer {
+        HttpTimer {
+            method: req.method().clone(),
+            route: req.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(self, response: &Response) {
+        let route = self
+            .route
+            .as_ref()
+            .map_or("unmatched", |m| m.as_str())
+            .to_string();
+        let method = self.method.as_str().to_string();
+        let status = response.status().as_u16().to_string();
+        metrics::counter!("aiops_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+            .increment(1);
+        metrics::histogram!("aiops_http_request_duration_seconds", "method" => method, "route" => route)
+            .record(self.started.elapsed().as_secs_f64());
+    }
 }

@@ -460,7 +460,7 @@ impl AppState {
         let (inputs, requested) = match parse(&loaded) {
             Ok(parsed) => parsed,
             Err(message) => {
-                self.serving.record(name, loaded.version, None, started.elapsed());
+                self.serving.record(&loaded, None, started.elapsed());
                 return Err(CoreError::InvalidParameter(message));
             }
         };
@@ -472,7 +472,7 @@ impl AppState {
         let result = loaded.model.infer_timed(inputs, requested).await;
         let total = started.elapsed();
         let ran = result.as_ref().ok().map(|(_, timing)| (rows, *timing));
-        self.serving.record(name, loaded.version, ran, total);
+        self.serving.record(&loaded, ran, total);
         let (outputs, timing) = result?;
         Ok(Inferred {
             loaded,

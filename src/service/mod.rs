@@ -58,8 +58,23 @@ impl Default for AccessPolicy {
     }
 }
 
+/// The services every entry point shares. Cloned for every request (by each middleware
+/// and handler that takes it), so it is one `Arc`: a clone is one counter, not a dozen
+/// counters that two cores would fight over.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct Services {
     pub tracking: Arc<dyn TrackingStore>,
     pub auth: Arc<dyn AuthStore>,
     pub registry: Arc<dyn RegistryStore>,
@@ -102,7 +117,7 @@ impl AppState {
     ) -> CoreResult<AppState> {
         let auth: Arc<dyn AuthStore> = store.clone();
         let registry: Arc<dyn RegistryStore> = store.clone();
-        Ok(AppState {
+        Ok(AppState(Arc::new(Services {
             registry,
             webhooks: store.clone(),
             deployments: store.clone(),
@@ -116,12 +131,12 @@ impl AppState {
             replica: Arc::from(uuid::Uuid::new_v4().simple().to_string()),
             deploying: Arc::new(tokio::sync::Mutex::new(())),
             flushing: Arc::new(tokio::sync::Mutex::new(())),
-        })
+        })))
     }
 
     /// Serves models with ONNX Runtime from `serving` (the server makes it from ORT_DYLIB_PATH).
     pub fn with_serving(mut self, serving: Serving) -> AppState {
-        self.serving = Arc::new(serving);
+        Arc::make_mut(&mut self.0).serving = Arc::new(serving);
         self
     }
 

@@ -49,6 +49,32 @@ impl IntoResponse for V2Error {
 
 type V2Result<T> = Result<T, V2Error>;
 
+/// An infer reply's JSON part (keys in the order Triton writes them).
+#[derive(serde::Serialize)]
+struct ReplyJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Value>,
+    model_name: &'a str,
+    model_version: String,
+    outputs: Vec<OutputJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct OutputJson<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: &'a [i64],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinarySize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<wire::JsonData<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct BinarySize {
+    binary_data_size: usize,
+}
+
 fn version_of(text: Option<&str>) -> V2Result<Option<i64>> {
     text.map(|v| {
         v.parse::<i64>()
@@ -176,31 +202,36 @@ async fn run(
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let mut blobs: Vec<Vec<u8>> = Vec::new();
-    let outputs_json: Vec<Value> = done
+    let outputs: Vec<OutputJson> = done
         .outputs
         .iter()
         .map(|t| {
             let binary = all_binary || requested.iter().any(|(n, b)| n == &t.name && *b);
-            let mut out = json!({ "name": t.name, "datatype": t.data.datatype().name(), "shape": t.shape });
-            if binary {
+            let (parameters, data) = if binary {
                 let blob = wire::to_binary(&t.data);
-                out["parameters"] = json!({ "binary_data_size": blob.len() });
+                let size = blob.len();
                 blobs.push(blob);
+                (Some(BinarySize { binary_data_size: size }), None)
             } else {
-                out["data"] = wire::to_json_data(&t.data);
+                (None, Some(wire::JsonData(&t.data)))
+            };
+            OutputJson {
+                name: &t.name,
+                datatype: t.data.datatype().name(),
+                shape: &t.shape,
+                parameters,
+                data,
             }
-            out
         })
         .collect();
-    let mut reply = json!({
-        "model_name": name,
-        "model_version": done.loaded.version.to_string(),
-        "outputs": outputs_json,
-    });
-    if let Some(id) = request.get("id") {
-        reply["id"] = id.clone();
-    }
-    let head = reply.to_string();
+    let reply = ReplyJson {
+        id: request.get("id"),
+        model_name: &name,
+        model_version: done.loaded.version.to_string(),
+        outputs,
+    };
+    // Written straight from the tensors (no JSON tree of the outputs first).
+    let head = serde_json::to_string(&reply).unwrap_or_default();
     if blobs.is_empty() {
         return Ok(([(header::CONTENT_TYPE, "application/json")], head).into_response());
     }
