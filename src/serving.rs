@@ -44,7 +44,10 @@ struct Meters {
 
 impl Meters {
     fn new(deployment: &str, version: i64) -> Meters {
-        let labels = [("model", deployment.to_string()), ("version", version.to_string())];
+        let labels = [
+            ("model", deployment.to_string()),
+            ("version", version.to_string()),
+        ];
         Meters {
             deployment: Arc::from(deployment),
             success: metrics::counter!("nv_inference_request_success", &labels),
@@ -331,7 +334,7 @@ impl Serving {
             Some((rows, timing)) => {
                 m.success.increment(1);
                 m.count.increment(rows);
-                m.exec.increment(1);
+                m.exec.increment(timing.executions);
                 m.queue_us.increment(timing.queue.as_micros() as u64);
                 m.compute_us.increment(timing.compute.as_micros() as u64);
             }
@@ -368,7 +371,9 @@ impl Serving {
     pub fn unflushed(&self, buckets: &[StatsBucket]) {
         if let Ok(mut stats) = self.stats.lock() {
             for b in buckets {
-                if let Some((_, dirty)) = stats.get_mut(&(Arc::from(b.deployment.as_str()), b.version, b.start)) {
+                if let Some((_, dirty)) =
+                    stats.get_mut(&(Arc::from(b.deployment.as_str()), b.version, b.start))
+                {
                     *dirty = true;
                 }
             }

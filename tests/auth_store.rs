@@ -328,13 +328,10 @@ async fn service_checks_permissions_once(store: Arc<SqlTrackingStore>) {
         state.get_experiment(&anonymous, &exp).await,
         Err(CoreError::Unauthenticated(_))
     ));
-    let open = AppState {
-        policy: AccessPolicy {
-            anonymous_read: true,
-            ..AccessPolicy::default()
-        },
-        ..state.clone()
-    };
+    let open = state.clone().with_policy(AccessPolicy {
+        anonymous_read: true,
+        ..AccessPolicy::default()
+    });
     open.get_experiment(&anonymous, &exp).await.unwrap();
     assert!(matches!(
         open.set_experiment_tag(&anonymous, &exp, "k", "v").await,

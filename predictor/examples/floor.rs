@@ -1,6 +1,7 @@
 //! The serving benchmark's floor: the in-process ONNX Runtime call, through the same
-//! `Model::infer` the server uses (bounded session pool, run off the async runtime), with
-//! no HTTP and no JSON. Prints one JSON line per (model, rows): p50 and p99 in µs.
+//! `Model::infer` the server uses (bounded session pool; a run goes off the async runtime,
+//! or runs inline when it is small and the model's small runs are quick, as in the server),
+//! with no HTTP and no JSON. Prints one JSON line per (model, rows): p50 and p99 in µs.
 //!
 //! Run: `ORT_DYLIB_PATH=… cargo run --release -p aiops-predictor --example floor -- model.onnx …`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,7 +25,17 @@ async fn main() {
         let model = Model::load(&bytes, ModelConfig::default()).unwrap();
         let features = usize::try_from(model.inputs()[0].shape[1]).unwrap();
         for rows in [1usize, 1000] {
-            let data: Vec<f32> = (0..rows * features).map(|i| (i % 70) as f32 / 10.0).collect();
+            // Uniform in [0, 7) to two decimals, as `bench/serving.py` sends: a forest's run
+            // time depends on the paths its inputs take.
+            let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+            let data: Vec<f32> = (0..rows * features)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    ((seed >> 40) % 700) as f32 / 100.0
+                })
+                .collect();
             let input = || Tensor {
                 name: model.inputs()[0].name.clone(),
                 shape: vec![rows as i64, features as i64],

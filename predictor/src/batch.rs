@@ -145,14 +145,19 @@ fn run_batch(sessions: &Mutex<Vec<Session>>, outputs: &[String], batch: Vec<Job>
         }
         Ok(all) => {
             let mut offset = 0;
-            for ((reply, wanted, queue), rows) in replies.into_iter().zip(counts) {
+            for (i, ((reply, wanted, queue), rows)) in replies.into_iter().zip(counts).enumerate() {
                 let mine = all
                     .iter()
                     .filter(|t| wanted.is_empty() || wanted.contains(&t.name))
                     .map(|t| split(t, offset, rows, total))
                     .collect();
                 offset += rows;
-                let _ = reply.send(Ok((mine, Timing { queue, compute })));
+                let timing = Timing {
+                    queue,
+                    compute,
+                    executions: u64::from(i == 0),
+                };
+                let _ = reply.send(Ok((mine, timing)));
             }
         }
     }

@@ -53,6 +53,9 @@ pub struct Timing {
     pub queue: Duration,
     /// ONNX Runtime's run, with the conversions around it.
     pub compute: Duration,
+    /// Runs of the model this request counts (Triton's `exec_count`): 1, or under dynamic
+    /// batching 1 for the first request of a batch and 0 for the others that joined it.
+    pub executions: u64,
 }
 
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
@@ -316,10 +319,21 @@ impl Model {
                 // An average that follows the last few dozen small runs.
                 let ns = u64::try_from(compute.as_nanos()).unwrap_or(u64::MAX);
                 let _ = small_run_ns.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                    Some(if old == u64::MAX { ns } else { old - old / 16 + ns / 16 })
+                    Some(if old == u64::MAX {
+                        ns
+                    } else {
+                        old - old / 16 + ns / 16
+                    })
                 });
             }
-            result.map(|outputs| (outputs, Timing { queue, compute }))
+            result.map(|outputs| {
+                let timing = Timing {
+                    queue,
+                    compute,
+                    executions: 1,
+                };
+                (outputs, timing)
+            })
         };
         // Off the async runtime, except a small request to a model whose small runs take
         // less than `inline_below` (tens of µs): handing it to the blocking pool and back

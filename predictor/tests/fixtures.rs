@@ -248,14 +248,18 @@ async fn batched_requests_are_split_back_exactly() {
         .cloned()
         .map(|t| {
             let model = model.clone();
-            tokio::spawn(async move { model.infer(vec![t], Vec::new()).await })
+            tokio::spawn(async move { model.infer_timed(vec![t], Vec::new()).await })
         })
         .collect();
+    let mut executions = 0;
     for (request, call) in requests.into_iter().zip(calls) {
-        let got = call.await.unwrap().unwrap();
+        let (got, timing) = call.await.unwrap().unwrap();
+        executions += timing.executions;
         let want = plain.infer(vec![request.clone()], Vec::new()).await.unwrap();
         assert_eq!(got, want, "rows {:?}", request.shape);
     }
+    // Triton's exec_count: one per run of the model, not one per request.
+    assert!((1..40).contains(&executions), "{executions} runs for 40 requests");
     // A requested output alone, through the batcher too.
     let one = Tensor {
         name: "X".into(),

@@ -1,7 +1,8 @@
-//! Who is calling: reads Basic, Bearer or the session cookie on every request, puts the
-//! [`Actor`] in the request for handlers and server functions, and turns away callers
-//! without credentials (401 for APIs, the login page for page views). What an actor may
-//! do is decided by the service layer, never here.
+//! Who is calling: reads Basic, Bearer or the session cookie on every request
+//! ([`caller`], which `guard::front` runs and whose [`Actor`] it puts in the request for
+//! handlers and server functions), and turns away callers without credentials (401 for
+//! APIs, the login page for page views). What an actor may do is decided by the service
+//! layer, never here.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -141,7 +142,11 @@ pub async fn caller(state: &AppState, req: &mut Request) -> Result<Actor, Respon
         {
             Ok(Actor::anonymous())
         }
-        Ok(None) => Err(unauthenticated(req, path, "Sign in, or send Basic or Bearer credentials.")),
+        Ok(None) => Err(unauthenticated(
+            req,
+            path,
+            "Sign in, or send Basic or Bearer credentials.",
+        )),
         Err(CoreError::Unauthenticated(message)) if !is_public(path) => {
             Err(unauthenticated(req, path, &message))
         }

@@ -134,6 +134,12 @@ impl AppState {
         })))
     }
 
+    /// The same services under another access policy.
+    pub fn with_policy(mut self, policy: AccessPolicy) -> AppState {
+        Arc::make_mut(&mut self.0).policy = policy;
+        self
+    }
+
     /// Serves models with ONNX Runtime from `serving` (the server makes it from ORT_DYLIB_PATH).
     pub fn with_serving(mut self, serving: Serving) -> AppState {
         Arc::make_mut(&mut self.0).serving = Arc::new(serving);

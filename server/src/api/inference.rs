@@ -211,7 +211,12 @@ async fn run(
                 let blob = wire::to_binary(&t.data);
                 let size = blob.len();
                 blobs.push(blob);
-                (Some(BinarySize { binary_data_size: size }), None)
+                (
+                    Some(BinarySize {
+                        binary_data_size: size,
+                    }),
+                    None,
+                )
             } else {
                 (None, Some(wire::JsonData(&t.data)))
             };
