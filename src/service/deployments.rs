@@ -311,7 +311,9 @@ impl AppState {
 
     /// The deployed version as a Triton model repository (a tar file), for a caller who may
     /// read the model. The signature is the one this replica loaded.
-    pub async fn export_triton(&self, actor: &Actor, name: &str) -> CoreResult<Vec<u8>> {
+    /// The deployed version as a Triton model repository: a tar file in three parts (see
+    /// [`crate::triton::repository_tar`]).
+    pub async fn export_triton(&self, actor: &Actor, name: &str) -> CoreResult<[Vec<u8>; 3]> {
         let d = self.deployments.get_deployment(name).await?;
         let bytes = self.onnx_bytes(actor, &d.model_name, d.version).await?;
         let loaded = self.served(name, Some(d.version)).map_err(|_| {
@@ -321,7 +323,7 @@ impl AppState {
             ))
         })?;
         let model = &loaded.model;
-        crate::triton::repository_tar(name, d.version, model.inputs(), model.outputs(), &bytes)
+        crate::triton::repository_tar(name, d.version, model.inputs(), model.outputs(), bytes)
             .map_err(|e| CoreError::Internal(format!("writing the Triton repository: {e}")))
     }
 

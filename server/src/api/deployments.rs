@@ -172,14 +172,18 @@ pub async fn export_deployment(
     fields: Fields,
 ) -> ApiResult<Response> {
     let name = fields.required_str("name")?;
-    let tar = state.export_triton(&actor, &name).await?;
+    let parts = state.export_triton(&actor, &name).await?;
+    let length: usize = parts.iter().map(Vec::len).sum();
     let disposition = format!("attachment; filename=\"{name}-triton.tar\"");
+    // The parts one after another, the model's bytes moved into the body, not copied.
+    let chunks = parts.map(|p| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(p)));
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-tar".to_string()),
             (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, length.to_string()),
         ],
-        tar,
+        axum::body::Body::from_stream(futures::stream::iter(chunks)),
     )
         .into_response())
 }
