@@ -189,7 +189,9 @@ def main():
     port, grpc, metrics = free_port(), free_port(), free_port()
     with open(os.path.join(repo, "settings.json"), "w") as f:
         json.dump({"http_port": port, "grpc_port": grpc, "metrics_port": metrics}, f)
-    server = Proc([os.path.join(bin_dir, "mlserver"), "start", repo], f"http://127.0.0.1:{port}/v2/health/ready")
+    # MLServer keeps its Prometheus files in `.metrics` under its working folder: the bench's.
+    server = Proc([os.path.join(bin_dir, "mlserver"), "start", repo], f"http://127.0.0.1:{port}/v2/health/ready",
+                  cwd=work)
     try:
         for model in ("logreg", "forest"):
             wait_up(f"http://127.0.0.1:{port}/v2/models/{model}/ready", server.proc, limit=120)

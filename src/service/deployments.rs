@@ -309,10 +309,9 @@ impl AppState {
         .await
     }
 
-    /// The deployed version as a Triton model repository (a tar file), for a caller who may
-    /// read the model. The signature is the one this replica loaded.
-    /// The deployed version as a Triton model repository: a tar file in three parts (see
-    /// [`crate::triton::repository_tar`]).
+    /// The deployed version as a Triton model repository, for a caller who may read the
+    /// model: a tar file in three parts (see [`crate::triton::repository_tar`]). The
+    /// signature is the one this replica loaded.
     pub async fn export_triton(&self, actor: &Actor, name: &str) -> CoreResult<[Vec<u8>; 3]> {
         let d = self.deployments.get_deployment(name).await?;
         let bytes = self.onnx_bytes(actor, &d.model_name, d.version).await?;

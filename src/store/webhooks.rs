@@ -52,10 +52,10 @@ pub trait WebhookStore: Send + Sync {
     async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> CoreResult<Vec<Outbound>>;
     /// Records how a claimed try ended and releases the lease.
     async fn finish_delivery(&self, id: &str, outcome: Outcome) -> CoreResult<()>;
-    /// Deliveries, newest first: of one model's events, or of one webhook, or all.
     /// Forgets finished deliveries (delivered or failed) last changed before `before`;
     /// pending ones stay whatever their age. Returns how many went.
     async fn prune_deliveries(&self, before: i64) -> CoreResult<u64>;
+    /// Deliveries, newest first: of one model's events, or of one webhook, or all.
     async fn deliveries(
         &self,
         model_name: Option<&str>,
