@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use aiops_core::store::MigrationMode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -25,6 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage users directly in the database (recovery; works with the server stopped).
     Users(UsersArgs),
+    /// Apply the pending database migrations and exit (or, with --check, only report them).
+    Migrate(MigrateArgs),
     /// Print every route with its access class, as JSON (used by the refusal test).
     #[command(hide = true)]
     Routes,
@@ -36,6 +39,15 @@ pub struct UsersArgs {
     pub store: StoreArgs,
     #[command(subcommand)]
     pub command: UsersCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Apply nothing: exit 1 when migrations are pending.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Where the database is, for commands that only need it.
@@ -129,6 +141,11 @@ pub struct ServeArgs {
     /// Default: SQLite at <data-dir>/aiops.db.
     #[arg(long, env = "AIOPS_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// The schema at start: `auto` applies pending migrations; `check` refuses to start while
+    /// any are pending (apply them with `aiops migrate`); `off` leaves the schema alone.
+    #[arg(long, env = "AIOPS_MIGRATIONS", default_value = "auto")]
+    pub migrations: MigrationMode,
 
     /// Artifact store: a folder path, or s3://bucket/prefix (credentials from AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY, AWS_REGION; AWS_ENDPOINT_URL for MinIO or another S3-compatible server).

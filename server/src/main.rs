@@ -16,7 +16,7 @@ use aiops_app::{shell, App, BUNDLE_NAME};
 use aiops_core::artifacts::open_artifact_store;
 use aiops_core::service::{AccessPolicy, AppState};
 use aiops_core::serving::{ModelConfig, Serving};
-use aiops_core::store::open_store;
+use aiops_core::store::{migrate, open_store, open_store_with, MigrationMode};
 use aiops_core::webhooks::delivery::SenderConfig;
 use axum::middleware;
 use axum::Router;
@@ -34,7 +34,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tracing::Level;
 
-use crate::config::{redact_url, Cli, Command, ServeArgs, UsersArgs, UsersCommand};
+use crate::config::{redact_url, Cli, Command, MigrateArgs, ServeArgs, UsersArgs, UsersCommand};
 
 /// jemalloc, purging freed pages in a background thread within about a second (its
 /// settings are built in: `.cargo/config.toml`): under glibc's malloc the memory of
@@ -56,6 +56,13 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Migrate(args) => match migrate(args).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("aiops migrate: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Users(args) => match users(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -74,6 +81,22 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `aiops migrate [--check]`: the schema brought up to date (or only checked) before a
+/// rollout, for `AIOPS_MIGRATIONS=check` replicas.
+async fn migrate(args: MigrateArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if args.store.database_url.is_none() {
+        std::fs::create_dir_all(&args.store.data_dir)?;
+    }
+    let mode = if args.check {
+        MigrationMode::Check
+    } else {
+        MigrationMode::Auto
+    };
+    let (_, status) = open_store_with(&args.store.database_url(), mode).await?;
+    println!("{}", migrate::describe(&status));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `aiops users …`: recovery on the database itself, no server needed.
@@ -130,7 +153,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let database_url = args.database_url();
     tracing::info!(database = %redact_url(&database_url), "opening tracking store");
-    let store = open_store(&database_url).await?;
+    let (store, schema) = open_store_with(&database_url, args.migrations).await?;
+    if schema.newer.is_empty() {
+        tracing::info!(schema = %migrate::describe(&schema), "database ready");
+    } else {
+        tracing::warn!(schema = %migrate::describe(&schema), "database ready");
+    }
     let artifacts = open_artifact_store(&args.artifact_root()).await?;
     tracing::info!(artifacts = %artifacts.describe(), "opened artifact store");
 

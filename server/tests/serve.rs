@@ -1197,3 +1197,85 @@ async fn replicas_serve_the_same_deployments_and_monitoring_counts_them_all() {
     c.wait_status("/v2/models/iris", 404, Duration::from_secs(20))
         .await;
 }
+
+/// `aiops migrate [--check]` and `AIOPS_MIGRATIONS`: `check` refuses to start on a schema
+/// with pending migrations and names the command that applies them; after it, `check` starts.
+#[tokio::test]
+async fn migrations_are_applied_by_command_and_checked_at_start() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data").display().to_string();
+    let migrate = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .arg("migrate")
+            .args(["--data-dir", &data])
+            .args(args)
+            .env_remove("AIOPS_DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = migrate(&["--check"]);
+    assert!(
+        !ok && out.contains("pending") && out.contains("aiops migrate"),
+        "{out}"
+    );
+
+    // A server told to check exits at once, saying why.
+    let refused = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir", &data])
+        .env("AIOPS_MIGRATIONS", "check")
+        .env_remove("AIOPS_DATABASE_URL")
+        .env_remove("AIOPS_ARTIFACTS")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&refused.stdout).to_string() + &String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && text.contains("pending"), "{text}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--migrations", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("auto, check or off"));
+
+    let (ok, out) = migrate(&[]);
+    assert!(ok && out.contains("applied migrations 1, 2"), "{out}");
+    let (ok, out) = migrate(&["--check"]);
+    assert!(ok && out.contains("schema up to date"), "{out}");
+    let server = Server::start(
+        cwd.path(),
+        &["--data-dir", &data],
+        &[("AIOPS_MIGRATIONS", "check")],
+    )
+    .await;
+    server.wait_ready_status(200, Duration::from_secs(20)).await;
+}
+
+/// Four replicas started at the same moment on an empty PostgreSQL database: one migrates
+/// under the lock, the others wait for it, and all four become ready.
+#[tokio::test]
+async fn four_replicas_started_at_once_on_an_empty_database_all_become_ready() {
+    let postgres = PrivatePostgres::start();
+    let cwd = tempfile::tempdir().unwrap();
+    let args = ["--database-url", postgres.url.as_str()];
+    let starts = (0..4).map(|i| {
+        let data = cwd.path().join(format!("replica-{i}")).display().to_string();
+        let dir = cwd.path().to_path_buf();
+        async move {
+            let mut all = args.to_vec();
+            all.extend(["--data-dir", data.as_str()]);
+            Server::start(&dir, &all, &[]).await
+        }
+    });
+    let servers = futures::future::join_all(starts).await;
+    for server in &servers {
+        server.wait_ready_status(200, Duration::from_secs(30)).await;
+    }
+    let applied = servers
+        .iter()
+        .filter(|s| s.log_text().contains("applied migrations"))
+        .count();
+    assert_eq!(applied, 1, "exactly one replica applies the migrations");
+}

@@ -18,6 +18,7 @@ pub mod prelude {
     };
 }
 
+pub use sql::migrate::{self, MigrationMode, SchemaStatus};
 pub use sql::{Backend, SqlTrackingStore};
 
 use std::sync::Arc;
@@ -224,4 +225,13 @@ pub struct ExperimentSearch {
 /// Opens the store named by a database URL (`sqlite://…` or `postgres://…`) and migrates it.
 pub async fn open_store(database_url: &str) -> CoreResult<Arc<SqlTrackingStore>> {
     Ok(Arc::new(SqlTrackingStore::connect(database_url).await?))
+}
+
+/// Opens the store, dealing with the schema as `mode` says; also says where the schema stands.
+pub async fn open_store_with(
+    database_url: &str,
+    mode: MigrationMode,
+) -> CoreResult<(Arc<SqlTrackingStore>, SchemaStatus)> {
+    let (store, status) = SqlTrackingStore::connect_with(database_url, mode).await?;
+    Ok((Arc::new(store), status))
 }

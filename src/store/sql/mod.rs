@@ -9,7 +9,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -18,6 +17,7 @@ mod deployments;
 mod experiments;
 mod logged_models;
 mod metrics;
+pub mod migrate;
 mod registry;
 mod runs;
 mod search;
@@ -38,9 +38,7 @@ use crate::tracking::{
 };
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+pub use migrate::{MigrationMode, SchemaStatus};
 
 /// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
 const INSERT_CHUNK: usize = 500;
@@ -89,6 +87,12 @@ type WriteTx<'a> = (Option<MutexGuard<'a, ()>>, sqlx::Transaction<'static, sqlx:
 impl SqlTrackingStore {
     /// Connects, applies the pending migrations, and returns the store.
     pub async fn connect(database_url: &str) -> CoreResult<Self> {
+        Ok(Self::connect_with(database_url, MigrationMode::Auto).await?.0)
+    }
+
+    /// Connects, deals with the schema as `mode` says, and returns the store and where
+    /// the schema stands.
+    pub async fn connect_with(database_url: &str, mode: MigrationMode) -> CoreResult<(Self, SchemaStatus)> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(database_url)?;
         let options = AnyConnectOptions::from_str(database_url)
@@ -126,8 +130,7 @@ impl SqlTrackingStore {
                 // The writer connects first, so the database file and WAL mode exist
                 // before the readers open it.
                 let write_pool = sqlite(1).connect_with(options.clone()).await?;
-                SQLITE_MIGRATIONS.run(&write_pool).await?;
-                (sqlite(8).connect_with(options).await?, write_pool)
+                (sqlite(8).connect_with(options.clone()).await?, write_pool)
             }
             Backend::Postgres => {
                 // Writes get connections of their own here too, so readers can't queue them out.
@@ -135,19 +138,23 @@ impl SqlTrackingStore {
                     .max_connections(4)
                     .connect_with(options.clone())
                     .await?;
-                POSTGRES_MIGRATIONS.run(&write_pool).await?;
                 (
-                    pool_options().max_connections(16).connect_with(options).await?,
+                    pool_options()
+                        .max_connections(16)
+                        .connect_with(options.clone())
+                        .await?,
                     write_pool,
                 )
             }
         };
-        Ok(SqlTrackingStore {
+        let status = migrate::migrate(&options, backend, migrate::builtin(backend), mode).await?;
+        let store = SqlTrackingStore {
             pool,
             write_pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
-        })
+        };
+        Ok((store, status))
     }
 
     /// The readers' pool.
