@@ -286,6 +286,18 @@ impl Serving {
             .unwrap_or_default()
     }
 
+    /// How many deployments this replica serves from a loaded model, and how many failed
+    /// to load (`aiops_deployments_ready` and `aiops_deployments_failed`).
+    pub fn readiness(&self) -> (usize, usize) {
+        let names = self.names();
+        let states = names.iter().map(|n| self.state(n, Role::Primary).0);
+        states.fold((0, 0), |(ready, failed), status| match status {
+            DeploymentStatus::Ready => (ready + 1, failed),
+            DeploymentStatus::Failed => (ready, failed + 1),
+            _ => (ready, failed),
+        })
+    }
+
     /// Sets the canary's share of `name`'s traffic (0 sends it nothing). Every sync calls
     /// this, so an unchanged share takes no write lock (requests read it).
     pub fn set_share(&self, name: &str, percent: u8) {

@@ -215,6 +215,11 @@ pub struct ServeArgs {
     #[arg(long, env = "AIOPS_MODEL_INLINE_US", default_value_t = 50)]
     pub model_inline_us: u64,
 
+    /// A bearer token that opens `GET /metrics` alone, for Prometheus (16 characters or more).
+    /// Without it, /metrics needs a signed-in user like every other route.
+    #[arg(long, env = "AIOPS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Let webhooks deliver to loopback, private and link-local addresses (refused by
     /// default, as MLflow refuses them, so a webhook cannot reach into the server's network).
     #[arg(long, env = "AIOPS_WEBHOOK_ALLOW_PRIVATE")]

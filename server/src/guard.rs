@@ -88,11 +88,34 @@ fn refuse(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
-/// What [`front`] needs: the Host allow-list and the services (to know the caller).
+/// What [`front`] needs: the Host allow-list, the services (to know the caller), and the
+/// scrape token that alone opens `/metrics` to Prometheus.
 #[derive(Clone)]
 pub struct Front {
     pub allowed: AllowedHosts,
     pub app: AppState,
+    pub metrics_token: Option<Arc<str>>,
+}
+
+/// `Authorization: Bearer <--metrics-token>` on `/metrics`: a scraper needs no user account,
+/// and the token opens nothing else. Compared in constant time.
+fn is_scrape(front: &Front, req: &Request) -> bool {
+    let Some(token) = &front.metrics_token else {
+        return false;
+    };
+    if req.uri().path() != "/metrics" {
+        return false;
+    }
+    let Some(sent) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let (a, b) = (sent.trim().as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Every request, once. A Host not served here is refused first (a page on another site
@@ -106,7 +129,7 @@ pub async fn front(State(front): State<Front>, req: Request, next: Next) -> Resp
             format!("Host '{shown}' is not served here; start aiops with --allowed-hosts to add it"),
         );
     }
-    let mut response = guarded(&front.app, req, next).await;
+    let mut response = guarded(&front, req, next).await;
     let headers = response.headers_mut();
     keep_redirect_on_site(headers, host.as_deref());
     security_headers(headers);
@@ -116,16 +139,20 @@ pub async fn front(State(front): State<Front>, req: Request, next: Next) -> Resp
 /// Writes from another site are refused: browsers mark them with `Sec-Fetch-Site` and
 /// `Origin`; MLflow's clients send neither. Safe methods pass. Then the caller is known
 /// (or turned away), and what reaches a route is counted.
-async fn guarded(app: &AppState, mut req: Request, next: Next) -> Response {
+async fn guarded(front: &Front, mut req: Request, next: Next) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) && is_cross_site(&req) {
         return refuse(
             StatusCode::FORBIDDEN,
             "Cross-site requests may not change anything here".into(),
         );
     }
-    let actor = match crate::auth::caller(app, &mut req).await {
-        Ok(actor) => actor,
-        Err(refused) => return refused,
+    let actor = if is_scrape(front, &req) {
+        aiops_core::auth::Actor::anonymous()
+    } else {
+        match crate::auth::caller(&front.app, &mut req).await {
+            Ok(actor) => actor,
+            Err(refused) => return refused,
+        }
     };
     req.extensions_mut().insert(actor);
     let is_server_fn = req.uri().path().starts_with(aiops_app::SERVER_FN_PREFIX);

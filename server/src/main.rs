@@ -10,6 +10,7 @@ mod metrics;
 mod telemetry;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use aiops_app::state::WebState;
 use aiops_app::{shell, App, BUNDLE_NAME};
@@ -251,7 +252,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         leptos_options: leptos_options.clone(),
     };
     let allowed_hosts = AllowedHosts::new(args.addr.ip().is_loopback(), &args.allowed_hosts);
-    let app = router(state, allowed_hosts);
+    let metrics_token = match args.metrics_token.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.len() < 16 => return Err("--metrics-token must be 16 characters or more".into()),
+        Some(t) => Some(Arc::from(t)),
+    };
+    let app = router(state, allowed_hosts, metrics_token);
     let limits = connection_limits(&args);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
@@ -280,7 +286,7 @@ fn connection_limits(args: &ServeArgs) -> Limits {
     }
 }
 
-fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
+fn router(state: WebState, allowed_hosts: AllowedHosts, metrics_token: Option<Arc<str>>) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
     let app_context = move || provide_context(context_state.clone());
@@ -296,6 +302,7 @@ fn router(state: WebState, allowed_hosts: AllowedHosts) -> Router {
             guard::Front {
                 allowed: allowed_hosts,
                 app: state.app.clone(),
+                metrics_token,
             },
             guard::front,
         ))

@@ -1279,3 +1279,63 @@ async fn four_replicas_started_at_once_on_an_empty_database_all_become_ready() {
         .count();
     assert_eq!(applied, 1, "exactly one replica applies the migrations");
 }
+
+/// `--metrics-token`: Prometheus scrapes `/metrics` with it and no account; the token opens
+/// nothing else, and without it `/metrics` needs a signed-in user.
+#[tokio::test]
+async fn the_metrics_token_opens_metrics_alone() {
+    let cwd = tempfile::tempdir().unwrap();
+    let token = "scrape-token-0123456789";
+    let server = Server::start(cwd.path(), &[], &[("AIOPS_METRICS_TOKEN", token)]).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str, auth: Option<&str>| {
+        let mut r = client.get(server.url(path));
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        r.send()
+    };
+    assert_eq!(get("/metrics", None).await.unwrap().status(), 401);
+    assert_eq!(
+        get("/metrics", Some("Bearer scrape-token-0123456780"))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        get("/api/2.0/mlflow/experiments/search", Some(&bearer))
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // The deployment gauges are set by the first sync, at start.
+    let started = Instant::now();
+    loop {
+        let reply = get("/metrics", Some(&bearer)).await.unwrap();
+        assert_eq!(reply.status(), 200);
+        let text = reply.text().await.unwrap();
+        if text.contains("aiops_deployments_ready 0") {
+            assert!(text.contains("aiops_deployments_failed 0"), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A signed-in user still reads it.
+    assert_eq!(server.get("/metrics").await.status(), 200);
+    // A short token is refused at start.
+    let out = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(cwd.path().join("short"))
+        .env("AIOPS_METRICS_TOKEN", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("16 characters"),
+        "{out:?}"
+    );
+}

@@ -415,6 +415,10 @@ impl AppState {
                 self.serving.remove(&name);
             }
         }
+        // Per replica, so an alert can tell a replica that serves nothing.
+        let (ready, failed) = self.serving.readiness();
+        metrics::gauge!("aiops_deployments_ready").set(ready as f64);
+        metrics::gauge!("aiops_deployments_failed").set(failed as f64);
     }
 
     /// Inference needs a signed-in caller unless `--anonymous-inference`.
