@@ -26,6 +26,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage users directly in the database (recovery; works with the server stopped).
     Users(UsersArgs),
+    /// Fill demo data (an experiment of runs, a registered model in Production and Staging,
+    /// a deployment) and send it some inference traffic. Idempotent.
+    Demo(DemoArgs),
     /// Apply the pending database migrations and exit (or, with --check, only report them).
     Migrate(MigrateArgs),
     /// Print every route with its access class, as JSON (used by the refusal test).
@@ -39,6 +42,20 @@ pub struct UsersArgs {
     pub store: StoreArgs,
     #[command(subcommand)]
     pub command: UsersCommand,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Send the inference traffic to this running aiops (or the proxy in front of replicas)
+    /// as `admin` with AIOPS_ADMIN_PASSWORD, instead of in this process.
+    #[arg(long, env = "AIOPS_DEMO_URL")]
+    pub url: Option<String>,
+    /// Inference requests to send.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Where the data goes, as for `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +231,11 @@ pub struct ServeArgs {
     /// model's small runs take less than this many µs (0: every run goes to the pool).
     #[arg(long, env = "AIOPS_MODEL_INLINE_US", default_value_t = 50)]
     pub model_inline_us: u64,
+
+    /// Fill the demo data at start (idempotent) and send the demo deployment some inference
+    /// traffic (`scripts/run.sh` passes it on an empty data folder).
+    #[arg(long, env = "AIOPS_DEMO")]
+    pub demo: bool,
 
     /// A bearer token that opens `GET /metrics` alone, for Prometheus (16 characters or more).
     /// Without it, /metrics needs a signed-in user like every other route.

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod config;
+mod demo;
 mod guard;
 mod health;
 mod listener;
@@ -64,6 +65,16 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Demo(args) => {
+            telemetry::init(args.serve.log_format);
+            match demo::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("aiops demo: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Users(args) => match users(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -148,7 +159,9 @@ async fn users(args: UsersArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+/// The services `serve` and `demo` run on: the store (migrated as `--migrations` says), the
+/// artifact store, the access policy, webhooks and the predictor.
+async fn services(args: &ServeArgs) -> Result<AppState, Box<dyn std::error::Error>> {
     if args.database_url.is_none() || args.artifacts.is_none() {
         std::fs::create_dir_all(&args.data_dir)?;
     }
@@ -162,7 +175,52 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let artifacts = open_artifact_store(&args.artifact_root()).await?;
     tracing::info!(artifacts = %artifacts.describe(), "opened artifact store");
+    let app = AppState::with_webhooks(
+        store,
+        artifacts,
+        AccessPolicy {
+            default_permission: args.default_permission.permission(),
+            anonymous_read: args.anonymous_read,
+            disabled: args.disable_auth,
+            anonymous_inference: args.anonymous_inference,
+        },
+        SenderConfig {
+            allow_private: args.webhook_allow_private,
+            allowed_schemes: args.webhook_schemes.clone(),
+            max_attempts: i64::from(args.webhook_max_attempts.max(1)),
+            ..SenderConfig::default()
+        },
+    )?;
+    metrics::install();
+    // ONNX Runtime from ORT_DYLIB_PATH (scripts/lib/tools.sh fetches it; the image ships it).
+    Ok(app.with_serving(Serving::new(
+        std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from),
+        ModelConfig {
+            sessions: args.model_sessions.max(1),
+            intra_threads: 1,
+            queue: args.model_queue,
+            batching: None,
+            inline_below: Duration::from_micros(args.model_inline_us),
+        },
+    )))
+}
 
+/// The first start makes the admin (AIOPS_ADMIN_PASSWORD, or a generated password shown
+/// once, here).
+async fn bootstrap_admin(app: &AppState) -> Result<(), Box<dyn std::error::Error>> {
+    let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    if let Some(generated) = app.bootstrap_admin(admin_password.as_deref()).await? {
+        tracing::warn!(
+            "created user 'admin' with password {generated} (shown only now; change it on the account page)"
+        );
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let app = services(&args).await?;
     let site_root = args.resolve_site_root();
     match &site_root {
         Some(root) => tracing::info!(site_root = %root.display(), "serving web assets"),
@@ -182,34 +240,6 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         .site_addr(args.addr)
         .build();
 
-    let app = AppState::with_webhooks(
-        store,
-        artifacts,
-        AccessPolicy {
-            default_permission: args.default_permission.permission(),
-            anonymous_read: args.anonymous_read,
-            disabled: args.disable_auth,
-            anonymous_inference: args.anonymous_inference,
-        },
-        SenderConfig {
-            allow_private: args.webhook_allow_private,
-            allowed_schemes: args.webhook_schemes.clone(),
-            max_attempts: i64::from(args.webhook_max_attempts.max(1)),
-            ..SenderConfig::default()
-        },
-    )?;
-    metrics::install();
-    // ONNX Runtime from ORT_DYLIB_PATH (scripts/lib/tools.sh fetches it; the image ships it).
-    let app = app.with_serving(Serving::new(
-        std::env::var_os("ORT_DYLIB_PATH").map(std::path::PathBuf::from),
-        ModelConfig {
-            sessions: args.model_sessions.max(1),
-            intra_threads: 1,
-            queue: args.model_queue,
-            batching: None,
-            inline_below: Duration::from_micros(args.model_inline_us),
-        },
-    ));
     // Webhook deliveries queued in the database, this run's and any a restart left behind.
     tokio::spawn(app.sender.clone().run(app.webhooks.clone()));
     // What the database says to serve: at start, then every few seconds, so every replica
@@ -235,17 +265,12 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             round += 1;
         }
     });
-    // The first start makes the admin; a generated password is shown once, here.
-    let admin_password = std::env::var("AIOPS_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
-    if let Some(generated) = app.bootstrap_admin(admin_password.as_deref()).await? {
-        tracing::warn!(
-            "created user 'admin' with password {generated} (shown only now; change it on the account page)"
-        );
-    }
+    bootstrap_admin(&app).await?;
     if args.disable_auth {
         tracing::warn!("authentication is OFF (--disable-auth): every caller acts as an administrator");
+    }
+    if args.demo {
+        tokio::spawn(demo::in_background(app.clone()));
     }
     let state = WebState {
         app,

@@ -87,6 +87,11 @@ impl Server {
             .unwrap()
     }
 
+    /// A GET signed in as the admin, read as JSON.
+    async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -1338,4 +1343,112 @@ async fn the_metrics_token_opens_metrics_alone() {
         String::from_utf8_lossy(&out.stdout).contains("16 characters"),
         "{out:?}"
     );
+}
+
+/// `aiops demo` fills an experiment of runs with histories, a registered model with versions
+/// in Production and Staging, and a deployment following Production, and sends it traffic
+/// the monitoring page counts; a second run adds nothing. `serve --demo` does the same at
+/// start, and its own /metrics counts the traffic.
+#[tokio::test]
+async fn the_demo_fills_once_and_its_deployment_serves_traffic() {
+    assert!(
+        std::env::var("ORT_DYLIB_PATH").is_ok(),
+        "ORT_DYLIB_PATH is not set: run via scripts/test.sh"
+    );
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data").display().to_string();
+    let demo = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["demo", "--requests", "30", "--data-dir", &data])
+            .env("AIOPS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("AIOPS_DATABASE_URL")
+            .env_remove("AIOPS_ARTIFACTS")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let first = demo();
+    assert!(
+        first.contains("36 runs, 2 model versions, deployment `iris` created"),
+        "{first}"
+    );
+    assert!(first.contains("sent 30 of 30"), "{first}");
+    let second = demo();
+    assert!(
+        second.contains("already there") && second.contains("sent 30 of 30"),
+        "{second}"
+    );
+
+    let server = Server::start(cwd.path(), &["--data-dir", &data], &[]).await;
+    let api = "/api/2.0/mlflow";
+    let exp = server
+        .get_json(&format!(
+            "{api}/experiments/get-by-name?experiment_name=Demo:%20iris%20classifiers"
+        ))
+        .await;
+    let exp_id = exp["experiment"]["experiment_id"].as_str().unwrap().to_string();
+    let runs = server
+        .post(
+            &format!("{api}/runs/search"),
+            serde_json::json!({ "experiment_ids": [exp_id], "max_results": 100, "order_by": ["metrics.accuracy DESC"] }),
+        )
+        .await;
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 36);
+    let best = runs[0]["info"]["run_id"].as_str().unwrap();
+    let history = server
+        .get_json(&format!(
+            "{api}/metrics/get-history?run_id={best}&metric_key=val_accuracy"
+        ))
+        .await;
+    assert_eq!(history["metrics"].as_array().unwrap().len(), 40);
+    let versions = server
+        .post(
+            &format!("{api}/registered-models/get-latest-versions"),
+            serde_json::json!({ "name": "iris-classifier" }),
+        )
+        .await;
+    let mut stages: Vec<&str> = versions["model_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["current_stage"].as_str().unwrap())
+        .collect();
+    stages.sort_unstable();
+    assert_eq!(stages, ["Production", "Staging"]);
+    let monitoring = server
+        .get_json("/api/2.0/aiops/deployments/monitoring?minutes=60")
+        .await;
+    assert_eq!(monitoring["series"][0]["requests"], 60, "{monitoring}");
+    server
+        .wait_status("/v2/models/iris/ready", 200, Duration::from_secs(20))
+        .await;
+    drop(server);
+
+    // `serve --demo` on an empty folder: filled at start, and traffic this replica counts.
+    let fresh = cwd.path().join("fresh").display().to_string();
+    let server = Server::start(cwd.path(), &["--demo", "--data-dir", &fresh], &[]).await;
+    let started = Instant::now();
+    loop {
+        let text = server.get("/metrics").await.text().await.unwrap();
+        if text.lines().any(|l| {
+            l.starts_with("nv_inference_request_success{")
+                && l.contains("model=\"iris\"")
+                && !l.ends_with(" 0")
+        }) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -6,6 +6,7 @@
 //! predictor.
 
 mod artifacts;
+mod demo;
 mod deployments;
 mod inference;
 mod registry;
@@ -13,6 +14,7 @@ mod tracking;
 mod users;
 mod webhooks;
 
+pub use demo::{demo_request, DemoReport};
 pub use deployments::Inferred;
 pub use registry::VersionFiles;
 pub use users::{NewToken, SESSION_TTL_MS};
