@@ -19,7 +19,7 @@ RUN pip download --no-deps --only-binary=:all: --dest /wheel onnxruntime==1.32.0
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/aiops --create-home aiops
+ && useradd --system --uid 10001 --user-group --home /var/lib/aiops --create-home aiops
 COPY --from=build /src/target/release/aiops /usr/local/bin/aiops
 COPY --from=build /src/target/site /usr/local/share/aiops/site
 COPY --from=onnxruntime /libonnxruntime.so.1.32.0 /usr/local/lib/aiops/libonnxruntime.so.1.32.0
@@ -28,7 +28,8 @@ ENV AIOPS_ADDR=0.0.0.0:3000 \
     AIOPS_DATA_DIR=/var/lib/aiops \
     AIOPS_SITE_ROOT=/usr/local/share/aiops/site \
     AIOPS_LOG_FORMAT=json
-USER aiops
+# A numeric user, so Kubernetes' runAsNonRoot can check it (the Helm chart runs as 10001).
+USER 10001
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD curl -fsS http://127.0.0.1:3000/health || exit 1
 ENTRYPOINT ["aiops"]
