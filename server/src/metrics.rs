@@ -28,8 +28,47 @@ pub fn install() {
     match built {
         Ok(handle) => {
             let _ = HANDLE.set(handle);
+            describe();
         }
         Err(e) => tracing::warn!(error = %e, "metrics are off"),
+    }
+}
+
+/// Help text for every metric (`promtool check metrics` wants it); Triton's as Triton words them.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "aiops_http_requests_total",
+        "HTTP requests by method, matched route and status"
+    );
+    describe_histogram!(
+        "aiops_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by method and matched route"
+    );
+    describe_histogram!(
+        "aiops_inference_latency_seconds",
+        Unit::Seconds,
+        "Inference request latency by deployment"
+    );
+    describe_gauge!(
+        "aiops_deployments_ready",
+        "Deployments this replica serves from a loaded model"
+    );
+    describe_gauge!(
+        "aiops_deployments_failed",
+        "Deployments that failed to load on this replica"
+    );
+    for (name, help) in [
+        ("nv_inference_request_success", "Number of successful inference requests, all batch sizes"),
+        ("nv_inference_request_failure", "Number of failed inference requests, all batch sizes"),
+        ("nv_inference_count", "Number of inferences performed (does not include cached requests)"),
+        ("nv_inference_exec_count", "Number of model executions performed (does not include cached requests)"),
+        ("nv_inference_request_duration_us", "Cumulative inference request duration in microseconds"),
+        ("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds"),
+        ("nv_inference_compute_infer_duration_us", "Cumulative compute inference duration in microseconds"),
+    ] {
+        describe_counter!(name, help);
     }
 }
 

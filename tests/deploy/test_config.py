@@ -90,7 +90,7 @@ def render_nginx(tmp_path, listen_port, upstream, extra_http=""):
               .replace("${GRAFANA_UPSTREAM}", "127.0.0.1:9")
               .replace("listen 80;", f"listen 127.0.0.1:{listen_port};"))
     assert "${" not in server, "the template uses a variable compose does not set"
-    (tmp_path / "logs").mkdir(exist_ok=True)
+    (tmp_path / "logs").mkdir(parents=True, exist_ok=True)
     (tmp_path / "server.conf").write_text(server)
     main = tmp_path / "nginx.conf"
     main.write_text(f"""
