@@ -3,6 +3,8 @@
 #   quality gates (fmt, clippy for the server and the WASM builds),
 #   Rust unit and integration tests against SQLite and a throwaway PostgreSQL,
 #   a local folder and a real S3 server (s3s-fs),
+#   the deployment files with nginx, promtool, check-jsonschema and the Helm SDK, and two
+#   replicas behind nginx scraped by Prometheus,
 #   then Playwright in Debian's Chromium against a running aiops.
 # Installs what is missing first and skips what is already there.
 set -euo pipefail
@@ -28,6 +30,7 @@ ensure_postgres
 ensure_browser
 ensure_mlflow_client
 ensure_onnxruntime
+ensure_deploy_tools
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -124,6 +127,14 @@ AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY AWS_REGION
     --database-url "postgres://postgres@127.0.0.1:$PGPORT/mlflow_suite" --artifacts "s3://aiops-suite/artifacts" \
     "${WEBHOOKS_TO_LOOPBACK[@]}"
 
+# The deployment files with the real tools, and two replicas behind nginx on PostgreSQL and
+# S3, scraped by Prometheus (tests/deploy).
+log "deployment checks (compose, nginx, Prometheus, Grafana, Helm; two replicas behind nginx)"
+if ! AIOPS_BIN="$ROOT/target/debug/aiops" AIOPS_TEST_S3_ROOT="$S3TMP/data" \
+    "$DEPLOY_PYTHON" -m pytest -q -p no:cacheprovider tests/deploy 2>&1 | tee "$WORK/deploy.log"; then
+  exit 1
+fi
+
 log "browser tests (Playwright + Chromium)"
 PORT=$(free_port)
 "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/e2e-data" >"$WORK/e2e-server.log" 2>&1 &
@@ -142,16 +153,22 @@ E2E_PASSED=$(grep -oE '^ *[0-9]+ passed' "$WORK/e2e.log" | awk '{s+=$1} END {pri
 E2E_LISTED=$(cd end2end && { npx playwright test --list 2>/dev/null || true; } | { grep -oE 'Total: [0-9]+' || true; } | grep -oE '[0-9]+' || true)
 PY_PASSED=$(grep -oE '^[0-9]+ passed' "$WORK/pytest.log" | awk '{s+=$1} END {print s+0}')
 PY_NOT_RUN=$({ grep -oE '[0-9]+ (skipped|xfailed|deselected)' "$WORK/pytest.log" || true; } | awk '{s+=$1} END {print s+0}')
+DEPLOY_PASSED=$(grep -oE '^[0-9]+ passed' "$WORK/deploy.log" | awk '{s+=$1} END {print s+0}')
+DEPLOY_NOT_RUN=$({ grep -oE '[0-9]+ (skipped|xfailed|deselected)' "$WORK/deploy.log" || true; } | awk '{s+=$1} END {print s+0}')
+DEPLOY_COLLECTED=$("$DEPLOY_PYTHON" -m pytest -q -p no:cacheprovider --collect-only tests/deploy 2>/dev/null \
+  | { grep -oE '^[0-9]+ tests? collected' || true; } | grep -oE '^[0-9]+' || true)
 PY_COLLECTED=$("$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider --collect-only tests/mlflow_client 2>/dev/null \
   | { grep -oE '^[0-9]+ tests? collected' || true; } | grep -oE '^[0-9]+' || true)
 SHORT=
 [ "$RUST_NOT_RUN" -eq 0 ] || SHORT="$SHORT Rust: $RUST_NOT_RUN ignored or filtered;"
 [ "$PY_NOT_RUN" -eq 0 ] || SHORT="$SHORT MLflow client: $PY_NOT_RUN skipped;"
 [ "$PY_PASSED" -eq $((2 * ${PY_COLLECTED:-0})) ] || SHORT="$SHORT MLflow client: $PY_PASSED passed of 2 x ${PY_COLLECTED:-?};"
+[ "$DEPLOY_NOT_RUN" -eq 0 ] || SHORT="$SHORT deployment: $DEPLOY_NOT_RUN skipped;"
+[ "$DEPLOY_PASSED" -eq "${DEPLOY_COLLECTED:-0}" ] || SHORT="$SHORT deployment: $DEPLOY_PASSED passed of ${DEPLOY_COLLECTED:-?};"
 [ "$E2E_PASSED" -eq "${E2E_LISTED:-0}" ] || SHORT="$SHORT browser: $E2E_PASSED passed of ${E2E_LISTED:-?};"
 if [ -n "$SHORT" ]; then
   echo "total: fewer tests ran than the suites have:$SHORT" >&2
   exit 1
 fi
-log "all tests passed (Rust: $RUST_PASSED, MLflow client: $PY_PASSED, browser: $E2E_PASSED)"
-echo "total: $((RUST_PASSED + PY_PASSED + E2E_PASSED)) passed, 0 failed"
+log "all tests passed (Rust: $RUST_PASSED, MLflow client: $PY_PASSED, deployment: $DEPLOY_PASSED, browser: $E2E_PASSED)"
+echo "total: $((RUST_PASSED + PY_PASSED + DEPLOY_PASSED + E2E_PASSED)) passed, 0 failed"

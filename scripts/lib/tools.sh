@@ -105,6 +105,24 @@ ensure_mlflow_client() {
   export MLFLOW_PYTHON
 }
 
+# What the deployment checks use: Debian's nginx and Prometheus (promtool), and a venv with
+# check-jsonschema, kubernetes-validate and the Helm SDK (tests/deploy/requirements.txt).
+ensure_deploy_tools() {
+  apt_install nginx-light prometheus
+  local venv="$TOOLS_DIR/deploy-venv" req="$ROOT/tests/deploy/requirements.txt"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "python venv for the deployment checks"
+    python3 -m venv "$venv"
+  fi
+  if ! cmp -s "$req" "$venv/.installed-requirements" 2>/dev/null; then
+    log "pip install the deployment checks' tools (once)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/.installed-requirements"
+  fi
+  DEPLOY_PYTHON="$venv/bin/python"
+  export DEPLOY_PYTHON
+}
+
 # ONNX Runtime's shared library, from the onnxruntime==1.32.0 wheel on PyPI (its CDN
 # download, ort's default, is not reachable everywhere). Exports ORT_DYLIB_PATH.
 ONNXRUNTIME_VERSION=1.32.0

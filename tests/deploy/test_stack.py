@@ -51,7 +51,8 @@ class Stack:
         self.auth = ("admin", self.password)
         admin_url = required_env("AIOPS_TEST_POSTGRES_URL")
         name = f"stack_{uuid.uuid4().hex[:10]}"
-        subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+        psql = os.path.join(os.environ["PGBIN"], "psql") if os.environ.get("PGBIN") else required_tool("psql")
+        subprocess.run([psql, admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
         self.database_url = admin_url.rsplit("/", 1)[0] + "/" + name
         bucket = f"stack-{uuid.uuid4().hex[:10]}"
         (Path(required_env("AIOPS_TEST_S3_ROOT")) / bucket).mkdir()
