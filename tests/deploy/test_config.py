@@ -20,12 +20,24 @@ def compose():
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def test_compose_matches_the_compose_spec():
+def check_jsonschema(schema, path):
     tool = ROOT / ".tools" / "deploy-venv" / "bin" / "check-jsonschema"
     exe = str(tool) if tool.exists() else "check-jsonschema"
-    out = subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-                         capture_output=True, text=True)
+    out = subprocess.run([exe, "--builtin-schema", schema, str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_compose_matches_the_compose_spec():
+    check_jsonschema("vendor.compose-spec", COMPOSE)
+
+
+def test_ci_workflow_is_valid_and_runs_the_test_command():
+    workflow = ROOT / ".github" / "workflows" / "ci.yml"
+    check_jsonschema("vendor.github-workflows", workflow)
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    assert any(step.get("run") == ".ci/run" for step in jobs["test"]["steps"])
+    assert jobs["test"]["timeout-minutes"] <= 90
+    assert any("docker/build-push-action" in step.get("uses", "") for step in jobs["image"]["steps"])
 
 
 def test_every_image_is_pinned_to_a_version():
