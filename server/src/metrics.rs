@@ -60,13 +60,34 @@ fn describe() {
         "Deployments that failed to load on this replica"
     );
     for (name, help) in [
-        ("nv_inference_request_success", "Number of successful inference requests, all batch sizes"),
-        ("nv_inference_request_failure", "Number of failed inference requests, all batch sizes"),
-        ("nv_inference_count", "Number of inferences performed (does not include cached requests)"),
-        ("nv_inference_exec_count", "Number of model executions performed (does not include cached requests)"),
-        ("nv_inference_request_duration_us", "Cumulative inference request duration in microseconds"),
-        ("nv_inference_queue_duration_us", "Cumulative inference queuing duration in microseconds"),
-        ("nv_inference_compute_infer_duration_us", "Cumulative compute inference duration in microseconds"),
+        (
+            "nv_inference_request_success",
+            "Number of successful inference requests, all batch sizes",
+        ),
+        (
+            "nv_inference_request_failure",
+            "Number of failed inference requests, all batch sizes",
+        ),
+        (
+            "nv_inference_count",
+            "Number of inferences performed (does not include cached requests)",
+        ),
+        (
+            "nv_inference_exec_count",
+            "Number of model executions performed (does not include cached requests)",
+        ),
+        (
+            "nv_inference_request_duration_us",
+            "Cumulative inference request duration in microseconds",
+        ),
+        (
+            "nv_inference_queue_duration_us",
+            "Cumulative inference queuing duration in microseconds",
+        ),
+        (
+            "nv_inference_compute_infer_duration_us",
+            "Cumulative compute inference duration in microseconds",
+        ),
     ] {
         describe_counter!(name, help);
     }
