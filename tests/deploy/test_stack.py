@@ -238,6 +238,15 @@ def test_replicas_behave_as_one(stack):
     wait_for(f"{b}/v2/models/iris", limit=15, headers=basic(stack),
              ok=lambda r: r.status_code == 200 and r.json().get("versions") == ["2"])
 
+    # A session signed in on one works on the other.
+    signed_in = requests.post(f"{a}/_app/sign_in", data={"username": "admin", "password": stack.password,
+                                                         "next": "/"}, allow_redirects=False, timeout=10)
+    assert signed_in.status_code in (200, 302, 303), signed_in.text
+    cookies = signed_in.cookies
+    assert cookies, signed_in.headers
+    r = requests.get(f"{b}{api}/experiments/search?max_results=1", cookies=cookies, timeout=10)
+    assert r.status_code == 200, r.text
+
     # An access token made on one works on the other.
     token = requests.post(f"{a}/_app/create_token", data={"name": "stack", "days": ""}, auth=stack.auth,
                           timeout=10).text.strip('"')
