@@ -16,6 +16,11 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
+  // The base-path spec runs against a second server, started with `--base-path /aiops`.
+  projects: [
+    { name: "root", testIgnore: /base-path\.spec\.ts/ },
+    { name: "base-path", testMatch: /base-path\.spec\.ts/ },
+  ],
   use: {
     baseURL,
     trace: "off",

@@ -43,9 +43,10 @@ cargo clippy -p aiops-app --lib --target wasm32-unknown-unknown --features hydra
 
 # Throwaway services, removed on exit whatever happens.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aiops-test.XXXXXX")
-PGTMP= S3_PID= S3TMP= SERVER_PID=
+PGTMP= S3_PID= S3TMP= SERVER_PID= PREFIXED_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$PREFIXED_PID" ] && kill "$PREFIXED_PID" 2>/dev/null || true
   [ -n "$S3_PID" ] && bash scripts/lib/s3-down.sh "$S3_PID" "$S3TMP" || true
   [ -n "$PGTMP" ] && bash scripts/lib/pg-down.sh "$PGTMP" || true
   rm -rf "$WORK"
@@ -140,7 +141,14 @@ PORT=$(free_port)
 "$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/e2e-data" >"$WORK/e2e-server.log" 2>&1 &
 SERVER_PID=$!
 wait_ready "http://127.0.0.1:$PORT/ready" 60 || { cat "$WORK/e2e-server.log"; exit 1; }
-if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" npx playwright test) 2>&1 | tee "$WORK/e2e.log"; then
+# The same dashboard under a path prefix, for the base-path spec.
+PREFIXED_PORT=$(free_port)
+"$ROOT/target/debug/aiops" serve --addr "127.0.0.1:$PREFIXED_PORT" --data-dir "$WORK/e2e-prefixed" --base-path /aiops \
+  >"$WORK/e2e-prefixed.log" 2>&1 &
+PREFIXED_PID=$!
+wait_ready "http://127.0.0.1:$PREFIXED_PORT/aiops/ready" 60 || { cat "$WORK/e2e-prefixed.log"; exit 1; }
+if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" AIOPS_BASE_PATH_URL="http://127.0.0.1:$PREFIXED_PORT/aiops/" \
+    npx playwright test) 2>&1 | tee "$WORK/e2e.log"; then
   echo "--- server log ---"; tail -n 50 "$WORK/e2e-server.log"
   exit 1
 fi

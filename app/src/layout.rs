@@ -1,7 +1,6 @@
 //! The frame every page sits in: brand, navigation and the content area.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
 use crate::pages::account::AccountMenu;
@@ -19,13 +18,14 @@ const SECTIONS: [(&str, &str); 5] = [
 pub fn Shell(children: Children) -> impl IntoView {
     let location = use_location();
     let is_current = move |href: &str| {
-        let path = location.pathname.get();
+        let pathname = location.pathname.get();
+        let path = crate::base::strip(&pathname);
         path.starts_with(href) || (href == "/experiments" && path == "/")
     };
     view! {
         <div class="app">
             <header class="topbar">
-                <a class="brand" href="/">
+                <a class="brand" href=crate::base::url("/")>
                     <span class="brand-mark">"◆"</span>
                     " AI Ops Dashboard"
                 </a>
@@ -34,9 +34,9 @@ pub fn Shell(children: Children) -> impl IntoView {
                         .into_iter()
                         .map(|(href, label)| {
                             view! {
-                                <A href=href attr:class=move || if is_current(href) { "nav-link active" } else { "nav-link" }>
+                                <a href=crate::base::url(href) class=move || if is_current(href) { "nav-link active" } else { "nav-link" }>
                                     {label}
-                                </A>
+                                </a>
                             }
                         })
                         .collect_view()}

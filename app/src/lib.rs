@@ -1,5 +1,6 @@
 //! AI Ops Dashboard web app: routes, pages with their server functions, and the hydrate entry.
 
+pub mod base;
 #[cfg(feature = "ssr")]
 pub mod charts;
 pub mod components;
@@ -59,9 +60,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <meta name="aiops-base" content=base::get()/>
+                <link rel="icon" href=base::url("/favicon.svg") type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options root=base::get()/>
                 <MetaTags/>
             </head>
             <body>
@@ -102,13 +104,23 @@ fn set_page_security_policy() {
     }
 }
 
+/// The router's base: the browser sees the prefix in its address; the server's router sees
+/// paths with it already taken off (the server nests the app under it).
+fn router_base() -> String {
+    if cfg!(feature = "hydrate") {
+        base::get().to_string()
+    } else {
+        String::new()
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="aiops" href=format!("/pkg/{BUNDLE_NAME}.css")/>
+        <Stylesheet id="aiops" href=base::url(&format!("/pkg/{BUNDLE_NAME}.css"))/>
         <Title formatter=title_text/>
-        <Router>
+        <Router base=router_base()>
             <Shell>
                 <Routes fallback=pages::placeholder::NotFound>
                     <Route path=path!("/") view=ExperimentsPage/>
@@ -209,6 +221,7 @@ pub fn page_table() -> Vec<serde_json::Value> {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    base::init_from_page();
     leptos::mount::hydrate_body(App);
     // A signal for browser tests and scripts that the page is interactive now.
     if let Some(body) = leptos::prelude::document().body() {

@@ -161,10 +161,10 @@ fn unauthenticated(req: &Request, path: &str, message: &str) -> Response {
     let page_view = !is_api(path) && matches!(*req.method(), Method::GET | Method::HEAD);
     if page_view {
         let next = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let target = format!(
+        let target = aiops_app::base::url(&format!(
             "/login?next={}",
             url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-        );
+        ));
         return Redirect::to(&target).into_response();
     }
     let mut response = if path.starts_with("/v2/") {

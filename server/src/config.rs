@@ -232,6 +232,12 @@ pub struct ServeArgs {
     #[arg(long, env = "AIOPS_MODEL_INLINE_US", default_value_t = 50)]
     pub model_inline_us: u64,
 
+    /// Serve everything under this path prefix (`/aiops`: the dashboard at /aiops/, the
+    /// MLflow API at /aiops/api/…, inference at /aiops/v2/…), for a proxy that forwards one
+    /// path of its site here unchanged. /health and /ready answer at the root as well.
+    #[arg(long, env = "AIOPS_BASE_PATH", default_value = "")]
+    pub base_path: String,
+
     /// Fill the demo data at start (idempotent) and send the demo deployment some inference
     /// traffic (`scripts/run.sh` passes it on an empty data folder).
     #[arg(long, env = "AIOPS_DEMO")]

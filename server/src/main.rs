@@ -220,6 +220,8 @@ async fn bootstrap_admin(app: &AppState) -> Result<(), Box<dyn std::error::Error
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let base_path = aiops_app::base::normalize(&args.base_path)?;
+    aiops_app::base::set(&base_path);
     let app = services(&args).await?;
     let site_root = args.resolve_site_root();
     match &site_root {
@@ -272,6 +274,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.demo {
         tokio::spawn(demo::in_background(app.clone()));
     }
+    let probe_state = app.clone();
     let state = WebState {
         app,
         leptos_options: leptos_options.clone(),
@@ -283,6 +286,25 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(t) => Some(Arc::from(t)),
     };
     let app = router(state, allowed_hosts, metrics_token);
+    // Under a prefix, the whole app moves there (its middleware and routes see the path
+    // without it); the probes also stay at the root for orchestrators.
+    let app = if base_path.is_empty() {
+        app
+    } else {
+        tracing::info!(base_path = %base_path, "serving under a path prefix");
+        let home = base_path.clone();
+        Router::new()
+            .route("/health", axum::routing::get(health::health))
+            .route(
+                &format!("{base_path}/"),
+                axum::routing::get(move || async move { axum::response::Redirect::permanent(&home) }),
+            )
+            .route(
+                "/ready",
+                axum::routing::get(health::ready).with_state(probe_state),
+            )
+            .nest(&base_path, app)
+    };
     let limits = connection_limits(&args);
 
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

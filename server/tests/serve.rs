@@ -1452,3 +1452,84 @@ async fn the_demo_fills_once_and_its_deployment_serves_traffic() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// `--base-path /aiops`: everything moves under the prefix (pages with their links and
+/// assets, the MLflow API, server functions, sign-in redirects); the probes also answer at
+/// the root; a malformed prefix is refused at start. (The browser side: base-path.spec.ts.)
+#[tokio::test]
+async fn a_base_path_moves_everything_under_it_and_keeps_probes_at_the_root() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Server::start(cwd.path(), &["--base-path", "/aiops/"], &[]).await;
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let status = |path: &'static str| {
+        let request = plain
+            .get(server.url(path))
+            .header("Authorization", basic_header());
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for path in [
+        "/health",
+        "/ready",
+        "/aiops/health",
+        "/aiops/ready",
+        "/aiops",
+        "/aiops/experiments",
+    ] {
+        assert_eq!(status(path).await, 200, "{path}");
+    }
+    assert_eq!(
+        status("/aiops/api/2.0/mlflow/experiments/search?max_results=1").await,
+        200
+    );
+    for path in ["/experiments", "/api/2.0/mlflow/experiments/search", "/metrics"] {
+        assert_eq!(status(path).await, 404, "{path} answers outside the prefix");
+    }
+    assert_eq!(status("/aiops/").await, 308);
+
+    // The page's links, assets and the browser's own prefix all carry it.
+    let html = server.get("/aiops/experiments").await.text().await.unwrap();
+    assert!(html.contains(r#"<meta name="aiops-base" content="/aiops">"#));
+    for link in [
+        "/aiops/pkg/aiops.css",
+        "/aiops/pkg/aiops.js",
+        "/aiops/models",
+        "/aiops/favicon.svg",
+    ] {
+        assert!(html.contains(&format!("href=\"{link}\"")), "{link} missing");
+    }
+    assert!(!html.contains("href=\"/experiments\"") && !html.contains("href=\"/pkg/"));
+
+    // Signed out: to the login page under the prefix; signing in comes back under it.
+    let login = plain.get(server.url("/aiops/models")).send().await.unwrap();
+    assert_eq!(
+        login.headers()["location"].to_str().unwrap(),
+        "/aiops/login?next=%2Fmodels"
+    );
+    let signed_in = plain
+        .post(server.url("/aiops/_app/sign_in"))
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/models"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.headers()["location"].to_str().unwrap(), "/aiops/models");
+
+    for bad in ["aiops", "/a/../b", "/a b"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--base-path", bad, "--data-dir"])
+            .arg(cwd.path().join("bad"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--base-path"),
+            "{out:?}"
+        );
+    }
+}

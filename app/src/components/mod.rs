@@ -1,5 +1,9 @@
 //! Widgets shared by several pages.
 
+mod action_form;
+
+pub use action_form::ActionForm;
+
 use leptos::prelude::*;
 
 use crate::error::AppError;

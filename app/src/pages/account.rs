@@ -3,6 +3,8 @@
 
 use aiops_core::auth::{TokenInfo, User};
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -87,7 +89,7 @@ pub async fn sign_in(username: String, password: String, next: String) -> Result
         .sign_in(username.trim(), &password, ssr::client_ip())
         .await?;
     ssr::set_cookie(&session, aiops_core::service::SESSION_TTL_MS / 1000);
-    leptos_axum::redirect(&ssr::local_path(&next));
+    leptos_axum::redirect(&crate::base::url(&ssr::local_path(&next)));
     Ok(())
 }
 
@@ -98,7 +100,7 @@ pub async fn sign_out() -> Result<(), AppError> {
         state.sign_out(&session).await?;
     }
     ssr::set_cookie("", 0);
-    leptos_axum::redirect("/login");
+    leptos_axum::redirect(&crate::base::url("/login"));
     Ok(())
 }
 
@@ -115,7 +117,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
         )
         .await?;
     // The new password ended every session, this one included.
-    leptos_axum::redirect("/login");
+    leptos_axum::redirect(&crate::base::url("/login"));
     Ok(())
 }
 
@@ -185,10 +187,10 @@ pub fn AccountMenu() -> impl IntoView {
                     .map(|u| {
                         view! {
                             <div class="account-menu">
-                                <a class="nav-link" href="/account" data-testid="signed-in-user">
+                                <a class="nav-link" href=crate::base::url("/account") data-testid="signed-in-user">
                                     {u.username.clone()}
                                 </a>
-                                {u.is_admin.then(|| view! { <a class="nav-link" href="/admin">"Admin"</a> })}
+                                {u.is_admin.then(|| view! { <a class="nav-link" href=crate::base::url("/admin")>"Admin"</a> })}
                                 <ActionForm action=sign_out attr:class="inline-form">
                                     <button type="submit" class="link-button">"Sign out"</button>
                                 </ActionForm>

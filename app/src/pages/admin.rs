@@ -4,6 +4,8 @@
 
 use aiops_core::auth::{Grant, User};
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 
 use crate::error::AppError;

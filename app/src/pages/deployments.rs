@@ -6,6 +6,8 @@
 
 use aiops_core::deployments::{Deployment, DeploymentStatus, Follows};
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
@@ -191,7 +193,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                                                 view! {
                                                     <tr data-deployment=d.name.clone()>
                                                         <td class="mono">{d.name.clone()}</td>
-                                                        <td><a href=format!("/models/{}", crate::view_state::encode(&d.model_name))>{d.model_name.clone()}</a></td>
+                                                        <td><a href=crate::base::url(&format!("/models/{}", crate::view_state::encode(&d.model_name)))>{d.model_name.clone()}</a></td>
                                                         <td>{serving}</td>
                                                         <td>{follows_text(&d.follows)}</td>
                                                         <td>
@@ -205,8 +207,8 @@ pub fn DeploymentsPage() -> impl IntoView {
                                                         <td>{timestamp_utc(d.deployed_at)}</td>
                                                         <td>{d.deployed_by.clone()}</td>
                                                         <td class="actions">
-                                                            <a href=format!("/inference?deployment={encoded}")>"Test"</a>" · "
-                                                            <a href=format!("/api/2.0/aiops/deployments/export?name={encoded}") rel="external" download="">"Triton export"</a>
+                                                            <a href=crate::base::url(&format!("/inference?deployment={encoded}"))>"Test"</a>" · "
+                                                            <a href=crate::base::url(&format!("/api/2.0/aiops/deployments/export?name={encoded}")) rel="external" download="">"Triton export"</a>
                                                         </td>
                                                         {can_deploy.then(|| view! {
                                                             <td class="actions">

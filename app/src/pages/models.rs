@@ -8,6 +8,8 @@ use aiops_core::registry::{AuditEntry, ModelVersion, RegisteredModel, Stage, Tag
 use aiops_core::tracking::Run;
 use aiops_core::webhooks::Delivery;
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -271,7 +273,7 @@ pub fn ModelsPage() -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|m| view! {
                                     <tr>
-                                        <td class="name"><a href=format!("/models/{}", m.name)>{m.name.clone()}</a></td>
+                                        <td class="name"><a href=crate::base::url(&format!("/models/{}", m.name))>{m.name.clone()}</a></td>
                                         <td>{m.latest_versions.iter().map(|v| view! {
                                             <span class=stage_class(v.current_stage)>{format!("v{} {}", v.version, v.current_stage.name())}</span>" "
                                         }).collect_view()}</td>
@@ -300,7 +302,7 @@ struct Pending {
 
 /// The model's name in a path segment.
 fn model_href(name: &str) -> String {
-    format!("/models/{}", crate::view_state::encode(name))
+    crate::base::url(&format!("/models/{}", crate::view_state::encode(name)))
 }
 
 #[component]
@@ -340,7 +342,7 @@ pub fn ModelPage() -> impl IntoView {
         <Title text=move || format!("Model {}", name())/>
         <section class="page">
             <header class="page-header">
-                <div><p class="crumb"><a href="/models">"Models"</a></p><h1>{name}</h1></div>
+                <div><p class="crumb"><a href=crate::base::url("/models")>"Models"</a></p><h1>{name}</h1></div>
             </header>
             {errors}
             {move || pending.get().map(|p| {
@@ -414,7 +416,7 @@ pub fn ModelPage() -> impl IntoView {
                                                 <td><span class=stage_class(v.current_stage) data-testid="stage">{v.current_stage.name()}</span></td>
                                                 <td>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(" ")}</td>
                                                 <td>{(!v.run_id.is_empty()).then(|| view! {
-                                                    <a class="mono" href=format!("/runs/{}", v.run_id)>{v.run_id.chars().take(8).collect::<String>()}</a>
+                                                    <a class="mono" href=crate::base::url(&format!("/runs/{}", v.run_id))>{v.run_id.chars().take(8).collect::<String>()}</a>
                                                 })}</td>
                                                 <td class="mono">{view.run_metrics.iter().find(|(r, _)| *r == v.run_id)
                                                     .map(|(_, ms)| ms.iter().map(|(k, x)| format!("{k} {}", number(*x))).collect::<Vec<_>>().join(" · "))
@@ -453,7 +455,7 @@ pub fn ModelPage() -> impl IntoView {
                                     }
                                 }
                                 (c.len() >= 2).then(|| view! {
-                                    <p><a class="button" id="compare-versions" href=format!("/compare?runs={}", runs.join(","))>
+                                    <p><a class="button" id="compare-versions" href=crate::base::url(&format!("/compare?runs={}", runs.join(",")))>
                                         {format!("Compare the runs of {} versions", c.len())}
                                     </a></p>
                                 })
@@ -598,7 +600,7 @@ pub fn VersionPage() -> impl IntoView {
         <section class="page">
             <header class="page-header">
                 <div>
-                    <p class="crumb"><a href="/models">"Models"</a>" / "<a href=move || model_href(&name())>{name}</a></p>
+                    <p class="crumb"><a href=crate::base::url("/models")>"Models"</a>" / "<a href=move || model_href(&name())>{name}</a></p>
                     <h1>{move || format!("{} version {}", name(), version())}</h1>
                 </div>
             </header>
@@ -607,10 +609,10 @@ pub fn VersionPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(view) => {
                         let v = view.version.clone();
-                        let download = |path: &str| format!(
+                        let download = |path: &str| crate::base::url(&format!(
                             "/model-versions/get-artifact?name={}&version={}&path={}",
                             crate::view_state::encode(&v.name), v.version, crate::view_state::encode(path)
-                        );
+                        ));
                         view! {
                             <div class="card" id="version-summary">
                                 <dl class="facts">
@@ -618,7 +620,7 @@ pub fn VersionPage() -> impl IntoView {
                                     <dt>"Aliases"</dt><dd>{v.aliases.iter().map(|a| format!("@{a}")).collect::<Vec<_>>().join(" ")}</dd>
                                     <dt>"Source"</dt><dd class="mono">{v.source.clone()}</dd>
                                     <dt>"Run"</dt><dd>{(!v.run_id.is_empty()).then(|| view! {
-                                        <a class="mono" href=format!("/runs/{}", v.run_id)>{v.run_id.clone()}</a>
+                                        <a class="mono" href=crate::base::url(&format!("/runs/{}", v.run_id))>{v.run_id.clone()}</a>
                                     })}</dd>
                                     <dt>"Created"</dt><dd>{timestamp_utc(v.creation_time)}{(!v.user_id.is_empty()).then(|| format!(" by {}", v.user_id))}</dd>
                                     <dt>"Description"</dt><dd>{v.description.clone()}</dd>

@@ -145,7 +145,7 @@ pub fn MonitoringPage() -> impl IntoView {
                             <tbody>
                                 {view.series.iter().map(|s| view! {
                                     <tr data-deployment=s.deployment.clone() data-version=s.version>
-                                        <td class="mono"><a href=format!("/inference?deployment={}", crate::view_state::encode(&s.deployment))>{s.deployment.clone()}</a></td>
+                                        <td class="mono"><a href=crate::base::url(&format!("/inference?deployment={}", crate::view_state::encode(&s.deployment)))>{s.deployment.clone()}</a></td>
                                         <td>{format!("v{}", s.version)}</td>
                                         <td data-testid="requests">{s.requests}</td>
                                         <td>{format!("{}/s", number(s.rate))}</td>

@@ -3,6 +3,8 @@
 
 use aiops_core::tracking::ExperimentSummary;
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 
 use crate::error::AppError;
@@ -122,7 +124,7 @@ fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String
                         let id_link = id.clone();
                         view! {
                             <tr class:new-row=is_new data-experiment-id=id_attr>
-                                <td class="name"><a href=format!("/experiments/{}", id_link)>{e.name}</a></td>
+                                <td class="name"><a href=crate::base::url(&format!("/experiments/{}", id_link))>{e.name}</a></td>
                                 <td class="mono">{id}</td>
                                 <td class="num">{e.run_count}</td>
                                 <td>{timestamp_utc(e.last_update_time)}</td>

@@ -234,7 +234,7 @@ fn RunsError(error: AppError, state: QueryState, experiment_id: String) -> impl 
     view! {
         <header class="page-header">
             <h1>"Runs"</h1>
-            <a href="/experiments">"All experiments"</a>
+            <a href=crate::base::url("/experiments")>"All experiments"</a>
         </header>
         {is_input_error.then(|| view! { <SearchBox state=state.clone()/> })}
         <p class="form-error search-error" role="alert" data-experiment=experiment_id>{error.to_string()}</p>
@@ -275,7 +275,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
     let show_spans = state.get("spans") == "1";
     let page: i64 = state.get("page").parse().unwrap_or(0);
     let experiment = table.experiment.clone();
-    let compare_href = format!("/compare?runs={}", selected.join(","));
+    let compare_href = crate::base::url(&format!("/compare?runs={}", selected.join(",")));
 
     let header_cells = columns
         .iter()
@@ -364,7 +364,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                     <td class="select">
                         <SelectToggle href=toggle_href checked=is_selected label=run.info.run_name.clone()/>
                     </td>
-                    <td class="name"><a href=format!("/runs/{id}")>{run.info.run_name.clone()}</a></td>
+                    <td class="name"><a href=crate::base::url(&format!("/runs/{id}"))>{run.info.run_name.clone()}</a></td>
                     <td><span class=format!("status status-{}", run.info.status.as_str().to_lowercase())>{run.info.status.as_str()}</span></td>
                     <td class="time">{timestamp_utc(run.info.start_time)}</td>
                     {show_datasets.then(|| view! { <td class="datasets">{dataset_chips(run)}</td> })}
@@ -416,7 +416,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         <Title text=experiment.name.clone()/>
         <header class="page-header">
             <div>
-                <a href="/experiments" class="crumb">"Experiments"</a>
+                <a href=crate::base::url("/experiments") class="crumb">"Experiments"</a>
                 <h1>{experiment.name.clone()}</h1>
             </div>
             <div class="actions">

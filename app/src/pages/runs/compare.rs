@@ -239,8 +239,8 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
             view! {
                 <li>
                     <span class="swatch" style=format!("background: {}", r.color)></span>
-                    <a href=format!("/runs/{}", r.run_id)>{r.run_name.clone()}</a>
-                    <span class="hint">" in "<a href=format!("/experiments/{}", r.experiment_id)>{r.experiment_name.clone()}</a></span>
+                    <a href=crate::base::url(&format!("/runs/{}", r.run_id))>{r.run_name.clone()}</a>
+                    <span class="hint">" in "<a href=crate::base::url(&format!("/experiments/{}", r.experiment_id))>{r.experiment_name.clone()}</a></span>
                 </li>
             }
         })

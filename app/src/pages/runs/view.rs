@@ -3,6 +3,8 @@
 
 use aiops_core::tracking::Run;
 use leptos::prelude::*;
+
+use crate::components::ActionForm;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -333,7 +335,7 @@ fn RunHeader(overview: RunOverview) -> impl IntoView {
         <Title text=info.run_name.clone()/>
         <header class="page-header">
             <div>
-                <a href=format!("/experiments/{}", info.experiment_id) class="crumb">{overview.experiment_name}</a>
+                <a href=crate::base::url(&format!("/experiments/{}", info.experiment_id)) class="crumb">{overview.experiment_name}</a>
                 <h1 id="run-name">{info.run_name.clone()}</h1>
             </div>
             <span class=format!("status status-{}", info.status.as_str().to_lowercase())>{info.status.as_str()}</span>
@@ -525,7 +527,7 @@ fn RegisterForm(run_id: String, source: String, label: String) -> impl IntoView 
         register.value().get().map(|r| match r {
             Ok(v) => view! {
                 <p class="notice" role="status">
-                    <a href=format!("/models/{}/versions/{}", encode(&v.name), v.version)>
+                    <a href=crate::base::url(&format!("/models/{}/versions/{}", encode(&v.name), v.version))>
                         {format!("Registered {} version {}", v.name, v.version)}
                     </a>
                 </p>
@@ -613,7 +615,7 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
                                                     view! { <li class="dir"><a href=href>{format!("{name}/")}</a></li> }.into_any()
                                                 } else {
                                                     let href = with_query(&s, &[("file", item.path.as_str())]);
-                                                    let download = format!("/get-artifact?run_uuid={}&path={}", encode(&id), encode(&item.path));
+                                                    let download = crate::base::url(&format!("/get-artifact?run_uuid={}&path={}", encode(&id), encode(&item.path)));
                                                     view! {
                                                         <li class="file">
                                                             <a href=href class="preview-link">{name}</a>
