@@ -6,6 +6,7 @@ pub mod charts;
 pub mod components;
 pub mod error;
 pub mod format;
+pub mod hash_routes;
 pub mod layout;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -222,6 +223,18 @@ pub fn page_table() -> Vec<serde_json::Value> {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     base::init_from_page();
+    // A link the MLflow client printed (`/#/experiments/2/runs/<id>`): go to that page.
+    let location = leptos::prelude::window().location();
+    if let Some(target) = location
+        .hash()
+        .ok()
+        .as_deref()
+        .and_then(hash_routes::mlflow_hash_route)
+    {
+        if location.replace(&base::url(&target)).is_ok() {
+            return;
+        }
+    }
     leptos::mount::hydrate_body(App);
     // A signal for browser tests and scripts that the page is interactive now.
     if let Some(body) = leptos::prelude::document().body() {
