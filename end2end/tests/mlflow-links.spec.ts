@@ -27,8 +27,31 @@ test("MLflow's hash links land on the matching page", async ({ page, request }) 
 
   await page.goto("/#/models");
   await expect(page).toHaveURL(/\/models$/);
-  // A page's own anchors are not MLflow routes: no redirect.
-  await page.goto("/experiments#top");
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-  await expect(page).toHaveURL(/\/experiments#top$/);
+});
+
+test("compare: no runs chosen explains what to do; a stale id is named and the others compared", async ({ page, request }) => {
+  await page.goto("/compare");
+  await expect(page.locator("#compare-empty")).toContainText("Tick two or more runs");
+  await expect(page.locator("#compare-empty").getByRole("link", { name: "Go to experiments" })).toHaveAttribute("href", "/experiments");
+
+  const post = async (path: string, data: unknown) => {
+    const r = await request.post(`/api/2.0/mlflow/${path}`, { data });
+    expect(r.ok(), await r.text()).toBeTruthy();
+    return r.json();
+  };
+  const experiment = (await post("experiments/create", { name: `stale-${Date.now()}` })).experiment_id;
+  const ids: string[] = [];
+  for (const name of ["kept-a", "kept-b"]) {
+    ids.push((await post("runs/create", { experiment_id: experiment, run_name: name })).run.info.run_id);
+  }
+  const stale = "0".repeat(32);
+  const response = await page.goto(`/compare?runs=${ids[0]},${stale},${ids[1]}`);
+  expect(response?.status()).toBe(200);
+  await expect(page.locator("#compare-missing")).toHaveText(`Left out, no such run: ${stale}`);
+  await expect(page.locator(".legend")).toContainText("kept-a");
+  await expect(page.locator(".legend")).toContainText("kept-b");
+  // Only stale ids: a 404 that says so.
+  const gone = await page.goto(`/compare?runs=${stale}`);
+  expect(gone?.status()).toBe(404);
+  await expect(page.getByRole("alert").first()).toContainText(stale);
 });

@@ -314,7 +314,8 @@ pub fn ModelPage() -> impl IntoView {
     let describe = ServerAction::<UpdateModelDescription>::new();
     let tag_set = ServerAction::<SetModelTag>::new();
     let tag_delete = ServerAction::<DeleteModelTag>::new();
-    let data = Resource::new(
+    // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
+    let data = Resource::new_blocking(
         move || {
             (
                 name(),
@@ -594,7 +595,8 @@ pub fn VersionPage() -> impl IntoView {
             .and_then(|v| v.trim_start_matches('v').parse::<i64>().ok())
             .unwrap_or(0)
     };
-    let data = Resource::new(move || (name(), version()), |(n, v)| load_version(n, v));
+    // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
+    let data = Resource::new_blocking(move || (name(), version()), |(n, v)| load_version(n, v));
     view! {
         <Title text=move || format!("{} v{}", name(), version())/>
         <section class="page">

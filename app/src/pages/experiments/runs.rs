@@ -198,7 +198,8 @@ pub fn ExperimentRunsPage() -> impl IntoView {
     let state = move || QueryState::from(query.get());
     let experiment_id = move || params.read().get("id").unwrap_or_default();
 
-    let table = Resource::new(
+    // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
+    let table = Resource::new_blocking(
         move || (experiment_id(), state()),
         |(id, s)| {
             experiment_runs(

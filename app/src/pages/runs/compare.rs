@@ -34,6 +34,8 @@ pub struct CompareRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub runs: Vec<ComparedRun>,
+    /// Ids in the link that name no run (left out, and named on the page).
+    pub missing: Vec<String>,
     pub rows: Vec<CompareRow>,
     pub charts: Vec<(String, String)>,
     /// Columns with numbers in them, for the scatter plot's axes.
@@ -64,8 +66,20 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
     }
     let (state, actor) = crate::state::caller()?;
     let mut runs = Vec::new();
+    let mut missing = Vec::new();
     for id in &run_ids {
-        runs.push(state.get_run(&actor, id).await?);
+        match state.get_run(&actor, id).await {
+            Ok(run) => runs.push(run),
+            // One stale id in a shared link: compare the others and say which one is gone.
+            Err(aiops_core::CoreError::NotFound(_)) => missing.push(id.clone()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if runs.is_empty() {
+        return Err(AppError::from(aiops_core::CoreError::NotFound(format!(
+            "No run has the id {}",
+            missing.join(", ")
+        ))));
     }
     let mut compared = Vec::new();
     for (i, run) in runs.iter().enumerate() {
@@ -200,6 +214,7 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
 
     Ok(Comparison {
         runs: compared,
+        missing,
         rows,
         charts,
         numeric_columns,
@@ -212,7 +227,14 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
 pub fn ComparePage() -> impl IntoView {
     let query = use_query_map();
     let state = move || QueryState::from(query.get());
-    let comparison = Resource::new(state, |s| compare_runs(s.list("runs"), s.get("x"), s.get("y")));
+    // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
+    let comparison = Resource::new_blocking(state, |s| async move {
+        // No runs chosen: nothing to ask the server (the page explains what to do instead).
+        if s.list("runs").is_empty() {
+            return Ok(None);
+        }
+        compare_runs(s.list("runs"), s.get("x"), s.get("y")).await.map(Some)
+    });
     view! {
         <Title text="Compare runs"/>
         <section class="page">
@@ -220,7 +242,15 @@ pub fn ComparePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Comparing…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
                     {move || Suspend::new(async move {
-                        comparison.await.map(|c| view! { <CompareView comparison=c state=state()/> })
+                        comparison.await.map(|c| match c {
+                            Some(c) => view! { <CompareView comparison=c state=state()/> }.into_any(),
+                            None => view! {
+                                <div class="card" id="compare-empty">
+                                    <p class="empty">"No runs chosen yet. Tick two or more runs in an experiment's table, then press Compare."</p>
+                                    <p><a class="button" href=crate::base::url("/experiments")>"Go to experiments"</a></p>
+                                </div>
+                            }.into_any(),
+                        })
                     })}
                 </ErrorBoundary>
             </Transition>
@@ -230,6 +260,13 @@ pub fn ComparePage() -> impl IntoView {
 
 #[component]
 fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
+    let missing = (!comparison.missing.is_empty()).then(|| {
+        view! {
+            <p class="error" role="alert" id="compare-missing">
+                {format!("Left out, no such run: {}", comparison.missing.join(", "))}
+            </p>
+        }
+    });
     let diff_only = state.get("diff") == "1";
     let diff_href = with_query(&state, &[("diff", if diff_only { "" } else { "1" })]);
     let legend = comparison
@@ -288,6 +325,7 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
         ),
     };
     view! {
+        {missing}
         <div class="card"><ul class="legend">{legend}</ul></div>
         <div class="card">
             <h2>"Metrics"</h2>

@@ -256,7 +256,8 @@ pub fn RunPage() -> impl IntoView {
     let query = use_query_map();
     let state = move || QueryState::from(query.get());
     let run_id = move || params.read().get("id").unwrap_or_default();
-    let overview = Resource::new(run_id, load_run_overview);
+    // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
+    let overview = Resource::new_blocking(run_id, load_run_overview);
 
     view! {
         <Title text="Run"/>
