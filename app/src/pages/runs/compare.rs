@@ -233,7 +233,9 @@ pub fn ComparePage() -> impl IntoView {
         if s.list("runs").is_empty() {
             return Ok(None);
         }
-        compare_runs(s.list("runs"), s.get("x"), s.get("y")).await.map(Some)
+        compare_runs(s.list("runs"), s.get("x"), s.get("y"))
+            .await
+            .map(Some)
     });
     view! {
         <Title text="Compare runs"/>
