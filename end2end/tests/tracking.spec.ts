@@ -63,10 +63,17 @@ test.describe.serial("tracking pages", () => {
     await expect(rows.locator("td.name")).toHaveText(["run-5", "run-3"]);
     expect(new URL(page.url()).searchParams.get("q")).toBe("metrics.acc > 0.6 AND params.model = 'cnn'");
 
-    // A refused filter is explained beside the box.
+    // A refused filter is explained beside the box, and the page stays: its heading,
+    // breadcrumb, search box and column picker.
+    const heading = await page.locator("h1").textContent();
     await page.getByLabel("Filter runs").fill("metrics.acc >> 1");
     await page.getByRole("button", { name: "Search" }).click();
     await expect(page.getByRole("alert")).toContainText("Expected a value");
+    await expect(page.locator("h1")).toHaveText(heading ?? "");
+    expect(heading).toMatch(/^pw-/);
+    await expect(page.locator("a.crumb", { hasText: "Experiments" })).toBeVisible();
+    await expect(page.getByLabel("Filter runs")).toHaveValue("metrics.acc >> 1");
+    await expect(page.locator("details.columns")).toBeVisible();
 
     // Clear the filter, sort by acc: descending first, then ascending.
     await page.goto(`/experiments/${experimentId}`);

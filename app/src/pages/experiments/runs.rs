@@ -30,6 +30,8 @@ pub struct RunsTable {
     /// Whole-history min/max per run and metric, when asked for.
     pub spans: Vec<MetricSpan>,
     pub has_more: bool,
+    /// Why the filter or sort was refused: the page stays, with no rows and this beside the box.
+    pub filter_error: Option<String>,
 }
 
 #[server(prefix = "/_app", endpoint = "experiment_runs")]
@@ -46,26 +48,37 @@ pub async fn experiment_runs(
 
     let (state, actor) = crate::state::caller()?;
     let experiment = state.get_experiment(&actor, &experiment_id).await?;
-    let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
-    let order_by = if sort.trim().is_empty() {
-        Vec::new()
-    } else {
-        vec![parse_order_by(&sort).map_err(|e| AppError::Invalid(e.0))?]
+    let searched = async {
+        let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
+        let order_by = if sort.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![parse_order_by(&sort).map_err(|e| AppError::Invalid(e.0))?]
+        };
+        let search = RunSearch {
+            experiment_ids: vec![experiment_id],
+            filter,
+            order_by,
+            max_results: PAGE_SIZE,
+            offset: page.max(0) * PAGE_SIZE,
+            after: parse_cursor(&after),
+            ..RunSearch::default()
+        };
+        Ok::<_, AppError>(state.search_runs(&actor, &search).await?)
     };
-    let page = state
-        .search_runs(
-            &actor,
-            &RunSearch {
-                experiment_ids: vec![experiment_id],
-                filter,
-                order_by,
-                max_results: PAGE_SIZE,
-                offset: page.max(0) * PAGE_SIZE,
-                after: parse_cursor(&after),
-                ..RunSearch::default()
-            },
-        )
-        .await?;
+    let page = match searched.await {
+        Ok(page) => page,
+        Err(AppError::Invalid(reason)) => {
+            return Ok(RunsTable {
+                experiment,
+                runs: Vec::new(),
+                spans: Vec::new(),
+                has_more: false,
+                filter_error: Some(reason),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let spans = if with_spans {
         let ids: Vec<String> = page.items.iter().map(|r| r.info.run_id.clone()).collect();
         state
@@ -93,6 +106,7 @@ pub async fn experiment_runs(
         runs,
         spans,
         has_more: page.has_more,
+        filter_error: None,
     })
 }
 
@@ -430,6 +444,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             </div>
         </header>
         <SearchBox state=state.clone()/>
+        {table.filter_error.clone().map(|reason| view! { <p class="form-error search-error" role="alert">{reason}</p> })}
         <details class="card columns">
             <summary>"Columns"</summary>
             <div class="chips">{column_picker}</div>
