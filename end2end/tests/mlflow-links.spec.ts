@@ -55,3 +55,22 @@ test("compare: no runs chosen explains what to do; a stale id is named and the o
   expect(gone?.status()).toBe(404);
   await expect(page.getByRole("alert").first()).toContainText(stale);
 });
+
+test("dark mode follows the system's setting", async ({ browser }) => {
+  const colors = async (colorScheme: "light" | "dark") => {
+    const context = await browser.newContext({ colorScheme });
+    const page = await context.newPage();
+    await page.goto("/experiments");
+    const result = await page.evaluate(() => {
+      const style = getComputedStyle(document.body);
+      return { background: style.backgroundColor, text: style.color };
+    });
+    await context.close();
+    return result;
+  };
+  const light = await colors("light");
+  const dark = await colors("dark");
+  expect(light.background).toBe("rgb(246, 247, 249)");
+  expect(dark.background).toBe("rgb(15, 20, 27)");
+  expect(dark.text).toBe("rgb(227, 232, 239)");
+});
