@@ -14,14 +14,73 @@ const SECTIONS: [(&str, &str); 5] = [
     ("/monitoring", "Monitoring"),
 ];
 
+/// The top-bar section a page belongs to: runs and comparisons are part of Experiments.
+fn section_of(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "" | "experiments" | "runs" | "compare" => "/experiments",
+        "models" => "/models",
+        "deployments" => "/deployments",
+        "inference" => "/inference",
+        "monitoring" => "/monitoring",
+        _ => "",
+    }
+}
+
+/// `/` puts the cursor in the page's search box, as on GitHub and in MLflow's UI (not while
+/// typing in a field).
+fn focus_search_on_slash() {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let handle = window_event_listener(leptos::ev::keydown, |e| {
+            if e.key() != "/" || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                return;
+            }
+            let typing = document()
+                .active_element()
+                .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+            if typing {
+                return;
+            }
+            let search = document()
+                .query_selector("input[type=search]")
+                .ok()
+                .flatten()
+                .and_then(|el| el.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+            if let Some(search) = search {
+                e.prevent_default();
+                let _ = search.focus();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pages_belong_to_their_section() {
+        use super::section_of;
+        assert_eq!(section_of("/"), "/experiments");
+        assert_eq!(section_of("/runs/abc"), "/experiments");
+        assert_eq!(section_of("/compare"), "/experiments");
+        assert_eq!(section_of("/experiments/3"), "/experiments");
+        assert_eq!(section_of("/models/x/versions/2"), "/models");
+        assert_eq!(section_of("/modelsx"), "");
+        assert_eq!(section_of("/account"), "");
+    }
+}
+
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let location = use_location();
     let is_current = move |href: &str| {
         let pathname = location.pathname.get();
         let path = crate::base::strip(&pathname);
-        path.starts_with(href) || (href == "/experiments" && path == "/")
+        section_of(path) == href
     };
+    focus_search_on_slash();
     view! {
         <div class="app">
             <header class="topbar">

@@ -74,3 +74,34 @@ test("dark mode follows the system's setting", async ({ browser }) => {
   expect(dark.background).toBe("rgb(15, 20, 27)");
   expect(dark.text).toBe("rgb(227, 232, 239)");
 });
+
+test("the section stays marked on its inner pages, / focuses the search box, long run names stay on one line", async ({ page, request }) => {
+  const post = async (path: string, data: unknown) => {
+    const r = await request.post(`/api/2.0/mlflow/${path}`, { data });
+    expect(r.ok(), await r.text()).toBeTruthy();
+    return r.json();
+  };
+  const experiment = (await post("experiments/create", { name: `keys-${Date.now()}` })).experiment_id;
+  const longName = "a-very-long-run-name-".repeat(8);
+  const run = (await post("runs/create", { experiment_id: experiment, run_name: longName })).run.info.run_id;
+
+  await page.goto(`/runs/${run}`);
+  await expect(page.locator(".nav-link.active")).toHaveText("Experiments");
+  await page.goto("/compare");
+  await expect(page.locator(".nav-link.active")).toHaveText("Experiments");
+
+  await page.goto(`/experiments/${experiment}`);
+  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  const cell = page.locator("#runs-table td.name").first();
+  // One line of 14 px text is 21 px tall; the name would wrap into several without the rule.
+  const box = await cell.locator("a").boundingBox();
+  expect(box?.height ?? 0).toBeLessThan(30);
+  await expect(cell.locator("a")).toHaveAttribute("title", longName);
+
+  await page.locator("h1").click();
+  await page.keyboard.press("/");
+  await expect(page.locator("#run-filter")).toBeFocused();
+  // Typing a "/" in the box is just a character.
+  await page.keyboard.type("tags./x");
+  await expect(page.locator("#run-filter")).toHaveValue("tags./x");
+});

@@ -379,7 +379,7 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                     <td class="select">
                         <SelectToggle href=toggle_href checked=is_selected label=run.info.run_name.clone()/>
                     </td>
-                    <td class="name"><a href=crate::base::url(&format!("/runs/{id}"))>{run.info.run_name.clone()}</a></td>
+                    <td class="name"><a href=crate::base::url(&format!("/runs/{id}")) title=run.info.run_name.clone()>{run.info.run_name.clone()}</a></td>
                     <td><span class=format!("status status-{}", run.info.status.as_str().to_lowercase())>{run.info.status.as_str()}</span></td>
                     <td class="time">{timestamp_utc(run.info.start_time)}</td>
                     {show_datasets.then(|| view! { <td class="datasets">{dataset_chips(run)}</td> })}
