@@ -26,11 +26,7 @@ log "registry"
 "$MLFLOW_PYTHON" bench/registry.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "serving"
 ensure_onnxruntime
-BENCH_VENV="$TOOLS_DIR/bench-serving-venv"
-if [ ! -x "$BENCH_VENV/bin/mlserver" ]; then
-  python3 -m venv "$BENCH_VENV"
-  "$BENCH_VENV/bin/pip" install -q -r bench/requirements-serving.txt
-fi
+BENCH_PYTHON=$(ensure_venv bench-serving-venv "$ROOT/bench/requirements-serving.txt" "the Python serving stacks")
 cargo build --release -p aiops-predictor --example floor
 "$MLFLOW_PYTHON" bench/serving.py --aiops "$ROOT/target/release/aiops" \
-  --floor "$ROOT/target/release/examples/floor" --bench-python "$BENCH_VENV/bin/python"
+  --floor "$ROOT/target/release/examples/floor" --bench-python "$BENCH_PYTHON"

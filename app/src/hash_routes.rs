@@ -27,7 +27,11 @@ fn compare(query: &str) -> String {
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == "runs")
-        .map(|(_, value)| decode(value))
+        .map(|(_, value)| {
+            percent_encoding::percent_decode_str(value)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .unwrap_or_default();
     let ids: Vec<String> = runs
         .trim_matches(|c| c == '[' || c == ']')
@@ -40,31 +44,6 @@ fn compare(query: &str) -> String {
     } else {
         format!("/compare?runs={}", ids.join(","))
     }
-}
-
-/// Percent-decoding of a query value (bytes that do not form UTF-8 are dropped).
-fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

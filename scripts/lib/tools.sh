@@ -89,19 +89,25 @@ wait_ready() {
   return 1
 }
 
-# The official MLflow client, in a venv of the project's own.
-ensure_mlflow_client() {
-  local venv="$TOOLS_DIR/mlflow-venv" req="$ROOT/tests/mlflow_client/requirements.txt"
+# ensure_venv NAME REQUIREMENTS WHAT: a venv of the project's own under .tools/NAME with the
+# pinned requirements installed (again only when the file changes); prints its python.
+ensure_venv() {
+  local venv="$TOOLS_DIR/$1" req="$2" what="$3"
   if [ ! -x "$venv/bin/python" ]; then
-    log "python venv for the MLflow client"
+    log "python venv for $what" >&2
     python3 -m venv "$venv"
   fi
   if ! cmp -s "$req" "$venv/.installed-requirements" 2>/dev/null; then
-    log "pip install mlflow[auth]==3.17.2 (once)"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    log "pip install $what (once)" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
     cp "$req" "$venv/.installed-requirements"
   fi
-  MLFLOW_PYTHON="$venv/bin/python"
+  echo "$venv/bin/python"
+}
+
+# The official MLflow client, in a venv of the project's own.
+ensure_mlflow_client() {
+  MLFLOW_PYTHON=$(ensure_venv mlflow-venv "$ROOT/tests/mlflow_client/requirements.txt" "the MLflow client (mlflow[auth]==3.17.2)")
   export MLFLOW_PYTHON
 }
 
@@ -109,17 +115,7 @@ ensure_mlflow_client() {
 # check-jsonschema, kubernetes-validate and the Helm SDK (tests/deploy/requirements.txt).
 ensure_deploy_tools() {
   apt_install nginx-light prometheus
-  local venv="$TOOLS_DIR/deploy-venv" req="$ROOT/tests/deploy/requirements.txt"
-  if [ ! -x "$venv/bin/python" ]; then
-    log "python venv for the deployment checks"
-    python3 -m venv "$venv"
-  fi
-  if ! cmp -s "$req" "$venv/.installed-requirements" 2>/dev/null; then
-    log "pip install the deployment checks' tools (once)"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-    cp "$req" "$venv/.installed-requirements"
-  fi
-  DEPLOY_PYTHON="$venv/bin/python"
+  DEPLOY_PYTHON=$(ensure_venv deploy-venv "$ROOT/tests/deploy/requirements.txt" "the deployment checks' tools")
   export DEPLOY_PYTHON
 }
 

@@ -4,11 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use aiops_core::service::{demo_request, AppState, DemoReport};
+use aiops_core::service::{demo_request, AppState, DemoReport, DEMO_DEPLOYMENT as DEPLOYMENT};
 
 use crate::config::DemoArgs;
-
-const DEPLOYMENT: &str = "iris";
 
 fn describe(report: &DemoReport) -> String {
     if report.runs_created == 0 && report.versions_created == 0 && !report.deployment_created {

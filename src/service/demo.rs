@@ -355,7 +355,10 @@ impl AppState {
         let (mut ok, mut first_error) = (0, None);
         for _ in 0..requests {
             let n = 1 + (rng.next() * 4.0) as usize;
-            let csv = demo_rows(&mut rng, n);
+            let csv: String = demo_rows(&mut rng, n)
+                .iter()
+                .map(|row| format!("{},{},{},{}\n", row[0], row[1], row[2], row[3]))
+                .collect();
             match self.test_inference(actor, DEPLOYMENT, &csv, "").await {
                 Ok(_) => ok += 1,
                 Err(e) => {
@@ -367,32 +370,23 @@ impl AppState {
     }
 }
 
-/// `n` iris-like rows as CSV (no header): measurements around each species' means.
-fn demo_rows(rng: &mut Lcg, n: usize) -> String {
+/// `n` iris-like rows: measurements around each species' means, in cm to one decimal.
+fn demo_rows(rng: &mut Lcg, n: usize) -> Vec<[f64; 4]> {
     const MEANS: [[f64; 4]; 3] = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]];
-    let mut out = String::new();
-    for _ in 0..n {
-        let species = MEANS[(rng.next() * 3.0) as usize % 3];
-        let row: Vec<String> = species
-            .iter()
-            .map(|m| format!("{:.1}", (m + (rng.next() - 0.5) * 0.6).max(0.1)))
-            .collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    out
+    (0..n)
+        .map(|_| {
+            let species = MEANS[(rng.next() * 3.0) as usize % 3];
+            species.map(|m| ((m + (rng.next() - 0.5) * 0.6).max(0.1) * 10.0).round() / 10.0)
+        })
+        .collect()
 }
 
 /// The rows the HTTP traffic of `aiops demo --url` sends, as an Open Inference Protocol request.
 pub fn demo_request(seed: u64) -> serde_json::Value {
     let mut rng = Lcg(seed);
     let rows = demo_rows(&mut rng, 1 + (seed % 4) as usize);
-    let data: Vec<f64> = rows
-        .split([',', '\n'])
-        .filter(|v| !v.is_empty())
-        .filter_map(|v| v.parse().ok())
-        .collect();
+    let data: Vec<f64> = rows.iter().flatten().copied().collect();
     serde_json::json!({
-        "inputs": [{ "name": "X", "shape": [data.len() / 4, 4], "datatype": "FP32", "data": data }]
+        "inputs": [{ "name": "X", "shape": [rows.len(), 4], "datatype": "FP32", "data": data }]
     })
 }

@@ -14,7 +14,7 @@ mod tracking;
 mod users;
 mod webhooks;
 
-pub use demo::{demo_request, DemoReport};
+pub use demo::{demo_request, DemoReport, DEPLOYMENT as DEMO_DEPLOYMENT};
 pub use deployments::Inferred;
 pub use registry::VersionFiles;
 pub use users::{NewToken, SESSION_TTL_MS};
