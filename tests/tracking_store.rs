@@ -48,6 +48,7 @@ store_cases!(
     dataset_inputs_and_model_outputs,
     update_and_delete_runs,
     unknown_ids_are_not_found,
+    counts_matching_runs_up_to_a_cap,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -692,6 +693,40 @@ async fn unknown_ids_are_not_found(store: &dyn TrackingStore) {
         store.set_run_lifecycle(missing, LifecycleStage::Deleted).await,
         Err(CoreError::NotFound(_))
     ));
+}
+
+async fn counts_matching_runs_up_to_a_cap(store: &dyn TrackingStore) {
+    use aiops_core::search::parse_filter;
+    use aiops_core::store::RunSearch;
+    let id = store.create_experiment("counted", None, &[], None).await.unwrap();
+    for i in 0..7 {
+        let run = new_run(store, &id, 1_000 + i).await;
+        store
+            .log_batch(&run, &[metric("acc", i as f64 / 10.0, 0, 1)], &[], &[])
+            .await
+            .unwrap();
+    }
+    let search = |filter: &str| RunSearch {
+        experiment_ids: vec![id.clone()],
+        filter: parse_filter(filter).unwrap(),
+        max_results: 2,
+        ..RunSearch::default()
+    };
+    assert_eq!(store.count_runs(&search(""), 100).await.unwrap(), (7, false));
+    assert_eq!(
+        store
+            .count_runs(&search("metrics.acc >= 0.4"), 100)
+            .await
+            .unwrap(),
+        (3, false)
+    );
+    // At the cap exactly: not capped; one past it: capped at the cap.
+    assert_eq!(store.count_runs(&search(""), 7).await.unwrap(), (7, false));
+    assert_eq!(store.count_runs(&search(""), 6).await.unwrap(), (6, true));
+    assert_eq!(
+        store.count_runs(&search("metrics.acc > 5"), 6).await.unwrap(),
+        (0, false)
+    );
 }
 
 mod keyset {

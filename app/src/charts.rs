@@ -1,7 +1,10 @@
 //! Charts rendered on the server as SVG with plotters, so the browser downloads a
 //! finished picture instead of every point of a long history.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+
+use crate::components::chart::{ChartView, HoverSeries};
 
 /// Distinguishable colours for up to ten series; more cycle.
 const PALETTE: [RGBColor; 10] = [
@@ -44,6 +47,14 @@ pub struct LineOptions<'a> {
     pub log_y: bool,
     pub width: u32,
     pub height: u32,
+    /// Zoomed x range (the `xmin`/`xmax` in the page's URL); points outside are left out.
+    pub x_zoom: Option<(f64, f64)>,
+}
+
+/// `xmin`/`xmax` from a page's URL, when both parse and make a range.
+pub fn zoom_range(xmin: &str, xmax: &str) -> Option<(f64, f64)> {
+    let (lo, hi): (f64, f64) = (xmin.parse().ok()?, xmax.parse().ok()?);
+    (lo.is_finite() && hi.is_finite() && lo < hi).then_some((lo, hi))
 }
 
 /// Exponential moving average as TensorBoard draws it; `weight` in [0, 1).
@@ -78,7 +89,9 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     }
     range.map(|(lo, hi)| {
         if hi - lo < 1e-12 {
-            (lo - 0.5, hi + 0.5)
+            // One value (a single point, or a constant): a band around it, not a flat axis.
+            let pad = if lo.abs() > 1e-12 { lo.abs() * 0.1 } else { 0.5 };
+            (lo - pad, hi + pad)
         } else {
             (lo, hi)
         }
@@ -98,65 +111,114 @@ fn svg_error(e: impl std::fmt::Display) -> String {
     format!("chart error: {e}")
 }
 
-/// Overlaid line series. With `log_y` values are drawn as log10 and labelled back.
-pub fn line_chart(series: &[Series], options: &LineOptions<'_>) -> Result<String, String> {
-    let transformed: Vec<Vec<(f64, f64)>> = series
+/// Overlaid line series, returned with what the browser needs for hover and zoom. A
+/// log y axis is drawn by plotters' log coordinate, so its ticks fall on readable values
+/// (0.2, 0.5, 1) and read as plain numbers.
+pub fn line_chart(series: &[Series], options: &LineOptions<'_>) -> Result<ChartView, String> {
+    let kept: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|s| {
             s.points
                 .iter()
                 .filter(|(x, y)| x.is_finite() && y.is_finite() && (!options.log_y || *y > 0.0))
-                .map(|&(x, y)| (x, if options.log_y { y.log10() } else { y }))
+                .filter(|(x, _)| options.x_zoom.is_none_or(|(lo, hi)| (lo..=hi).contains(x)))
+                .copied()
                 .collect()
         })
         .collect();
-    let x_range = finite_range(transformed.iter().flatten().map(|p| p.0)).unwrap_or((0.0, 1.0));
-    let y_range = finite_range(transformed.iter().flatten().map(|p| p.1)).unwrap_or((0.0, 1.0));
-    let pad = (y_range.1 - y_range.0) * 0.05;
+    let x_range = match options.x_zoom {
+        Some(range) => range,
+        None => finite_range(kept.iter().flatten().map(|p| p.0)).unwrap_or((0.0, 1.0)),
+    };
+    let y_range = finite_range(kept.iter().flatten().map(|p| p.1)).unwrap_or((0.0, 1.0));
     let mut svg = String::new();
-    {
+    let plot_x = {
         let root = SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
         root.fill(&WHITE).map_err(svg_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(32)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x_range.0..x_range.1, (y_range.0 - pad)..(y_range.1 + pad))
-            .map_err(svg_error)?;
-        let log_y = options.log_y;
-        let y_format = move |v: &f64| {
-            if log_y {
-                format!("{:.2e}", 10f64.powf(*v))
-            } else {
-                tick(v)
-            }
-        };
-        chart
-            .configure_mesh()
-            .light_line_style(RGBColor(238, 240, 243))
-            .x_desc(options.x_label)
-            .y_desc(options.y_label)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&y_format)
-            .x_labels(6)
-            .y_labels(6)
-            .draw()
-            .map_err(svg_error)?;
-        for (i, points) in transformed.into_iter().enumerate() {
-            let style = color(i).stroke_width(2);
-            if points.len() == 1 {
-                chart
-                    .draw_series(points.iter().map(|p| Circle::new(*p, 3, style.filled())))
-                    .map_err(svg_error)?;
-            } else {
-                chart
-                    .draw_series(LineSeries::new(points, style))
-                    .map_err(svg_error)?;
-            }
+        let mut builder = ChartBuilder::on(&root);
+        builder.margin(10).x_label_area_size(32).y_label_area_size(56);
+        if options.log_y {
+            let (lo, hi) = (y_range.0.max(f64::MIN_POSITIVE), y_range.1.max(f64::MIN_POSITIVE));
+            let chart = builder
+                .build_cartesian_2d(x_range.0..x_range.1, (lo * 0.9..hi * 1.1).log_scale())
+                .map_err(svg_error)?;
+            draw_lines(chart, &kept, options)?
+        } else {
+            let pad = (y_range.1 - y_range.0) * 0.05;
+            let chart = builder
+                .build_cartesian_2d(x_range.0..x_range.1, (y_range.0 - pad)..(y_range.1 + pad))
+                .map_err(svg_error)?;
+            draw_lines(chart, &kept, options)?
         }
-        root.present().map_err(svg_error)?;
+    };
+    Ok(ChartView {
+        svg,
+        width: options.width,
+        plot_x,
+        x_range,
+        x_label: options.x_label.to_string(),
+        series: series
+            .iter()
+            .zip(kept)
+            .enumerate()
+            .map(|(i, (s, points))| HoverSeries {
+                label: s.label.clone(),
+                color: css_color(i),
+                points,
+            })
+            .collect(),
+    })
+}
+
+/// The mesh and the series on a built chart; the plot area's left and right pixels back.
+fn draw_lines<'a, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    series: &[Vec<(f64, f64)>],
+    options: &LineOptions<'_>,
+) -> Result<(i32, i32), String>
+where
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(238, 240, 243))
+        .x_desc(options.x_label)
+        .y_desc(options.y_label)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .x_labels(6)
+        .y_labels(6)
+        .draw()
+        .map_err(svg_error)?;
+    for (i, points) in series.iter().enumerate() {
+        let style = color(i).stroke_width(2);
+        if points.len() == 1 {
+            // One point: a dot with its value beside it, not an empty chart.
+            let p = points[0];
+            chart
+                .draw_series(std::iter::once(Circle::new(p, 4, style.filled())))
+                .map_err(svg_error)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    crate::format::number(p.1),
+                    p,
+                    ("sans-serif", 13).into_font().color(&RGBColor(60, 66, 76)).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Left,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        ),
+                    ),
+                )))
+                .map_err(svg_error)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), style))
+                .map_err(svg_error)?;
+        }
     }
-    Ok(svg)
+    let (x_pixels, _) = chart.plotting_area().get_pixel_range();
+    chart.plotting_area().present().map_err(svg_error)?;
+    Ok((x_pixels.start, x_pixels.end))
 }
 
 /// One dot per run at (x, y); runs missing either value are left out.
@@ -283,8 +345,10 @@ mod tests {
             log_y: true,
             width: 400,
             height: 240,
+            x_zoom: None,
         };
-        let svg = line_chart(&series, &options).unwrap();
+        let chart = line_chart(&series, &options).unwrap();
+        let svg = chart.svg;
         assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
         assert!(scatter_chart(&[(1.0, 2.0, 0), (2.0, 3.0, 1)], "x", "y")
             .unwrap()

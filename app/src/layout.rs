@@ -81,14 +81,29 @@ pub fn Shell(children: Children) -> impl IntoView {
         section_of(path) == href
     };
     focus_search_on_slash();
+    // On a phone the sections fold behind a menu button; any navigation folds them again.
+    let menu_open = RwSignal::new(false);
+    Effect::new(move |_| {
+        location.pathname.track();
+        menu_open.set(false);
+    });
     view! {
         <div class="app">
-            <header class="topbar">
+            <header class="topbar" class:open=move || menu_open.get()>
                 <a class="brand" href=crate::base::url("/")>
                     <span class="brand-mark">"◆"</span>
                     " AI Ops Dashboard"
                 </a>
-                <nav class="nav" aria-label="Main">
+                <button
+                    type="button"
+                    class="menu-toggle"
+                    aria-controls="main-nav"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)
+                >
+                    "☰ Menu"
+                </button>
+                <nav class="nav" id="main-nav" aria-label="Main">
                     {SECTIONS
                         .into_iter()
                         .map(|(href, label)| {

@@ -218,6 +218,13 @@ impl AppState {
         self.tracking.search_runs(search).await
     }
 
+    /// How many runs a search matches, up to `cap` (see [`SearchStore::count_runs`]).
+    pub async fn count_runs(&self, actor: &Actor, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)> {
+        self.check_experiments(actor, &search.experiment_ids, Access::Read)
+            .await?;
+        self.tracking.count_runs(search, cap).await
+    }
+
     // ---- logged models --------------------------------------------------------------
 
     pub async fn create_logged_model(&self, actor: &Actor, model: NewLoggedModel) -> CoreResult<LoggedModel> {

@@ -126,6 +126,10 @@ pub trait MetricStore: Send + Sync {
 pub trait SearchStore: Send + Sync {
     /// Runs matching a search, in the requested order.
     async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage>;
+    /// How many runs match a search (paging and order ignored), counting no further than
+    /// `cap`: the answer is `(count, true)` when more than `cap` match, so a pager's total
+    /// costs the same bounded time in any experiment.
+    async fn count_runs(&self, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)>;
     /// Experiments matching a search, in the requested order.
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage>;
 }

@@ -1,6 +1,7 @@
 //! Widgets shared by several pages.
 
 mod action_form;
+pub mod chart;
 
 pub use action_form::ActionForm;
 

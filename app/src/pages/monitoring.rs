@@ -77,10 +77,11 @@ mod ssr {
             log_y: false,
             width: 560,
             height: 260,
+            x_zoom: None,
         };
         let requests_svg = line_chart(&requests, &options("requests per 10 s")).map_err(chart_failed)?;
         let latency_svg = line_chart(&latency, &options("p95 latency (ms)")).map_err(chart_failed)?;
-        Ok((requests_svg, latency_svg))
+        Ok((requests_svg.svg, latency_svg.svg))
     }
 }
 

@@ -64,6 +64,42 @@ impl SearchStore for SqlTrackingStore {
         })
     }
 
+    async fn count_runs(&self, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)> {
+        let mut b = SqlBuilder::new(1);
+        let experiment_ids = experiment_id_list(&search.experiment_ids)?;
+        if experiment_ids.is_empty() {
+            return Ok((0, false));
+        }
+        let experiments = experiment_ids
+            .iter()
+            .map(|id| b.bind(Bind::Int(*id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let stages = search
+            .view
+            .stages()
+            .iter()
+            .map(|s| b.bind(Bind::Text((*s).into())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut inner = format!(
+            "SELECT 1 FROM runs r WHERE r.experiment_id IN ({experiments}) AND r.lifecycle_stage IN ({stages})"
+        );
+        if let Some(filter) = search.filter.as_ref() {
+            inner.push_str(" AND ");
+            inner.push_str(&compile_filter(&mut b, Subject::Runs, filter));
+        }
+        let cap = cap.max(0);
+        let limit = b.bind(Bind::Int(cap + 1));
+        let sql = format!("SELECT COUNT(*) AS n FROM ({inner} LIMIT {limit}) matched");
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        let n: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
+        Ok((n.min(cap), n > cap))
+    }
+
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
         let mut b = SqlBuilder::new(1);
         let stages = search

@@ -14,6 +14,8 @@ use crate::view_state::{with_query, QueryState};
 
 /// Runs per page of the table.
 pub const PAGE_SIZE: i64 = 100;
+/// Matches counted for the pager; past this the page says "more than".
+pub const COUNT_CAP: i64 = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpan {
@@ -30,6 +32,10 @@ pub struct RunsTable {
     /// Whole-history min/max per run and metric, when asked for.
     pub spans: Vec<MetricSpan>,
     pub has_more: bool,
+    /// Runs matching the filter, counted up to [`COUNT_CAP`].
+    pub total: i64,
+    /// More than [`COUNT_CAP`] match.
+    pub total_capped: bool,
     /// Why the filter or sort was refused: the page stays, with no rows and this beside the box.
     pub filter_error: Option<String>,
 }
@@ -61,19 +67,23 @@ pub async fn experiment_runs(
             order_by,
             max_results: PAGE_SIZE,
             offset: page.max(0) * PAGE_SIZE,
-            after: parse_cursor(&after),
+            after: after.rsplit(',').next().and_then(parse_cursor),
             ..RunSearch::default()
         };
-        Ok::<_, AppError>(state.search_runs(&actor, &search).await?)
+        let page = state.search_runs(&actor, &search).await?;
+        let count = state.count_runs(&actor, &search, COUNT_CAP).await?;
+        Ok::<_, AppError>((page, count))
     };
-    let page = match searched.await {
-        Ok(page) => page,
+    let (page, (total, total_capped)) = match searched.await {
+        Ok(found) => found,
         Err(AppError::Invalid(reason)) => {
             return Ok(RunsTable {
                 experiment,
                 runs: Vec::new(),
                 spans: Vec::new(),
                 has_more: false,
+                total: 0,
+                total_capped: false,
                 filter_error: Some(reason),
             })
         }
@@ -106,11 +116,14 @@ pub async fn experiment_runs(
         runs,
         spans,
         has_more: page.has_more,
+        total,
+        total_capped,
         filter_error: None,
     })
 }
 
-/// `<start_time>:<run_id>` of the last row of the previous page (default order only).
+/// `<start_time>:<run_id>` of the last row of the previous page (default order only). The
+/// URL keeps the whole trail of them, comma-separated, so Previous is the trail less one.
 #[cfg(feature = "ssr")]
 fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
     let (time, id) = cursor.split_once(':')?;
@@ -195,14 +208,58 @@ fn available_columns(runs: &[Run]) -> Vec<Column> {
     metrics.chain(params).chain(tags).collect()
 }
 
-/// The columns the URL asks for, or by default the first few metrics and params.
-fn chosen_columns(cols: &str, available: &[Column]) -> Vec<Column> {
+/// The columns the URL asks for; by default the ones the filter and sort name come first,
+/// then the first few metrics and params.
+fn chosen_columns(cols: &str, named: &[Column], available: &[Column]) -> Vec<Column> {
     if !cols.is_empty() {
         return cols.split(',').filter_map(Column::parse).collect();
     }
     let metrics = available.iter().filter(|c| c.kind == "metrics").take(6);
     let params = available.iter().filter(|c| c.kind == "params").take(6);
-    metrics.chain(params).cloned().collect()
+    let mut chosen: Vec<Column> = named.to_vec();
+    for col in metrics.chain(params) {
+        if !chosen.contains(col) {
+            chosen.push(col.clone());
+        }
+    }
+    chosen
+}
+
+/// The `metrics.`, `params.` and `tags.` keys a filter or sort names, in order, once each
+/// (plain, back-quoted or double-quoted keys).
+pub fn columns_named_in(text: &str) -> Vec<Column> {
+    let mut found: Vec<(usize, Column)> = Vec::new();
+    let bytes = text.as_bytes();
+    for kind in ["metrics", "params", "tags"] {
+        let prefix = format!("{kind}.");
+        let mut from = 0;
+        while let Some(at) = text[from..].find(&prefix).map(|i| i + from) {
+            from = at + prefix.len();
+            let boundary = at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+            if !boundary {
+                continue;
+            }
+            let rest = &text[from..];
+            let key = match rest.chars().next() {
+                Some(q @ ('`' | '"')) => rest[1..].split(q).next().filter(|_| rest[1..].contains(q)),
+                _ => rest
+                    .split(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':')))
+                    .next(),
+            };
+            if let Some(key) = key.filter(|k| !k.is_empty()) {
+                let col = Column {
+                    kind,
+                    key: key.to_string(),
+                };
+                if !found.iter().any(|(_, c)| *c == col) {
+                    found.push((at, col));
+                }
+            }
+        }
+    }
+    // The order they were written in, whatever their kind.
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, c)| c).collect()
 }
 
 #[component]
@@ -284,7 +341,8 @@ fn SearchBox(state: QueryState) -> impl IntoView {
 #[component]
 fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
     let available = available_columns(&table.runs);
-    let columns = chosen_columns(&state.get("cols"), &available);
+    let named = columns_named_in(&format!("{} {}", state.get("q"), state.get("sort")));
+    let columns = chosen_columns(&state.get("cols"), &named, &available);
     let selected: Vec<String> = state.list("sel");
     let sort = state.get("sort");
     let show_spans = state.get("spans") == "1";
@@ -410,20 +468,48 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         .collect_view();
 
     let spans_href = with_query(&state, &[("spans", if show_spans { "" } else { "1" })]);
-    // The default order pages by keyset (fast at any depth); other orders by page number.
+    // The default order pages by keyset (fast at any depth), the URL keeping the trail of
+    // cursors; other orders page by number.
     let keyset = sort.is_empty();
+    let trail = state.list("after");
     let cursor = table
         .runs
         .last()
         .map(|r| format!("{}:{}", r.info.start_time, r.info.run_id));
-    let first_href = (page > 0 || !state.get("after").is_empty())
-        .then(|| with_query(&state, &[("page", ""), ("after", "")]));
-    let prev_href =
-        (!keyset && page > 0).then(|| with_query(&state, &[("page", (page - 1).to_string().as_str())]));
+    let page_index = if keyset { trail.len() as i64 } else { page };
+    let first_href = (page_index > 0).then(|| with_query(&state, &[("page", ""), ("after", "")]));
+    let prev_href = (page_index > 0).then(|| {
+        if keyset {
+            let back = trail[..trail.len() - 1].join(",");
+            with_query(&state, &[("after", back.as_str())])
+        } else {
+            with_query(&state, &[("page", (page - 1).to_string().as_str())])
+        }
+    });
     let next_href = match (table.has_more, keyset, cursor) {
-        (true, true, Some(cursor)) => Some(with_query(&state, &[("after", cursor.as_str())])),
+        (true, true, Some(cursor)) => {
+            let mut next = trail.clone();
+            next.push(cursor);
+            Some(with_query(&state, &[("after", next.join(",").as_str())]))
+        }
         (true, false, _) => Some(with_query(&state, &[("page", (page + 1).to_string().as_str())])),
         _ => None,
+    };
+    let pages = (table.total.max(1) + PAGE_SIZE - 1) / PAGE_SIZE;
+    let position = if table.total_capped {
+        format!(
+            "Page {} · more than {} matching runs",
+            page_index + 1,
+            crate::format::thousands(table.total)
+        )
+    } else {
+        format!(
+            "Page {} of {} · {} matching run{}",
+            page_index + 1,
+            pages,
+            crate::format::thousands(table.total),
+            if table.total == 1 { "" } else { "s" }
+        )
     };
     let run_count = table.runs.len();
 
@@ -470,9 +556,9 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         }}
         <nav class="pager" aria-label="Pages">
             {first_href.map(|h| view! { <a href=h class="button">"⇤ First"</a> })}
-            {prev_href.map(|h| view! { <a href=h class="button">"← Previous"</a> })}
-            <span class="hint">{format!("{run_count} runs on this page")}</span>
-            {next_href.map(|h| view! { <a href=h class="button" id="next-page">"Next →"</a> })}
+            {prev_href.map(|h| view! { <a href=h class="button" id="prev-page" rel="prev">"← Previous"</a> })}
+            <span class="hint" id="page-position">{position}</span>
+            {next_href.map(|h| view! { <a href=h class="button" id="next-page" rel="next">"Next →"</a> })}
         </nav>
     }
 }
@@ -501,5 +587,21 @@ fn SelectToggle(href: String, checked: bool, label: String) -> impl IntoView {
             prop:checked=checked
             on:change=move |_| navigate(&target, NavigateOptions { scroll: false, replace: true, ..Default::default() })
         />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_and_sort_name_their_columns() {
+        let named =
+            columns_named_in("metrics.acc > 0.9 AND params.`learning rate` = '1' metrics.`loss` DESC");
+        let specs: Vec<String> = named.iter().map(Column::spec).collect();
+        assert_eq!(specs, vec!["metrics.acc", "params.learning rate", "metrics.loss"]);
+        assert!(columns_named_in("attributes.status = 'FINISHED'").is_empty());
+        assert!(columns_named_in("xmetrics.a > 1").is_empty());
+        assert_eq!(columns_named_in("tags.team = 'a' AND tags.team != 'b'").len(), 1);
     }
 }

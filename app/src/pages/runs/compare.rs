@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
+use crate::components::chart::{ChartView, InteractiveChart};
 use crate::error::AppError;
 use crate::pages::runs::view::ErrorList;
 use crate::view_state::{with_query, QueryState};
@@ -37,7 +38,7 @@ pub struct Comparison {
     /// Ids in the link that name no run (left out, and named on the page).
     pub missing: Vec<String>,
     pub rows: Vec<CompareRow>,
-    pub charts: Vec<(String, String)>,
+    pub charts: Vec<(String, ChartView)>,
     /// Columns with numbers in them, for the scatter plot's axes.
     pub numeric_columns: Vec<String>,
     pub scatter: Option<(String, String, String)>,
@@ -45,11 +46,18 @@ pub struct Comparison {
 }
 
 #[server(prefix = "/_app", endpoint = "compare_runs")]
-pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<Comparison, AppError> {
+pub async fn compare_runs(
+    run_ids: Vec<String>,
+    x: String,
+    y: String,
+    xmin: String,
+    xmax: String,
+) -> Result<Comparison, AppError> {
     use std::collections::BTreeSet;
 
     use crate::charts::{
-        chart_failed, css_color, line_chart, parallel_coordinates, scatter_chart, LineOptions, Series,
+        chart_failed, css_color, line_chart, parallel_coordinates, scatter_chart, zoom_range, LineOptions,
+        Series,
     };
     use crate::format::number;
     use crate::pages::runs::series::{xy, MAX_POINTS};
@@ -143,20 +151,24 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
     }
 
     let mut charts = Vec::new();
+    let x_zoom = zoom_range(&xmin, &xmax);
+    let step_range = x_zoom.map(|(lo, hi)| (lo.floor() as i64, hi.ceil() as i64));
+    let drawn_ids: Vec<String> = runs.iter().map(|r| r.info.run_id.clone()).collect();
     for key in &metric_keys {
         let histories = state
-            .get_metric_history_sampled(&actor, &run_ids, key, None, MAX_POINTS)
+            .get_metric_history_sampled(&actor, &drawn_ids, key, step_range, MAX_POINTS)
             .await?;
-        let series: Vec<Series> = run_ids
+        let series: Vec<Series> = runs
             .iter()
-            .map(|id| {
+            .map(|run| {
+                let id = &run.info.run_id;
                 let points: Vec<_> = histories
                     .iter()
                     .filter(|(r, _)| r == id)
                     .map(|(_, m)| m.clone())
                     .collect();
                 Series {
-                    label: id.clone(),
+                    label: run.info.run_name.clone(),
                     points: xy(&points, false),
                 }
             })
@@ -167,9 +179,10 @@ pub async fn compare_runs(run_ids: Vec<String>, x: String, y: String) -> Result<
             log_y: false,
             width: 560,
             height: 300,
+            x_zoom,
         };
-        let svg = line_chart(&series, &options).map_err(chart_failed)?;
-        charts.push((key.clone(), svg));
+        let chart = line_chart(&series, &options).map_err(chart_failed)?;
+        charts.push((key.clone(), chart));
     }
 
     let numeric_columns: Vec<String> = numeric.iter().map(|(name, _)| name.clone()).collect();
@@ -233,9 +246,15 @@ pub fn ComparePage() -> impl IntoView {
         if s.list("runs").is_empty() {
             return Ok(None);
         }
-        compare_runs(s.list("runs"), s.get("x"), s.get("y"))
-            .await
-            .map(Some)
+        compare_runs(
+            s.list("runs"),
+            s.get("x"),
+            s.get("y"),
+            s.get("xmin"),
+            s.get("xmax"),
+        )
+        .await
+        .map(Some)
     });
     view! {
         <Title text="Compare runs"/>
@@ -335,12 +354,13 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
                 {comparison
                     .charts
                     .into_iter()
-                    .map(|(key, svg)| {
+                    .map(|(key, chart)| {
                         let caption = key.clone();
+                        let metric = key.clone();
                         view! {
-                        <figure class="chart" data-metric=key>
+                        <figure class="chart" data-metric=metric>
                             <figcaption>{caption}</figcaption>
-                            <div class="svg" inner_html=svg></div>
+                            <InteractiveChart chart metric=key/>
                         </figure>
                         }
                     })

@@ -4,6 +4,7 @@
 use aiops_core::tracking::Run;
 use leptos::prelude::*;
 
+use crate::components::chart::{ChartView, InteractiveChart};
 use crate::components::ActionForm;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -22,7 +23,7 @@ pub struct RunOverview {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricChart {
     pub key: String,
-    pub svg: String,
+    pub chart: ChartView,
 }
 
 /// One page of a run's charts: a run may hold thousands of metrics, and a page must stay
@@ -54,11 +55,25 @@ pub struct ArtifactItem {
 /// What the preview pane shows for a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Preview {
-    Text { text: String, truncated: bool },
-    Json { text: String },
-    Csv { rows: Vec<Vec<String>>, truncated: bool },
-    Image { data_url: String },
-    TooLarge { size: u64 },
+    Text {
+        text: String,
+        truncated: bool,
+    },
+    Json {
+        text: String,
+    },
+    Csv {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        truncated: bool,
+    },
+    /// Loaded by the browser from the artifact route, never inlined into the page.
+    Image {
+        url: String,
+    },
+    TooLarge {
+        size: u64,
+    },
     Binary,
 }
 
@@ -97,8 +112,10 @@ pub async fn run_charts(
     smoothing: f64,
     log_y: bool,
     page: usize,
+    xmin: String,
+    xmax: String,
 ) -> Result<ChartPage, AppError> {
-    use crate::charts::{chart_failed, line_chart, smooth, LineOptions, Series};
+    use crate::charts::{chart_failed, line_chart, smooth, zoom_range, LineOptions, Series};
     use crate::pages::runs::series::{xy, MAX_POINTS};
 
     let (state, actor) = crate::state::caller()?;
@@ -110,6 +127,11 @@ pub async fn run_charts(
     };
     let total = run.metrics.len();
     let first = page.saturating_sub(1).saturating_mul(CHARTS_PER_PAGE).min(total);
+    let x_zoom = zoom_range(&xmin, &xmax);
+    // Zoomed in on steps: the sample is taken within the range, so detail appears.
+    let step_range = x_zoom
+        .filter(|_| !by_time)
+        .map(|(lo, hi)| (lo.floor() as i64, hi.ceil() as i64));
     let mut charts = Vec::new();
     for metric in run.metrics.iter().skip(first).take(CHARTS_PER_PAGE) {
         let history = state
@@ -117,7 +139,7 @@ pub async fn run_charts(
                 &actor,
                 std::slice::from_ref(&run_id),
                 &metric.key,
-                None,
+                step_range,
                 MAX_POINTS,
             )
             .await?;
@@ -132,11 +154,12 @@ pub async fn run_charts(
             log_y,
             width: 560,
             height: 300,
+            x_zoom,
         };
-        let svg = line_chart(&series, &options).map_err(chart_failed)?;
+        let chart = line_chart(&series, &options).map_err(chart_failed)?;
         charts.push(MetricChart {
             key: metric.key.clone(),
-            svg,
+            chart,
         });
     }
     Ok(ChartPage { charts, first, total })
@@ -159,16 +182,15 @@ pub async fn run_artifacts(run_id: String, path: String) -> Result<Vec<ArtifactI
         .collect())
 }
 
-/// Largest text shown inline, and largest image embedded.
+/// Largest text shown inline, and largest image previewed (scaled by the browser).
 #[cfg(feature = "ssr")]
 const TEXT_PREVIEW_BYTES: usize = 256 * 1024;
 #[cfg(feature = "ssr")]
-const IMAGE_PREVIEW_BYTES: usize = 2 * 1024 * 1024;
+const IMAGE_PREVIEW_BYTES: u64 = 32 * 1024 * 1024;
 
 #[server(prefix = "/_app", endpoint = "artifact_preview")]
 pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, AppError> {
     use aiops_core::artifacts::ArtifactPath;
-    use base64::Engine;
 
     let (state, actor) = crate::state::caller()?;
     let file = ArtifactPath::parse_file(&path).map_err(|e| AppError::Invalid(e.to_string()))?;
@@ -186,21 +208,23 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
-    let image_type = match extension.as_str() {
-        "png" => Some("image/png"),
-        "jpg" | "jpeg" => Some("image/jpeg"),
-        "gif" => Some("image/gif"),
-        "webp" => Some("image/webp"),
-        _ => None,
-    };
-    let cap = if image_type.is_some() {
-        IMAGE_PREVIEW_BYTES
-    } else {
-        TEXT_PREVIEW_BYTES
-    };
-    if image_type.is_some() && size > cap as u64 {
-        return Ok(Preview::TooLarge { size });
+    let is_image = matches!(
+        extension.as_str(),
+        "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg"
+    );
+    if is_image {
+        if size > IMAGE_PREVIEW_BYTES {
+            return Ok(Preview::TooLarge { size });
+        }
+        return Ok(Preview::Image {
+            url: crate::base::url(&format!(
+                "/get-artifact?run_uuid={}&path={}",
+                crate::view_state::encode(&run_id),
+                crate::view_state::encode(file.as_str())
+            )),
+        });
     }
+    let cap = TEXT_PREVIEW_BYTES;
     // Read at most `cap` bytes; the rest of a large file is never fetched.
     let (_, stream) = state.get_run_artifact(&actor, &run_id, &file).await?;
     let mut bytes = aiops_core::artifacts::read_head(stream, cap)
@@ -208,12 +232,6 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
         .map_err(|e| AppError::from(aiops_core::CoreError::from(e)))?;
     let truncated = bytes.len() as u64 > cap as u64 || size > cap as u64;
     bytes.truncate(cap);
-    if let Some(mime) = image_type {
-        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        return Ok(Preview::Image {
-            data_url: format!("data:{mime};base64,{data}"),
-        });
-    }
     let Ok(text) = String::from_utf8(bytes.clone()).or_else(|e| {
         // A cut in the middle of a character is not binary.
         let valid = e.utf8_error().valid_up_to();
@@ -241,7 +259,13 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
                 .collect();
             let more = rows.len() > 200 || truncated;
             rows.truncate(200);
+            let header = if rows.is_empty() {
+                Vec::new()
+            } else {
+                rows.remove(0)
+            };
             Ok(Preview::Csv {
+                header,
                 rows,
                 truncated: more,
             })
@@ -441,7 +465,15 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
         |(id, s)| {
             let smoothing = s.get("smooth").parse().unwrap_or(0.0);
             let page = s.get("charts").parse().unwrap_or(1);
-            run_charts(id, s.get("x") == "time", smoothing, s.get("log") == "1", page)
+            run_charts(
+                id,
+                s.get("x") == "time",
+                smoothing,
+                s.get("log") == "1",
+                page,
+                s.get("xmin"),
+                s.get("xmax"),
+            )
         },
     );
     let link = move |changes: &[(&str, &str)]| with_query(&state.get(), changes);
@@ -498,10 +530,11 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
                                         .into_iter()
                                         .map(|c| {
                                             let caption = c.key.clone();
+                                            let metric = c.key.clone();
                                             view! {
-                                                <figure class="chart" data-metric=c.key>
+                                                <figure class="chart" data-metric=metric>
                                                     <figcaption>{caption}</figcaption>
-                                                    <div class="svg" inner_html=c.svg></div>
+                                                    <InteractiveChart chart=c.chart metric=c.key/>
                                                 </figure>
                                             }
                                         })
@@ -655,9 +688,11 @@ fn PreviewPane(preview: Option<Preview>) -> impl IntoView {
         }
         .into_any(),
         Some(Preview::Json { text }) => view! { <pre class="text-preview json">{text}</pre> }.into_any(),
-        Some(Preview::Csv { rows, truncated }) => view! {
+        Some(Preview::Csv { header, rows, truncated }) => view! {
             <div class="table-scroll">
-                <table class="table csv-preview"><tbody>
+                <table class="table csv-preview">
+                <thead><tr>{header.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view()}</tr></thead>
+                <tbody>
                     {rows
                         .into_iter()
                         .map(|row| view! { <tr>{row.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr> })
@@ -667,7 +702,13 @@ fn PreviewPane(preview: Option<Preview>) -> impl IntoView {
             {truncated.then(|| view! { <p class="hint">"First rows only; download for the whole file."</p> })}
         }
         .into_any(),
-        Some(Preview::Image { data_url }) => view! { <img class="image-preview" src=data_url alt="artifact preview"/> }.into_any(),
+        Some(Preview::Image { url }) => {
+            let href = url.clone();
+            view! {
+            <a href=href target="_blank" rel="noopener"><img class="image-preview" src=url alt="artifact preview" loading="lazy"/></a>
+            }
+            .into_any()
+        }
         Some(Preview::TooLarge { size }) => view! {
             <p class="hint">{format!("This file is {} — too large to preview. Use Download.", human_size(size))}</p>
         }
