@@ -8,6 +8,7 @@
 mod artifacts;
 mod demo;
 mod deployments;
+pub mod export;
 mod inference;
 mod registry;
 mod tracking;
@@ -289,6 +290,12 @@ impl AppState {
     }
 
     /// Admin-only operations: stages, aliases, deployments, user management.
+    /// Whether the actor may do `access` on the experiment (for pages to offer only what
+    /// the caller may do; every operation still checks on its own).
+    pub async fn may(&self, actor: &Actor, experiment_id: &str, access: Access) -> bool {
+        self.check_experiment(actor, experiment_id, access).await.is_ok()
+    }
+
     pub fn require_admin(&self, actor: &Actor, what: &str) -> CoreResult<()> {
         if actor.is_anonymous() {
             return Err(CoreError::Unauthenticated("Sign in first.".into()));

@@ -356,6 +356,12 @@ pub fn routes() -> Routes {
             )
             .add(
                 "GET",
+                &format!("{prefix}/2.0/aiops/runs/export-csv"),
+                Class::Read,
+                tracking::export_runs_csv,
+            )
+            .add(
+                "GET",
                 &format!("{prefix}/2.0/aiops/registry/webhook-deliveries"),
                 Class::Read,
                 webhooks::list_deliveries,

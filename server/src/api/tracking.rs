@@ -395,6 +395,57 @@ pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, f
     Ok(Json(Value::Object(body)))
 }
 
+/// `GET /api/2.0/aiops/runs/export-csv?experiment_id=&filter=&order_by=&columns=`: the
+/// runs table a user is looking at, as a CSV download (`columns` as the page names them,
+/// comma-separated; none means every metric and param).
+pub async fn export_runs_csv(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<axum::response::Response> {
+    use aiops_core::service::export::ExportColumn;
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+
+    let experiment_id = fields.required_str("experiment_id")?;
+    let order_by = match fields.str("order_by")? {
+        Some(o) if !o.trim().is_empty() => vec![parse_order_by(&o)?],
+        _ => Vec::new(),
+    };
+    let search = RunSearch {
+        experiment_ids: vec![experiment_id.clone()],
+        filter: parse_filter(&fields.str("filter")?.unwrap_or_default())?,
+        view: view_type(&fields, "run_view_type")?,
+        order_by,
+        ..RunSearch::default()
+    };
+    let mut columns = Vec::new();
+    for spec in fields
+        .str("columns")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+    {
+        columns.push(ExportColumn::parse(spec).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid column '{spec}': use metrics.<key>, params.<key> or tags.<key>"
+            ))
+        })?);
+    }
+    let csv = state.export_runs_csv(&actor, &search, &columns).await?;
+    let mut response = csv.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let digits: String = experiment_id.chars().filter(char::is_ascii_digit).collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"runs-{digits}.csv\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
 // ---- metrics --------------------------------------------------------------------------
 
 pub async fn get_metric_history(

@@ -16,6 +16,24 @@ pub async fn list_experiments() -> Result<Vec<ExperimentSummary>, AppError> {
     Ok(state.list_experiment_summaries(&actor).await?)
 }
 
+/// Deleted experiments the caller may read (shown on request, to be restored).
+#[server(prefix = "/_app", endpoint = "list_deleted_experiments")]
+pub async fn list_deleted_experiments() -> Result<Vec<(String, String)>, AppError> {
+    let (state, actor) = crate::state::caller()?;
+    let search = aiops_core::store::ExperimentSearch {
+        view: aiops_core::tracking::ViewType::DeletedOnly,
+        max_results: 1000,
+        ..Default::default()
+    };
+    Ok(state
+        .search_experiments(&actor, &search)
+        .await?
+        .items
+        .into_iter()
+        .map(|e| (e.experiment_id, e.name))
+        .collect())
+}
+
 /// Creates an experiment with the default artifact location; returns its id.
 #[server(prefix = "/_app", endpoint = "create_experiment")]
 pub async fn create_experiment(name: String) -> Result<String, AppError> {
@@ -47,11 +65,27 @@ pub fn ExperimentsPage() -> impl IntoView {
         }
     });
 
+    let query = leptos_router::hooks::use_query_map();
+    let show_deleted = move || query.read().get("deleted").is_some_and(|v| v == "1");
+    let deleted = Resource::new(show_deleted, |show| async move {
+        if show {
+            list_deleted_experiments().await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
     view! {
         <Title text="Experiments"/>
         <section class="page">
             <header class="page-header">
                 <h1>"Experiments"</h1>
+                <a
+                    class="button"
+                    id="toggle-deleted"
+                    href=move || if show_deleted() { "?".to_string() } else { "?deleted=1".to_string() }
+                >
+                    {move || if show_deleted() { "Hide deleted" } else { "Show deleted" }}
+                </a>
             </header>
             <div class="card">
                 <ActionForm action=create>
@@ -93,6 +127,11 @@ pub fn ExperimentsPage() -> impl IntoView {
                             .map(|list| view! { <ExperimentTable experiments=list highlight=created_id()/> })
                     })}
                 </ErrorBoundary>
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    deleted.await.ok().flatten().map(|list| view! { <DeletedExperiments experiments=list/> })
+                })}
             </Transition>
         </section>
     }
@@ -136,4 +175,31 @@ fn ExperimentTable(experiments: Vec<ExperimentSummary>, highlight: Option<String
         </table>
     }
     .into_any()
+}
+
+/// Deleted experiments, marked as such; each page has Restore for those allowed.
+#[component]
+fn DeletedExperiments(experiments: Vec<(String, String)>) -> impl IntoView {
+    view! {
+        <div class="card" id="deleted-experiments">
+            <h2>"Deleted experiments"</h2>
+            {if experiments.is_empty() {
+                view! { <p class="empty">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="child-list">
+                        {experiments
+                            .into_iter()
+                            .map(|(id, name)| view! {
+                                <li data-experiment-id=id.clone()>
+                                    <a href=crate::base::url(&format!("/experiments/{id}"))>{name}</a>" "
+                                    <span class="status status-deleted">"deleted"</span>
+                                </li>
+                            })
+                            .collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </div>
+    }
 }

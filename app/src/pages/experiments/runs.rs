@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::format::{number, timestamp_utc};
+use crate::pages::manage::{Actions, Allowed, Description, ManagePanel, Target, NOTE_TAG};
 use crate::view_state::{with_query, QueryState};
 
 /// Runs per page of the table.
@@ -38,6 +39,10 @@ pub struct RunsTable {
     pub total_capped: bool,
     /// Why the filter or sort was refused: the page stays, with no rows and this beside the box.
     pub filter_error: Option<String>,
+    /// What the caller may change on the experiment.
+    pub allowed: Allowed,
+    /// The experiment's description (`mlflow.note.content`) as sanitised HTML.
+    pub description_html: Option<String>,
 }
 
 #[server(prefix = "/_app", endpoint = "experiment_runs")]
@@ -48,12 +53,19 @@ pub async fn experiment_runs(
     page: i64,
     after: String,
     with_spans: bool,
+    show_deleted: bool,
 ) -> Result<RunsTable, AppError> {
     use aiops_core::search::{parse_filter, parse_order_by};
     use aiops_core::store::RunSearch;
 
     let (state, actor) = crate::state::caller()?;
     let experiment = state.get_experiment(&actor, &experiment_id).await?;
+    let allowed = crate::pages::manage::ssr::allowed(&state, &actor, &experiment_id).await;
+    let description_html = experiment
+        .tags
+        .iter()
+        .find(|t| t.key == NOTE_TAG && !t.value.trim().is_empty())
+        .map(|t| crate::pages::manage::ssr::markdown(&t.value));
     let searched = async {
         let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
         let order_by = if sort.trim().is_empty() {
@@ -68,6 +80,12 @@ pub async fn experiment_runs(
             max_results: PAGE_SIZE,
             offset: page.max(0) * PAGE_SIZE,
             after: after.rsplit(',').next().and_then(parse_cursor),
+            // Deleted runs only on request, marked as deleted in the table.
+            view: if show_deleted {
+                aiops_core::tracking::ViewType::All
+            } else {
+                aiops_core::tracking::ViewType::ActiveOnly
+            },
             ..RunSearch::default()
         };
         let page = state.search_runs(&actor, &search).await?;
@@ -85,6 +103,8 @@ pub async fn experiment_runs(
                 total: 0,
                 total_capped: false,
                 filter_error: Some(reason),
+                allowed,
+                description_html,
             })
         }
         Err(e) => return Err(e),
@@ -119,6 +139,8 @@ pub async fn experiment_runs(
         total,
         total_capped,
         filter_error: None,
+        allowed,
+        description_html,
     })
 }
 
@@ -262,17 +284,77 @@ pub fn columns_named_in(text: &str) -> Vec<Column> {
     found.into_iter().map(|(_, c)| c).collect()
 }
 
+/// The tag MLflow sets on a child run.
+pub const PARENT_TAG: &str = "mlflow.parentRunId";
+
+/// One row of the nested table: which run, how deep, and how many children it has here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeRow {
+    pub index: usize,
+    pub depth: usize,
+    pub children: usize,
+}
+
+fn parent_of(run: &Run) -> Option<&str> {
+    run.tags
+        .iter()
+        .find(|t| t.key == PARENT_TAG)
+        .map(|t| t.value.as_str())
+}
+
+/// The page's runs as a tree, as MLflow's table shows them: a child whose parent is on the
+/// page sits under it (shown when the parent is in `open`); the rest keep the page's order.
+pub fn tree_rows(runs: &[Run], open: &[String]) -> Vec<TreeRow> {
+    let on_page = |id: &str| runs.iter().any(|r| r.info.run_id == id);
+    let children_of = |id: &str| -> Vec<usize> {
+        (0..runs.len())
+            .filter(|&i| parent_of(&runs[i]) == Some(id))
+            .collect()
+    };
+    fn walk(
+        runs: &[Run],
+        index: usize,
+        depth: usize,
+        open: &[String],
+        children_of: &dyn Fn(&str) -> Vec<usize>,
+        out: &mut Vec<TreeRow>,
+    ) {
+        let id = runs[index].info.run_id.as_str();
+        let children = children_of(id);
+        out.push(TreeRow {
+            index,
+            depth,
+            children: children.len(),
+        });
+        // Depth is bounded so a cycle of parent tags cannot recurse forever.
+        if depth < 8 && open.iter().any(|o| o == id) {
+            for child in children {
+                walk(runs, child, depth + 1, open, children_of, out);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let nested = parent_of(run).is_some_and(|p| p != run.info.run_id && on_page(p));
+        if !nested {
+            walk(runs, i, 0, open, &children_of, &mut out);
+        }
+    }
+    out
+}
+
 #[component]
 pub fn ExperimentRunsPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let state = move || QueryState::from(query.get());
     let experiment_id = move || params.read().get("id").unwrap_or_default();
+    let actions = Actions::new();
 
     // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
     let table = Resource::new_blocking(
-        move || (experiment_id(), state()),
-        |(id, s)| {
+        move || (experiment_id(), state(), actions.version()),
+        |(id, s, _)| {
             experiment_runs(
                 id,
                 s.get("q"),
@@ -280,6 +362,7 @@ pub fn ExperimentRunsPage() -> impl IntoView {
                 s.get("page").parse().unwrap_or(0),
                 s.get("after"),
                 s.get("spans") == "1",
+                s.get("deleted") == "1",
             )
         },
     );
@@ -290,7 +373,7 @@ pub fn ExperimentRunsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
                     match table.await {
-                        Ok(t) => view! { <RunsView table=t state=state()/> }.into_any(),
+                        Ok(t) => view! { <RunsView table=t state=state() actions/> }.into_any(),
                         Err(e) => view! { <RunsError error=e state=state() experiment_id=experiment_id()/> }.into_any(),
                     }
                 })}
@@ -328,7 +411,7 @@ fn SearchBox(state: QueryState) -> impl IntoView {
                 autocomplete="off"
             />
             // Keep the rest of the view when the filter changes.
-            {["sort", "cols", "sel", "spans"]
+            {["sort", "cols", "sel", "spans", "deleted", "open"]
                 .into_iter()
                 .filter(|k| !state.get(k).is_empty())
                 .map(|k| view! { <input type="hidden" name=k value=state.get(k)/> })
@@ -339,7 +422,7 @@ fn SearchBox(state: QueryState) -> impl IntoView {
 }
 
 #[component]
-fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
+fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoView {
     let available = available_columns(&table.runs);
     let named = columns_named_in(&format!("{} {}", state.get("q"), state.get("sort")));
     let columns = chosen_columns(&state.get("cols"), &named, &available);
@@ -348,6 +431,18 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
     let show_spans = state.get("spans") == "1";
     let page: i64 = state.get("page").parse().unwrap_or(0);
     let experiment = table.experiment.clone();
+    let experiment_deleted = experiment.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
+    let note = experiment
+        .tags
+        .iter()
+        .find(|t| t.key == NOTE_TAG)
+        .map(|t| t.value.clone())
+        .unwrap_or_default();
+    let experiment_tags: Vec<(String, String)> = experiment
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
     let compare_href = crate::base::url(&format!("/compare?runs={}", selected.join(",")));
 
     let header_cells = columns
@@ -403,10 +498,11 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             })
             .collect_view()
     };
-    let rows = table
-        .runs
-        .iter()
-        .map(|run| {
+    let open = state.list("open");
+    let rows = tree_rows(&table.runs, &open)
+        .into_iter()
+        .map(|TreeRow { index, depth, children }| {
+            let run = &table.runs[index];
             let id = run.info.run_id.clone();
             let is_selected = selected.contains(&id);
             let mut next_selection = selected.clone();
@@ -415,6 +511,20 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             } else {
                 next_selection.push(id.clone());
             }
+            let is_open = open.contains(&id);
+            let expander = (children > 0).then(|| {
+                let mut next_open = open.clone();
+                if is_open {
+                    next_open.retain(|o| o != &id);
+                } else {
+                    next_open.push(id.clone());
+                }
+                let href = with_query(&state, &[("open", next_open.join(",").as_str())]);
+                let label = format!("{} {children}", if is_open { "▾" } else { "▸" });
+                let title = format!("{} {children} child run{}", if is_open { "Hide" } else { "Show" }, if children == 1 { "" } else { "s" });
+                view! { <a href=href class="expander" aria-expanded=is_open.to_string() title=title>{label}</a> }
+            });
+            let deleted = run.info.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
             let toggle_href = with_query(&state, &[("sel", next_selection.join(",").as_str())]);
             let cells = columns
                 .iter()
@@ -433,11 +543,16 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                 })
                 .collect_view();
             view! {
-                <tr class:selected=is_selected data-run-id=id.clone()>
+                <tr class:selected=is_selected class:child={depth > 0} class:deleted=deleted data-run-id=id.clone() data-depth=depth.to_string()>
                     <td class="select">
                         <SelectToggle href=toggle_href checked=is_selected label=run.info.run_name.clone()/>
                     </td>
-                    <td class="name"><a href=crate::base::url(&format!("/runs/{id}")) title=run.info.run_name.clone()>{run.info.run_name.clone()}</a></td>
+                    <td class="name" style=format!("padding-left: {}px", 12 + depth * 18)>
+                        {(depth > 0).then(|| view! { <span class="branch" aria-hidden="true">"↳ "</span> })}
+                        <a href=crate::base::url(&format!("/runs/{id}")) title=run.info.run_name.clone()>{run.info.run_name.clone()}</a>
+                        {expander}
+                        {deleted.then(|| view! { <span class="status status-deleted">"deleted"</span> })}
+                    </td>
                     <td><span class=format!("status status-{}", run.info.status.as_str().to_lowercase())>{run.info.status.as_str()}</span></td>
                     <td class="time">{timestamp_utc(run.info.start_time)}</td>
                     {show_datasets.then(|| view! { <td class="datasets">{dataset_chips(run)}</td> })}
@@ -468,6 +583,15 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         .collect_view();
 
     let spans_href = with_query(&state, &[("spans", if show_spans { "" } else { "1" })]);
+    let show_deleted = state.get("deleted") == "1";
+    let deleted_href = with_query(
+        &state,
+        &[
+            ("deleted", if show_deleted { "" } else { "1" }),
+            ("page", ""),
+            ("after", ""),
+        ],
+    );
     // The default order pages by keyset (fast at any depth), the URL keeping the trail of
     // cursors; other orders page by number.
     let keyset = sort.is_empty();
@@ -512,6 +636,17 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
         )
     };
     let run_count = table.runs.len();
+    // The same search, every matching run, as a file: the columns shown, in their order.
+    let csv_href = {
+        let cols: Vec<String> = columns.iter().map(Column::spec).collect();
+        crate::base::url(&format!(
+            "/ajax-api/2.0/aiops/runs/export-csv?experiment_id={}&filter={}&order_by={}&columns={}",
+            crate::view_state::encode(&experiment.experiment_id),
+            crate::view_state::encode(&state.get("q")),
+            crate::view_state::encode(&sort),
+            crate::view_state::encode(&cols.join(",")),
+        ))
+    };
 
     view! {
         <Title text=experiment.name.clone()/>
@@ -519,8 +654,11 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
             <div>
                 <a href=crate::base::url("/experiments") class="crumb">"Experiments"</a>
                 <h1>{experiment.name.clone()}</h1>
+                {experiment_deleted.then(|| view! { <span class="status status-deleted" id="deleted-badge">"deleted"</span> })}
             </div>
             <div class="actions">
+                <a href=csv_href class="button" id="download-csv" download="">"Download CSV"</a>
+                <a href=deleted_href class="button" id="toggle-deleted">{if show_deleted { "Hide deleted" } else { "Show deleted" }}</a>
                 <a href=spans_href class="button">{if show_spans { "Hide min/max" } else { "Show min/max" }}</a>
                 {if selected.len() >= 2 {
                     view! { <a href=compare_href class="button primary" id="compare-link">{format!("Compare {} runs", selected.len())}</a> }.into_any()
@@ -529,6 +667,23 @@ fn RunsView(table: RunsTable, state: QueryState) -> impl IntoView {
                 }}
             </div>
         </header>
+        <ManagePanel
+            target=Target::Experiment(experiment.experiment_id.clone())
+            name=experiment.name.clone()
+            deleted=experiment_deleted
+            tags=experiment_tags
+            allowed=table.allowed
+            actions
+        />
+        {(table.description_html.is_some() || table.allowed.edit).then(|| view! {
+            <Description
+                target=Target::Experiment(experiment.experiment_id.clone())
+                html=table.description_html.clone()
+                source=note.clone()
+                allowed=table.allowed
+                actions
+            />
+        })}
         <SearchBox state=state.clone()/>
         {table.filter_error.clone().map(|reason| view! { <p class="form-error search-error" role="alert">{reason}</p> })}
         <details class="card columns">
@@ -593,6 +748,49 @@ fn SelectToggle(href: String, checked: bool, label: String) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(id: &str, parent: Option<&str>) -> Run {
+        let mut run: Run = serde_json::from_value(serde_json::json!({
+            "info": {"run_id": id, "experiment_id": "1", "run_name": id, "user_id": "", "status": "FINISHED",
+                     "start_time": 0, "end_time": null, "artifact_uri": "", "lifecycle_stage": "active"},
+            "params": [], "tags": [], "metrics": []
+        }))
+        .unwrap();
+        if let Some(p) = parent {
+            run.tags.push(aiops_core::tracking::RunTag {
+                key: PARENT_TAG.into(),
+                value: p.into(),
+            });
+        }
+        run
+    }
+
+    #[test]
+    fn children_nest_under_their_parent_when_open() {
+        let runs = vec![
+            run("c1", Some("p")),
+            run("p", None),
+            run("c2", Some("p")),
+            run("g", Some("c2")),
+            run("o", Some("elsewhere")),
+        ];
+        let shape = |open: &[&str]| -> Vec<(usize, usize, usize)> {
+            let open: Vec<String> = open.iter().map(|s| s.to_string()).collect();
+            tree_rows(&runs, &open)
+                .into_iter()
+                .map(|r| (r.index, r.depth, r.children))
+                .collect()
+        };
+        // Closed: the parent (2 children) and the orphan whose parent is not on the page.
+        assert_eq!(shape(&[]), vec![(1, 0, 2), (4, 0, 0)]);
+        assert_eq!(shape(&["p"]), vec![(1, 0, 2), (0, 1, 0), (2, 1, 1), (4, 0, 0)]);
+        assert_eq!(
+            shape(&["p", "c2"]),
+            vec![(1, 0, 2), (0, 1, 0), (2, 1, 1), (3, 2, 0), (4, 0, 0)]
+        );
+        // A run naming itself as parent is still shown.
+        assert_eq!(tree_rows(&[run("x", Some("x"))], &[]).len(), 1);
+    }
 
     #[test]
     fn filter_and_sort_name_their_columns() {

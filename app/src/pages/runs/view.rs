@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::components::chart::{ChartView, InteractiveChart};
 use crate::components::ActionForm;
+use crate::pages::manage::{Actions, Allowed, Description, ManagePanel, Target, NOTE_TAG};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,18 @@ use crate::view_state::{encode, with_query, QueryState};
 pub struct RunOverview {
     pub run: Run,
     pub experiment_name: String,
+    /// What the caller may change here.
+    pub allowed: Allowed,
+    /// `mlflow.note.content` as sanitised HTML.
+    pub description_html: Option<String>,
+    /// (id, name) of the parent run, when this is a child run.
+    pub parent: Option<(String, String)>,
+    /// (id, name, status) of the child runs, newest first (at most [`MAX_CHILDREN`]).
+    pub children: Vec<(String, String, String)>,
 }
+
+/// Child runs listed on a run's page.
+pub const MAX_CHILDREN: i64 = 200;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricChart {
@@ -62,6 +74,11 @@ pub enum Preview {
     Json {
         text: String,
     },
+    /// Markdown rendered to sanitised HTML.
+    Markdown {
+        html: String,
+        truncated: bool,
+    },
     Csv {
         header: Vec<String>,
         rows: Vec<Vec<String>>,
@@ -102,7 +119,56 @@ pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> 
         }
     }
     let experiment_name = state.get_experiment(&actor, &run.info.experiment_id).await?.name;
-    Ok(RunOverview { run, experiment_name })
+    let allowed = crate::pages::manage::ssr::allowed(&state, &actor, &run.info.experiment_id).await;
+    let description_html = run
+        .tags
+        .iter()
+        .find(|t| t.key == NOTE_TAG && !t.value.trim().is_empty())
+        .map(|t| crate::pages::manage::ssr::markdown(&t.value));
+    let parent_id = run
+        .tags
+        .iter()
+        .find(|t| t.key == crate::pages::experiments::runs::PARENT_TAG)
+        .map(|t| t.value.clone());
+    // A parent that is gone or unreadable is named by its id.
+    let parent = match parent_id {
+        Some(id) => {
+            let name = state
+                .get_run(&actor, &id)
+                .await
+                .map(|r| r.info.run_name)
+                .unwrap_or_else(|_| id.clone());
+            Some((id, name))
+        }
+        None => None,
+    };
+    let filter = aiops_core::search::parse_filter(&format!(
+        "tags.`{}` = '{}'",
+        crate::pages::experiments::runs::PARENT_TAG,
+        run.info.run_id.replace('\'', "")
+    ))
+    .map_err(|e| AppError::Invalid(e.0))?;
+    let search = aiops_core::store::RunSearch {
+        experiment_ids: vec![run.info.experiment_id.clone()],
+        filter,
+        max_results: MAX_CHILDREN,
+        ..Default::default()
+    };
+    let children = state
+        .search_runs(&actor, &search)
+        .await?
+        .items
+        .into_iter()
+        .map(|r| (r.info.run_id, r.info.run_name, r.info.status.as_str().to_string()))
+        .collect();
+    Ok(RunOverview {
+        run,
+        experiment_name,
+        allowed,
+        description_html,
+        parent,
+        children,
+    })
 }
 
 #[server(prefix = "/_app", endpoint = "run_charts")]
@@ -250,6 +316,10 @@ pub async fn artifact_preview(run_id: String, path: String) -> Result<Preview, A
             },
             Err(_) => Preview::Text { text, truncated },
         }),
+        "md" | "markdown" => Ok(Preview::Markdown {
+            html: crate::pages::manage::ssr::markdown(&text),
+            truncated,
+        }),
         "csv" | "tsv" => {
             let sep = if extension == "tsv" { '\t' } else { ',' };
             let mut rows: Vec<Vec<String>> = text
@@ -280,8 +350,13 @@ pub fn RunPage() -> impl IntoView {
     let query = use_query_map();
     let state = move || QueryState::from(query.get());
     let run_id = move || params.read().get("id").unwrap_or_default();
+    let actions = Actions::new();
     // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
-    let overview = Resource::new_blocking(run_id, load_run_overview);
+    // A finished change (rename, tag, delete) loads it again.
+    let overview = Resource::new_blocking(
+        move || (run_id(), actions.version()),
+        |(id, _)| load_run_overview(id),
+    );
 
     view! {
         <Title text="Run"/>
@@ -289,7 +364,7 @@ pub fn RunPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading run…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
                     {move || Suspend::new(async move {
-                        overview.await.map(|o| view! { <RunHeader overview=o/> })
+                        overview.await.map(|o| view! { <RunHeader overview=o actions/> })
                     })}
                 </ErrorBoundary>
             </Transition>
@@ -317,8 +392,48 @@ fn shorten(value: &str) -> String {
 }
 
 #[component]
-fn RunHeader(overview: RunOverview) -> impl IntoView {
+fn RunHeader(overview: RunOverview, actions: Actions) -> impl IntoView {
     let run = overview.run;
+    let deleted = run.info.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
+    let note = run
+        .tags
+        .iter()
+        .find(|t| t.key == NOTE_TAG)
+        .map(|t| t.value.clone())
+        .unwrap_or_default();
+    let parent = overview.parent.clone().map(|(id, name)| {
+        view! {
+            <p class="parent-run" id="parent-run">
+                "Child of "<a href=crate::base::url(&format!("/runs/{id}"))>{name}</a>
+            </p>
+        }
+    });
+    let children = (!overview.children.is_empty()).then(|| {
+        let count = overview.children.len();
+        view! {
+            <details class="card" id="child-runs" open=count <= 10>
+                <summary>{format!("Child runs ({count})")}</summary>
+                <ul class="child-list">
+                    {overview
+                        .children
+                        .iter()
+                        .map(|(id, name, status)| view! {
+                            <li>
+                                <a href=crate::base::url(&format!("/runs/{id}"))>{name.clone()}</a>" "
+                                <span class=format!("status status-{}", status.to_lowercase())>{status.clone()}</span>
+                            </li>
+                        })
+                        .collect_view()}
+                </ul>
+            </details>
+        }
+    });
+    let manage_tags: Vec<(String, String)> = run
+        .tags
+        .iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect();
+    let target = Target::Run(run.info.run_id.clone());
     let info = run.info.clone();
     let duration = info
         .end_time
@@ -362,9 +477,15 @@ fn RunHeader(overview: RunOverview) -> impl IntoView {
             <div>
                 <a href=crate::base::url(&format!("/experiments/{}", info.experiment_id)) class="crumb">{overview.experiment_name}</a>
                 <h1 id="run-name">{info.run_name.clone()}</h1>
+                {parent}
             </div>
-            <span class=format!("status status-{}", info.status.as_str().to_lowercase())>{info.status.as_str()}</span>
+            <span class="header-badges">
+                {deleted.then(|| view! { <span class="status status-deleted" id="deleted-badge">"deleted"</span> })}
+                <span class=format!("status status-{}", info.status.as_str().to_lowercase())>{info.status.as_str()}</span>
+            </span>
         </header>
+        <ManagePanel target=target.clone() name=info.run_name.clone() deleted tags=manage_tags allowed=overview.allowed actions/>
+        <Description target html=overview.description_html.clone() source=note allowed=overview.allowed actions/>
         <div class="grid-3">
             <div class="card">
                 <h2>"Info"</h2>
@@ -385,6 +506,7 @@ fn RunHeader(overview: RunOverview) -> impl IntoView {
                 <table class="kv" id="run-metrics"><tbody>{kv_rows(metrics)}</tbody></table>
             </div>
         </div>
+        {children}
         <RunLineage run=run.clone()/>
         <details class="card">
             <summary>{format!("Tags ({})", tags.len())}</summary>
@@ -684,6 +806,11 @@ fn PreviewPane(preview: Option<Preview>) -> impl IntoView {
         None => view! { <p class="hint">"Choose a file to preview it."</p> }.into_any(),
         Some(Preview::Text { text, truncated }) => view! {
             <pre class="text-preview">{text}</pre>
+            {truncated.then(|| view! { <p class="hint">"Preview truncated; download for the whole file."</p> })}
+        }
+        .into_any(),
+        Some(Preview::Markdown { html, truncated }) => view! {
+            <div class="markdown markdown-preview" inner_html=html></div>
             {truncated.then(|| view! { <p class="hint">"Preview truncated; download for the whole file."</p> })}
         }
         .into_any(),
