@@ -4,7 +4,7 @@
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::components::chart::{ChartView, HoverSeries};
+use crate::components::chart::{ChartView, HoverSeries, ParallelAxis, ParallelView};
 
 /// Distinguishable colours for up to ten series; more cycle.
 const PALETTE: [RGBColor; 10] = [
@@ -261,12 +261,30 @@ pub fn scatter_chart(points: &[(f64, f64, usize)], x_label: &str, y_label: &str)
 }
 
 /// Parallel coordinates: one vertical axis per column, one polyline per run. Each axis is
-/// scaled to its own range; missing values break the line.
-pub fn parallel_coordinates(axes: &[String], lines: &[Vec<Option<f64>>]) -> Result<String, String> {
-    let width = (axes.len().max(2) as u32) * 150 + 40;
-    let height = 340u32;
-    let (top, bottom) = (30i32, height as i32 - 40);
-    let x_of = |i: usize| 40 + i as i32 * 150;
+/// scaled to its own range; missing values break the line. Labels are at body size; an
+/// axis where every run has the same value is labelled with it. `brushes` are ranges
+/// chosen on axes (by index): runs outside any of them are drawn faint.
+pub fn parallel_coordinates(
+    axes: &[String],
+    lines: &[Vec<Option<f64>>],
+    brushes: &[(usize, f64, f64)],
+) -> Result<ParallelView, String> {
+    const STEP: i32 = 170;
+    const LEFT: i32 = 60;
+    let width = (axes.len().max(2) as i32 * STEP) as u32;
+    let height = 380u32;
+    let (top, bottom) = (36i32, height as i32 - 56);
+    let x_of = |i: usize| LEFT + i as i32 * STEP;
+    let raw: Vec<Option<(f64, f64)>> = (0..axes.len())
+        .map(|a| {
+            let values = lines.iter().filter_map(|l| l.get(a).copied().flatten());
+            let mut range: Option<(f64, f64)> = None;
+            for v in values.filter(|v| v.is_finite()) {
+                range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
+            }
+            range
+        })
+        .collect();
     let ranges: Vec<(f64, f64)> = (0..axes.len())
         .map(|a| finite_range(lines.iter().filter_map(|l| l.get(a).copied().flatten())).unwrap_or((0.0, 1.0)))
         .collect();
@@ -274,45 +292,43 @@ pub fn parallel_coordinates(axes: &[String], lines: &[Vec<Option<f64>>]) -> Resu
         let (lo, hi) = ranges[a];
         bottom - ((v - lo) / (hi - lo) * f64::from(bottom - top)).round() as i32
     };
+    let selected = |line: &Vec<Option<f64>>| {
+        brushes
+            .iter()
+            .all(|&(a, lo, hi)| line.get(a).copied().flatten().is_some_and(|v| v >= lo && v <= hi))
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(svg_error)?;
-        let axis_style = RGBColor(160, 168, 178).stroke_width(1);
-        let label_font = ("sans-serif", 13).into_font().color(&RGBColor(60, 66, 76));
-        let tick_font = ("sans-serif", 11).into_font().color(&RGBColor(110, 118, 128));
-        for (a, name) in axes.iter().enumerate() {
-            let x = x_of(a);
-            root.draw(&PathElement::new(vec![(x, top), (x, bottom)], axis_style))
-                .map_err(svg_error)?;
-            root.draw(&Text::new(
-                name.clone(),
-                (x - 30, bottom + 14),
-                label_font.clone(),
+        let axis_style = RGBColor(150, 158, 168).stroke_width(1);
+        let label_font = ("sans-serif", 14).into_font().color(&RGBColor(40, 46, 56));
+        let tick_font = ("sans-serif", 13).into_font().color(&RGBColor(90, 98, 108));
+        let centered = |font: plotters::style::TextStyle<'static>| {
+            font.pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
             ))
-            .map_err(svg_error)?;
-            let (lo, hi) = ranges[a];
-            root.draw(&Text::new(
-                crate::format::number(hi),
-                (x + 4, top - 4),
-                tick_font.clone(),
-            ))
-            .map_err(svg_error)?;
-            root.draw(&Text::new(
-                crate::format::number(lo),
-                (x + 4, bottom - 12),
-                tick_font.clone(),
-            ))
-            .map_err(svg_error)?;
-        }
-        for (i, line) in lines.iter().enumerate() {
+        };
+        // Faint lines first, so the chosen runs are drawn over them.
+        let order: Vec<usize> = (0..lines.len())
+            .filter(|&i| !selected(&lines[i]))
+            .chain((0..lines.len()).filter(|&i| selected(&lines[i])))
+            .collect();
+        for i in order {
+            let line = &lines[i];
+            let style = if selected(line) {
+                color(i).stroke_width(2)
+            } else {
+                RGBColor(215, 219, 225).stroke_width(1)
+            };
             let mut segment: Vec<(i32, i32)> = Vec::new();
             for (a, value) in line.iter().enumerate() {
                 match value.filter(|v| v.is_finite()) {
                     Some(v) => segment.push((x_of(a), y_of(a, v))),
                     None => {
                         if segment.len() > 1 {
-                            root.draw(&PathElement::new(segment.clone(), color(i).stroke_width(2)))
+                            root.draw(&PathElement::new(segment.clone(), style))
                                 .map_err(svg_error)?;
                         }
                         segment.clear();
@@ -320,13 +336,73 @@ pub fn parallel_coordinates(axes: &[String], lines: &[Vec<Option<f64>>]) -> Resu
                 }
             }
             if segment.len() > 1 {
-                root.draw(&PathElement::new(segment, color(i).stroke_width(2)))
+                root.draw(&PathElement::new(segment, style)).map_err(svg_error)?;
+            }
+        }
+        for (a, name) in axes.iter().enumerate() {
+            let x = x_of(a);
+            root.draw(&PathElement::new(vec![(x, top), (x, bottom)], axis_style))
+                .map_err(svg_error)?;
+            let short: String = if name.chars().count() > 22 {
+                format!("{}…", name.chars().take(21).collect::<String>())
+            } else {
+                name.clone()
+            };
+            root.draw(&Text::new(short, (x, bottom + 10), centered(label_font.clone())))
+                .map_err(svg_error)?;
+            match raw[a] {
+                Some((lo, hi)) if lo == hi => {
+                    root.draw(&Text::new(
+                        format!("all {}", crate::format::number(lo)),
+                        (x, top - 26),
+                        centered(tick_font.clone()),
+                    ))
                     .map_err(svg_error)?;
+                }
+                Some((lo, hi)) => {
+                    root.draw(&Text::new(
+                        crate::format::number(hi),
+                        (x, top - 22),
+                        centered(tick_font.clone()),
+                    ))
+                    .map_err(svg_error)?;
+                    root.draw(&Text::new(
+                        crate::format::number(lo),
+                        (x, bottom + 28),
+                        centered(tick_font.clone()),
+                    ))
+                    .map_err(svg_error)?;
+                }
+                None => {}
+            }
+            for &(_, lo, hi) in brushes.iter().filter(|b| b.0 == a) {
+                let (y1, y2) = (y_of(a, hi.min(ranges[a].1)), y_of(a, lo.max(ranges[a].0)));
+                root.draw(&Rectangle::new(
+                    [(x - 7, y1), (x + 7, y2)],
+                    RGBColor(31, 78, 216).mix(0.25).filled(),
+                ))
+                .map_err(svg_error)?;
             }
         }
         root.present().map_err(svg_error)?;
     }
-    Ok(svg)
+    Ok(ParallelView {
+        svg,
+        width,
+        top,
+        bottom,
+        axes: axes
+            .iter()
+            .enumerate()
+            .map(|(a, name)| ParallelAxis {
+                name: name.clone(),
+                x: x_of(a),
+                lo: ranges[a].0,
+                hi: ranges[a].1,
+            })
+            .collect(),
+        selected: lines.iter().map(selected).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -354,11 +430,19 @@ mod tests {
             .unwrap()
             .contains("<circle"));
         let pc = parallel_coordinates(
-            &["a".into(), "b".into()],
-            &[vec![Some(1.0), Some(2.0)], vec![Some(2.0), None]],
+            &["a".into(), "b".into(), "same".into()],
+            &[
+                vec![Some(1.0), Some(2.0), Some(7.0)],
+                vec![Some(2.0), None, Some(7.0)],
+            ],
+            &[(0, 1.5, 3.0)],
         )
         .unwrap();
-        assert!(pc.contains("<polyline") || pc.contains("<path"));
+        assert!(pc.svg.contains("<polyline") || pc.svg.contains("<path"));
+        // A constant axis says its value; the brush keeps only the second run.
+        assert!(pc.svg.contains("all 7"));
+        assert_eq!(pc.selected, vec![false, true]);
+        assert_eq!(pc.axes.len(), 3);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub fn mlflow_hash_route(hash: &str) -> Option<String> {
         [] => "/".to_string(),
         ["experiments"] => "/experiments".to_string(),
         ["experiments", id, "runs", run, ..] if !run.is_empty() => format!("/runs/{run}"),
+        ["experiments", _, "models", model, ..] if !model.is_empty() => format!("/logged-models/{model}"),
         ["experiments", id, ..] => format!("/experiments/{id}"),
         ["compare-runs"] | ["compare-experiments"] => compare(query),
         ["models"] => "/models".to_string(),

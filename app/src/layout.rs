@@ -18,7 +18,7 @@ const SECTIONS: [(&str, &str); 5] = [
 fn section_of(path: &str) -> &'static str {
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     match first {
-        "" | "experiments" | "runs" | "compare" => "/experiments",
+        "" | "experiments" | "runs" | "compare" | "logged-models" => "/experiments",
         "models" => "/models",
         "deployments" => "/deployments",
         "inference" => "/inference",

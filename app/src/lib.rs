@@ -25,6 +25,7 @@ use crate::pages::deployments::DeploymentsPage;
 use crate::pages::experiments::list::ExperimentsPage;
 use crate::pages::experiments::runs::ExperimentRunsPage;
 use crate::pages::inference::InferencePage;
+use crate::pages::logged_model::LoggedModelPage;
 use crate::pages::models::{ModelPage, ModelsPage, VersionPage};
 use crate::pages::monitoring::MonitoringPage;
 use crate::pages::runs::compare::ComparePage;
@@ -129,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/experiments/:id") view=ExperimentRunsPage/>
                     <Route path=path!("/runs/:id") view=RunPage/>
                     <Route path=path!("/compare") view=ComparePage/>
+                    <Route path=path!("/logged-models/:id") view=LoggedModelPage/>
                     <Route path=path!("/models") view=ModelsPage/>
                     <Route path=path!("/models/:name") view=ModelPage/>
                     <Route path=path!("/models/:name/versions/:version") view=VersionPage/>

@@ -99,4 +99,30 @@ impl AppState {
         let stream = self.artifacts.get(&path).await?;
         Ok((path, stream))
     }
+
+    /// Lists under a logged model's artifact root; the model's readers may.
+    pub async fn list_logged_model_files(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        sub: &ArtifactPath,
+    ) -> CoreResult<(ArtifactPath, Vec<ArtifactEntry>)> {
+        let model = self.get_logged_model(actor, model_id).await?;
+        let root = ArtifactPath::from_uri(&model.artifact_uri)?;
+        let entries = self.artifacts.list(&root.join(sub)).await?;
+        Ok((root, entries))
+    }
+
+    /// Opens a file under a logged model's artifact root; the model's readers may.
+    pub async fn get_logged_model_file(
+        &self,
+        actor: &Actor,
+        model_id: &str,
+        file: &ArtifactPath,
+    ) -> CoreResult<(ArtifactPath, ByteStream)> {
+        let model = self.get_logged_model(actor, model_id).await?;
+        let path = ArtifactPath::from_uri(&model.artifact_uri)?.join(file);
+        let stream = self.artifacts.get(&path).await?;
+        Ok((path, stream))
+    }
 }

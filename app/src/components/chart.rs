@@ -210,6 +210,177 @@ pub fn InteractiveChart(chart: ChartView, metric: String) -> impl IntoView {
     }
 }
 
+/// One axis of a parallel-coordinates chart, for choosing a range on it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParallelAxis {
+    pub name: String,
+    /// The axis' x in SVG pixels.
+    pub x: i32,
+    /// Values at the axis' bottom and top.
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// A parallel-coordinates chart and its axes' geometry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParallelView {
+    pub svg: String,
+    pub width: u32,
+    /// Top and bottom of every axis, in SVG pixels.
+    pub top: i32,
+    pub bottom: i32,
+    pub axes: Vec<ParallelAxis>,
+    /// Per run (in the lines' order): inside every chosen range.
+    pub selected: Vec<bool>,
+}
+
+impl ParallelView {
+    /// The value at SVG y `py` on axis `a`.
+    pub fn value_at(&self, a: usize, py: f64) -> f64 {
+        let axis = &self.axes[a];
+        let span = f64::from((self.bottom - self.top).max(1));
+        axis.lo + (f64::from(self.bottom) - py) / span * (axis.hi - axis.lo)
+    }
+
+    /// The axis nearest SVG x `px`, when within 24 px of it.
+    pub fn axis_near(&self, px: f64) -> Option<usize> {
+        self.axes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, (f64::from(a.x) - px).abs()))
+            .filter(|(_, d)| *d <= 24.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i)
+    }
+}
+
+/// The ranges chosen on parallel axes, as the URL keeps them: `name:lo:hi;…`.
+pub fn parse_brushes(text: &str) -> Vec<(String, f64, f64)> {
+    text.split(';')
+        .filter_map(|part| {
+            let mut it = part.rsplitn(3, ':');
+            let hi: f64 = it.next()?.parse().ok()?;
+            let lo: f64 = it.next()?.parse().ok()?;
+            let name = it.next()?.to_string();
+            (lo.is_finite() && hi.is_finite() && lo <= hi && !name.is_empty()).then_some((name, lo, hi))
+        })
+        .collect()
+}
+
+fn brushes_text(brushes: &[(String, f64, f64)]) -> String {
+    brushes
+        .iter()
+        .map(|(n, lo, hi)| format!("{n}:{}:{}", zoom_bound(*lo), zoom_bound(*hi)))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Parallel coordinates where dragging along an axis chooses a range on it (kept in the
+/// URL as `pc`), and a double click on an axis clears its range.
+#[component]
+pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
+    let chart = StoredValue::new(chart);
+    let node = NodeRef::<leptos::html::Div>::new();
+    // (axis, start y, current y) in SVG pixels while dragging.
+    let drag = RwSignal::new(None::<(usize, f64, f64)>);
+    let to_svg = move |client_x: i32, client_y: i32| -> Option<(f64, f64)> {
+        let el = node.get_untracked()?;
+        let rect = el.get_bounding_client_rect();
+        let scale = f64::from(chart.with_value(|c| c.width).max(1)) / rect.width().max(1.0);
+        Some((
+            (f64::from(client_x) - rect.left()) * scale,
+            (f64::from(client_y) - rect.top()) * scale,
+        ))
+    };
+    let navigate = leptos_router::hooks::use_navigate();
+    let query = leptos_router::hooks::use_query_map();
+    let set_brushes = move |change: &dyn Fn(&mut Vec<(String, f64, f64)>)| {
+        let state = crate::view_state::QueryState::from(query.get_untracked());
+        let mut brushes = parse_brushes(&state.get("pc"));
+        change(&mut brushes);
+        let href = crate::view_state::with_query(&state, &[("pc", brushes_text(&brushes).as_str())]);
+        navigate(
+            &href,
+            leptos_router::NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
+    let clear = set_brushes.clone();
+    let on_down = move |e: leptos::ev::MouseEvent| {
+        let Some((x, y)) = to_svg(e.client_x(), e.client_y()) else {
+            return;
+        };
+        if let Some(a) = chart.with_value(|c| c.axis_near(x)) {
+            e.prevent_default();
+            drag.set(Some((a, y, y)));
+        }
+    };
+    let on_move = move |e: leptos::ev::MouseEvent| {
+        if let (Some((a, start, _)), Some((_, y))) =
+            (drag.get_untracked(), to_svg(e.client_x(), e.client_y()))
+        {
+            drag.set(Some((a, start, y)));
+        }
+    };
+    let on_up = move |_| {
+        let Some((a, start, end)) = drag.get_untracked() else {
+            return;
+        };
+        drag.set(None);
+        if (end - start).abs() < 4.0 {
+            return;
+        }
+        let (name, v1, v2) =
+            chart.with_value(|c| (c.axes[a].name.clone(), c.value_at(a, start), c.value_at(a, end)));
+        set_brushes(&|b: &mut Vec<(String, f64, f64)>| {
+            b.retain(|(n, ..)| *n != name);
+            b.push((name.clone(), v1.min(v2), v1.max(v2)));
+        });
+    };
+    let on_dblclick = move |e: leptos::ev::MouseEvent| {
+        let Some((x, _)) = to_svg(e.client_x(), e.client_y()) else {
+            return;
+        };
+        if let Some(name) = chart.with_value(|c| c.axis_near(x).map(|a| c.axes[a].name.clone())) {
+            clear(&|b: &mut Vec<(String, f64, f64)>| b.retain(|(n, ..)| *n != name));
+        }
+    };
+    let band = move || {
+        let (a, start, end) = drag.get()?;
+        let el = node.get()?;
+        let rect = el.get_bounding_client_rect();
+        let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
+        let x = f64::from(chart.with_value(|c| c.axes[a].x));
+        Some(view! {
+            <div class="parallel-band" style=format!(
+                "left: {:.0}px; top: {:.0}px; height: {:.0}px",
+                (x - 8.0) * scale,
+                start.min(end) * scale,
+                (end - start).abs() * scale
+            )></div>
+        })
+    };
+    let svg = chart.with_value(|c| c.svg.clone());
+    view! {
+        <div
+            class="svg interactive parallel"
+            id="parallel"
+            node_ref=node
+            title="Drag along an axis to keep a range; double-click an axis to clear it"
+            on:mousedown=on_down
+            on:mousemove=on_move
+            on:mouseup=on_up
+            on:mouseleave=move |_| drag.set(None)
+            on:dblclick=on_dblclick
+        >
+            <div inner_html=svg></div>
+            {band}
+        </div>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +412,30 @@ mod tests {
         assert_eq!(c.readout(39.0)[0].2, 20.0);
         assert_eq!(zoom_bound(-0.0001), "0");
         assert_eq!(zoom_bound(12.34567), "12.346");
+    }
+
+    #[test]
+    fn brushes_round_trip_and_axes_map_values() {
+        let b = parse_brushes("metrics.acc:0.5:0.9;params.a:b:1:2;bad;x:3:1");
+        assert_eq!(
+            b,
+            vec![("metrics.acc".into(), 0.5, 0.9), ("params.a:b".into(), 1.0, 2.0)]
+        );
+        assert_eq!(brushes_text(&b), "metrics.acc:0.5:0.9;params.a:b:1:2");
+        let view = ParallelView {
+            width: 400,
+            top: 0,
+            bottom: 100,
+            axes: vec![ParallelAxis {
+                name: "a".into(),
+                x: 60,
+                lo: 0.0,
+                hi: 10.0,
+            }],
+            ..ParallelView::default()
+        };
+        assert_eq!(view.value_at(0, 50.0), 5.0);
+        assert_eq!(view.axis_near(70.0), Some(0));
+        assert_eq!(view.axis_near(100.0), None);
     }
 }

@@ -3,6 +3,7 @@ pub mod admin;
 pub mod deployments;
 pub mod experiments;
 pub mod inference;
+pub mod logged_model;
 pub mod manage;
 pub mod models;
 pub mod monitoring;

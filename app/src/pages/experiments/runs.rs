@@ -350,11 +350,14 @@ pub fn ExperimentRunsPage() -> impl IntoView {
     let state = move || QueryState::from(query.get());
     let experiment_id = move || params.read().get("id").unwrap_or_default();
     let actions = Actions::new();
+    // While a run on the page is running, the table loads again every few seconds.
+    let running = RwSignal::new(false);
+    let tick = crate::components::refresh_tick(running.into());
 
     // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
     let table = Resource::new_blocking(
-        move || (experiment_id(), state(), actions.version()),
-        |(id, s, _)| {
+        move || (experiment_id(), state(), actions.version(), tick.get()),
+        |(id, s, _, _)| {
             experiment_runs(
                 id,
                 s.get("q"),
@@ -372,7 +375,12 @@ pub fn ExperimentRunsPage() -> impl IntoView {
         <section class="page">
             <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
-                    match table.await {
+                    let loaded = table.await;
+                    let any_running = loaded.as_ref().is_ok_and(|t| {
+                        t.runs.iter().any(|r| r.info.status == aiops_core::tracking::RunStatus::Running)
+                    });
+                    running.set(any_running);
+                    match loaded {
                         Ok(t) => view! { <RunsView table=t state=state() actions/> }.into_any(),
                         Err(e) => view! { <RunsError error=e state=state() experiment_id=experiment_id()/> }.into_any(),
                     }
@@ -396,9 +404,72 @@ fn RunsError(error: AppError, state: QueryState, experiment_id: String) -> impl 
     }
 }
 
+/// Attributes and dataset fields the filter grammar knows, offered as the user types.
+const FILTER_FIELDS: [&str; 12] = [
+    "attributes.run_name",
+    "attributes.status",
+    "attributes.start_time",
+    "attributes.end_time",
+    "attributes.user_id",
+    "attributes.run_id",
+    "attributes.artifact_uri",
+    "datasets.name",
+    "datasets.digest",
+    "datasets.context",
+    "tags.`mlflow.parentRunId`",
+    "tags.`mlflow.runName`",
+];
+
+/// What the filter grammar can name here: the fields above and the page's runs' keys
+/// (back-quoted when they hold characters an identifier cannot).
+fn filter_vocabulary(columns: &[Column]) -> Vec<String> {
+    let mut out: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let plain = c.key.chars().all(|ch| ch.is_alphanumeric() || ch == '_');
+            if plain {
+                format!("{}.{}", c.kind, c.key)
+            } else {
+                format!("{}.`{}`", c.kind, c.key.replace('`', ""))
+            }
+        })
+        .collect();
+    out.extend(FILTER_FIELDS.iter().map(|f| f.to_string()));
+    out
+}
+
+/// Completions for the word being typed: the whole text with that word completed, as a
+/// `<datalist>` offers them (the browser lists options containing what is typed).
+pub fn complete(text: &str, vocabulary: &[String]) -> Vec<String> {
+    let start = text
+        .rfind(|c: char| c.is_whitespace() || c == '(')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let word = &text[start..];
+    if word.is_empty() {
+        return Vec::new();
+    }
+    let lower = word.to_lowercase();
+    vocabulary
+        .iter()
+        .filter(|v| v.to_lowercase().starts_with(&lower) && v.as_str() != word)
+        .take(20)
+        .map(|v| format!("{}{v} ", &text[..start]))
+        .collect()
+}
+
 #[component]
-fn SearchBox(state: QueryState) -> impl IntoView {
+fn SearchBox(state: QueryState, #[prop(optional)] vocabulary: Vec<String>) -> impl IntoView {
     let current = state.get("q");
+    let typed = RwSignal::new(current.clone());
+    let vocabulary = StoredValue::new(vocabulary);
+    let options = move || {
+        vocabulary
+            .with_value(|v| complete(&typed.get(), v))
+            .into_iter()
+            .map(|o| view! { <option value=o></option> })
+            .collect_view()
+    };
     view! {
         <form class="card search-form" method="get" action="">
             <label for="run-filter">"Filter runs"</label>
@@ -409,7 +480,10 @@ fn SearchBox(state: QueryState) -> impl IntoView {
                 value=current
                 placeholder="metrics.accuracy > 0.9 AND params.model = 'cnn'"
                 autocomplete="off"
+                list="run-filter-keys"
+                on:input=move |e| typed.set(event_target_value(&e))
             />
+            <datalist id="run-filter-keys">{options}</datalist>
             // Keep the rest of the view when the filter changes.
             {["sort", "cols", "sel", "spans", "deleted", "open"]
                 .into_iter()
@@ -684,7 +758,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
                 actions
             />
         })}
-        <SearchBox state=state.clone()/>
+        <SearchBox state=state.clone() vocabulary=filter_vocabulary(&available)/>
         {table.filter_error.clone().map(|reason| view! { <p class="form-error search-error" role="alert">{reason}</p> })}
         <details class="card columns">
             <summary>"Columns"</summary>
@@ -790,6 +864,26 @@ mod tests {
         );
         // A run naming itself as parent is still shown.
         assert_eq!(tree_rows(&[run("x", Some("x"))], &[]).len(), 1);
+    }
+
+    #[test]
+    fn completes_the_word_being_typed() {
+        let vocabulary = vec![
+            "metrics.acc".to_string(),
+            "metrics.loss".into(),
+            "params.lr".into(),
+        ];
+        assert_eq!(
+            complete("met", &vocabulary),
+            vec!["metrics.acc ", "metrics.loss "]
+        );
+        assert_eq!(
+            complete("metrics.acc > 1 AND pa", &vocabulary),
+            vec!["metrics.acc > 1 AND params.lr "]
+        );
+        assert_eq!(complete("(PARAMS.L", &vocabulary), vec!["(params.lr "]);
+        assert!(complete("metrics.acc > 1 ", &vocabulary).is_empty());
+        assert!(complete("metrics.acc", &vocabulary).is_empty());
     }
 
     #[test]

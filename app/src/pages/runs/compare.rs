@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::chart::{ChartView, InteractiveChart};
+use crate::components::chart::{ChartView, InteractiveChart, InteractiveParallel, ParallelView};
 use crate::error::AppError;
 use crate::pages::runs::view::ErrorList;
 use crate::view_state::{with_query, QueryState};
@@ -42,7 +42,7 @@ pub struct Comparison {
     /// Columns with numbers in them, for the scatter plot's axes.
     pub numeric_columns: Vec<String>,
     pub scatter: Option<(String, String, String)>,
-    pub parallel: Option<String>,
+    pub parallel: Option<ParallelView>,
 }
 
 #[server(prefix = "/_app", endpoint = "compare_runs")]
@@ -52,6 +52,7 @@ pub async fn compare_runs(
     y: String,
     xmin: String,
     xmax: String,
+    pc: String,
 ) -> Result<Comparison, AppError> {
     use std::collections::BTreeSet;
 
@@ -220,7 +221,11 @@ pub async fn compare_runs(
         let lines: Vec<Vec<Option<f64>>> = (0..runs.len())
             .map(|i| numeric.iter().take(8).map(|(_, v)| v[i]).collect())
             .collect();
-        Some(parallel_coordinates(&axes, &lines).map_err(chart_failed)?)
+        let brushes: Vec<(usize, f64, f64)> = crate::components::chart::parse_brushes(&pc)
+            .into_iter()
+            .filter_map(|(name, lo, hi)| Some((axes.iter().position(|a| *a == name)?, lo, hi)))
+            .collect();
+        Some(parallel_coordinates(&axes, &lines, &brushes).map_err(chart_failed)?)
     } else {
         None
     };
@@ -252,6 +257,7 @@ pub fn ComparePage() -> impl IntoView {
             s.get("y"),
             s.get("xmin"),
             s.get("xmax"),
+            s.get("pc"),
         )
         .await
         .map(Some)
@@ -381,11 +387,32 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
                 </table>
             </div>
         </div>
-        <div class="grid-2">
+        <div>
             <div class="card">
                 <h2>"Parallel coordinates"</h2>
                 {match comparison.parallel {
-                    Some(svg) => view! { <div class="svg" id="parallel" inner_html=svg></div> }.into_any(),
+                    Some(chart) => {
+                        let kept: Vec<String> = comparison
+                            .runs
+                            .iter()
+                            .zip(chart.selected.iter())
+                            .filter(|(_, s)| **s)
+                            .map(|(r, _)| r.run_name.clone())
+                            .collect();
+                        let filtered = !state.get("pc").is_empty();
+                        let clear = with_query(&state, &[("pc", "")]);
+                        let total = comparison.runs.len();
+                        view! {
+                            <InteractiveParallel chart/>
+                            {filtered.then(|| view! {
+                                <p class="hint" id="parallel-kept">
+                                    {format!("{} of {total} runs in range: {}", kept.len(), kept.join(", "))}
+                                    " · "<a href=clear>"Clear ranges"</a>
+                                </p>
+                            })}
+                            {(!filtered).then(|| view! { <p class="hint">"Drag along an axis to keep only the runs in a range."</p> })}
+                        }.into_any()
+                    }
                     None => view! { <p class="empty">"Needs two numeric columns."</p> }.into_any(),
                 }}
             </div>

@@ -27,6 +27,8 @@ pub struct RunOverview {
     pub parent: Option<(String, String)>,
     /// (id, name, status) of the child runs, newest first (at most [`MAX_CHILDREN`]).
     pub children: Vec<(String, String, String)>,
+    /// (model id, name, flavors) of the logged models the run produced.
+    pub models: Vec<(String, String, Vec<String>)>,
 }
 
 /// Child runs listed on a run's page.
@@ -161,6 +163,28 @@ pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> 
         .into_iter()
         .map(|r| (r.info.run_id, r.info.run_name, r.info.status.as_str().to_string()))
         .collect();
+    let mut models: Vec<(String, String, Vec<String>)> = Vec::new();
+    for output in run.outputs.model_outputs.iter().take(20) {
+        if models.iter().any(|(id, ..)| id == &output.model_id) {
+            continue;
+        }
+        let Ok(model) = state.get_logged_model(&actor, &output.model_id).await else {
+            continue;
+        };
+        let mlmodel = aiops_core::artifacts::ArtifactPath::parse_file("MLmodel")
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let flavors = match state
+            .get_logged_model_file(&actor, &model.model_id, &mlmodel)
+            .await
+        {
+            Ok((_, stream)) => aiops_core::artifacts::read_head(stream, 64 * 1024)
+                .await
+                .map(|b| crate::pages::logged_model::flavors(&String::from_utf8_lossy(&b)))
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        models.push((model.model_id, model.name, flavors));
+    }
     Ok(RunOverview {
         run,
         experiment_name,
@@ -168,6 +192,7 @@ pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> 
         description_html,
         parent,
         children,
+        models,
     })
 }
 
@@ -351,11 +376,14 @@ pub fn RunPage() -> impl IntoView {
     let state = move || QueryState::from(query.get());
     let run_id = move || params.read().get("id").unwrap_or_default();
     let actions = Actions::new();
+    // A running run's header and charts load again every few seconds, by themselves.
+    let running = RwSignal::new(false);
+    let tick = crate::components::refresh_tick(running.into());
     // Blocking: the response waits for it, so a missing one is a 404 on the wire, not a 200.
     // A finished change (rename, tag, delete) loads it again.
     let overview = Resource::new_blocking(
-        move || (run_id(), actions.version()),
-        |(id, _)| load_run_overview(id),
+        move || (run_id(), actions.version(), tick.get()),
+        |(id, _, _)| load_run_overview(id),
     );
 
     view! {
@@ -364,11 +392,14 @@ pub fn RunPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading run…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorList errors/> }>
                     {move || Suspend::new(async move {
-                        overview.await.map(|o| view! { <RunHeader overview=o actions/> })
+                        overview.await.map(|o| {
+                            running.set(o.run.info.status == aiops_core::tracking::RunStatus::Running);
+                            view! { <RunHeader overview=o actions/> }
+                        })
                     })}
                 </ErrorBoundary>
             </Transition>
-            <MetricCharts run_id=Signal::derive(run_id) state=Signal::derive(state)/>
+            <MetricCharts run_id=Signal::derive(run_id) state=Signal::derive(state) tick/>
             <ArtifactBrowser run_id=Signal::derive(run_id) state=Signal::derive(state)/>
         </section>
     }
@@ -507,7 +538,7 @@ fn RunHeader(overview: RunOverview, actions: Actions) -> impl IntoView {
             </div>
         </div>
         {children}
-        <RunLineage run=run.clone()/>
+        <RunLineage run=run.clone() models=overview.models.clone()/>
         <details class="card">
             <summary>{format!("Tags ({})", tags.len())}</summary>
             <table class="kv"><tbody>{kv_rows(tags)}</tbody></table>
@@ -517,7 +548,7 @@ fn RunHeader(overview: RunOverview, actions: Actions) -> impl IntoView {
 
 /// The datasets a run read and the logged models it produced; shown only when there are any.
 #[component]
-fn RunLineage(run: Run) -> impl IntoView {
+fn RunLineage(run: Run, models: Vec<(String, String, Vec<String>)>) -> impl IntoView {
     let inputs = run.inputs.dataset_inputs;
     let outputs = run.outputs.model_outputs;
     (!inputs.is_empty() || !outputs.is_empty()).then(|| {
@@ -548,9 +579,18 @@ fn RunLineage(run: Run) -> impl IntoView {
             .into_iter()
             .map(|m| {
                 let source = format!("models:/{}", m.model_id);
+                let href = crate::base::url(&format!("/logged-models/{}", m.model_id));
+                let (name, flavors) = models
+                    .iter()
+                    .find(|(id, ..)| *id == m.model_id)
+                    .map(|(_, name, flavors)| (name.clone(), flavors.join(", ")))
+                    .unwrap_or_default();
                 view! {
                     <tr>
-                        <td class="mono">{m.model_id}</td><td>{m.step}</td>
+                        <td><a href=href class="logged-model-link">{if name.is_empty() { m.model_id.clone() } else { name }}</a>
+                            <div class="hint mono">{m.model_id}</div></td>
+                        <td>{flavors}</td>
+                        <td>{m.step}</td>
                         <td><RegisterForm run_id=run_id.clone() source label="Register:".to_string()/></td>
                     </tr>
                 }
@@ -571,7 +611,7 @@ fn RunLineage(run: Run) -> impl IntoView {
                 })}
                 {has_models.then(|| view! {
                     <table class="table" id="run-models">
-                        <thead><tr><th>"Logged model"</th><th>"Step"</th><th>"Registry"</th></tr></thead>
+                        <thead><tr><th>"Logged model"</th><th>"Flavors"</th><th>"Step"</th><th>"Registry"</th></tr></thead>
                         <tbody>{model_rows}</tbody>
                     </table>
                 })}
@@ -581,10 +621,10 @@ fn RunLineage(run: Run) -> impl IntoView {
 }
 
 #[component]
-fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoView {
+fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSignal<u32>) -> impl IntoView {
     let charts = Resource::new(
-        move || (run_id.get(), state.get()),
-        |(id, s)| {
+        move || (run_id.get(), state.get(), tick.get()),
+        |(id, s, _)| {
             let smoothing = s.get("smooth").parse().unwrap_or(0.0);
             let page = s.get("charts").parse().unwrap_or(1);
             run_charts(
@@ -676,7 +716,7 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>) -> impl IntoV
 /// run as a new version of a (new or existing) registered model, as
 /// `mlflow.register_model(uri, name)` does.
 #[component]
-fn RegisterForm(run_id: String, source: String, label: String) -> impl IntoView {
+pub fn RegisterForm(run_id: String, source: String, label: String) -> impl IntoView {
     use crate::pages::models::RegisterModel;
     let register = ServerAction::<RegisterModel>::new();
     let outcome = move || {
