@@ -21,6 +21,8 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home /var/lib/aiops --create-home aiops
 COPY --from=build /src/target/release/aiops /usr/local/bin/aiops
+# The hashed bundle names (cargo-leptos writes them beside the binary).
+COPY --from=build /src/target/release/hash.txt /usr/local/bin/hash.txt
 COPY --from=build /src/target/site /usr/local/share/aiops/site
 COPY --from=onnxruntime /libonnxruntime.so.1.32.0 /usr/local/lib/aiops/libonnxruntime.so.1.32.0
 ENV AIOPS_ADDR=0.0.0.0:3000 \

@@ -147,7 +147,17 @@ PREFIXED_PORT=$(free_port)
   >"$WORK/e2e-prefixed.log" 2>&1 &
 PREFIXED_PID=$!
 wait_ready "http://127.0.0.1:$PREFIXED_PORT/aiops/ready" 60 || { cat "$WORK/e2e-prefixed.log"; exit 1; }
+# The dashboard spec browses data the real MLflow client logged: a nested sweep with
+# artifacts and a logged model, a running run, a 250-run experiment.
+if ! MLFLOW_TRACKING_URI="http://127.0.0.1:$PORT" MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$AIOPS_ADMIN_PASSWORD" MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
+    "$MLFLOW_PYTHON" end2end/seed/sweep.py "$WORK/seed.json" >"$WORK/seed.log" 2>&1; then
+  tail -n 40 "$WORK/seed.log"; exit 1
+fi
+SCREENSHOTS="$ROOT/end2end/screenshots"
+rm -rf "$SCREENSHOTS"
 if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" AIOPS_BASE_PATH_URL="http://127.0.0.1:$PREFIXED_PORT/aiops/" \
+    AIOPS_SEED_FILE="$WORK/seed.json" AIOPS_SCREENSHOT_DIR="$SCREENSHOTS" \
     npx playwright test) 2>&1 | tee "$WORK/e2e.log"; then
   echo "--- server log ---"; tail -n 50 "$WORK/e2e-server.log"
   exit 1
@@ -178,5 +188,6 @@ if [ -n "$SHORT" ]; then
   echo "total: fewer tests ran than the suites have:$SHORT" >&2
   exit 1
 fi
+echo "screenshots of every page at 1440x900 and 390x844: $SCREENSHOTS/{desktop,phone}"
 log "all tests passed (Rust: $RUST_PASSED, MLflow client: $PY_PASSED, deployment: $DEPLOY_PASSED, browser: $E2E_PASSED)"
 echo "total: $((RUST_PASSED + PY_PASSED + DEPLOY_PASSED + E2E_PASSED)) passed, 0 failed"

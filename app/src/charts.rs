@@ -98,6 +98,12 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
+/// A font size in CSS pixels as plotters takes it: its SVG backend writes sizes in points
+/// (1/1.24 of the number given).
+fn px(size: f64) -> f64 {
+    size * 1.24
+}
+
 /// Tick labels: float noise around zero reads as 0.
 fn tick(v: &f64) -> String {
     if v.abs() < 1e-9 {
@@ -136,7 +142,7 @@ pub fn line_chart(series: &[Series], options: &LineOptions<'_>) -> Result<ChartV
         let root = SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
         root.fill(&WHITE).map_err(svg_error)?;
         let mut builder = ChartBuilder::on(&root);
-        builder.margin(10).x_label_area_size(32).y_label_area_size(56);
+        builder.margin(10).x_label_area_size(40).y_label_area_size(64);
         if options.log_y {
             let (lo, hi) = (y_range.0.max(f64::MIN_POSITIVE), y_range.1.max(f64::MIN_POSITIVE));
             let chart = builder
@@ -184,6 +190,8 @@ where
         .light_line_style(RGBColor(238, 240, 243))
         .x_desc(options.x_label)
         .y_desc(options.y_label)
+        .label_style(("sans-serif", px(12.0)))
+        .axis_desc_style(("sans-serif", px(12.0)))
         .x_label_formatter(&tick)
         .y_label_formatter(&tick)
         .x_labels(6)
@@ -202,12 +210,13 @@ where
                 .draw_series(std::iter::once(Text::new(
                     crate::format::number(p.1),
                     p,
-                    ("sans-serif", 13).into_font().color(&RGBColor(60, 66, 76)).pos(
-                        plotters::style::text_anchor::Pos::new(
+                    ("sans-serif", px(12.0))
+                        .into_font()
+                        .color(&RGBColor(60, 66, 76))
+                        .pos(plotters::style::text_anchor::Pos::new(
                             plotters::style::text_anchor::HPos::Left,
                             plotters::style::text_anchor::VPos::Bottom,
-                        ),
-                    ),
+                        )),
                 )))
                 .map_err(svg_error)?;
         } else {
@@ -244,6 +253,8 @@ pub fn scatter_chart(points: &[(f64, f64, usize)], x_label: &str, y_label: &str)
             .light_line_style(RGBColor(238, 240, 243))
             .x_desc(x_label)
             .y_desc(y_label)
+            .label_style(("sans-serif", px(12.0)))
+            .axis_desc_style(("sans-serif", px(12.0)))
             .x_label_formatter(&tick)
             .y_label_formatter(&tick)
             .draw()
@@ -302,8 +313,8 @@ pub fn parallel_coordinates(
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(svg_error)?;
         let axis_style = RGBColor(150, 158, 168).stroke_width(1);
-        let label_font = ("sans-serif", 14).into_font().color(&RGBColor(40, 46, 56));
-        let tick_font = ("sans-serif", 13).into_font().color(&RGBColor(90, 98, 108));
+        let label_font = ("sans-serif", px(14.0)).into_font().color(&RGBColor(40, 46, 56));
+        let tick_font = ("sans-serif", px(13.0)).into_font().color(&RGBColor(90, 98, 108));
         let centered = |font: plotters::style::TextStyle<'static>| {
             font.pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,

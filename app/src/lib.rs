@@ -14,7 +14,7 @@ pub mod state;
 pub mod view_state;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -65,6 +65,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="aiops-base" content=base::get()/>
                 <link rel="icon" href=base::url("/favicon.svg") type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                <HashedStylesheet id="aiops" options=options.clone() root=base::get()/>
                 <HydrationScripts options root=base::get()/>
                 <MetaTags/>
             </head>
@@ -120,7 +121,6 @@ fn router_base() -> String {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="aiops" href=base::url(&format!("/pkg/{BUNDLE_NAME}.css"))/>
         <Title formatter=title_text/>
         <Router base=router_base()>
             <Shell>
@@ -165,6 +165,15 @@ const SERVER_FN_CLASSES: &[(&str, &str)] = &[
     ("/_app/run_artifacts", "read"),
     ("/_app/artifact_preview", "read"),
     ("/_app/compare_runs", "read"),
+    ("/_app/list_deleted_experiments", "read"),
+    ("/_app/load_logged_model", "read"),
+    ("/_app/rename_run", "edit"),
+    ("/_app/set_run_tag", "edit"),
+    ("/_app/delete_run_tag", "edit"),
+    ("/_app/set_run_deleted", "manage"),
+    ("/_app/rename_experiment", "edit"),
+    ("/_app/set_experiment_tag", "edit"),
+    ("/_app/set_experiment_deleted", "manage"),
     ("/_app/list_models", "read"),
     ("/_app/load_model", "read"),
     ("/_app/promote_version", "admin"),

@@ -129,11 +129,50 @@ pub async fn front(State(front): State<Front>, req: Request, next: Next) -> Resp
             format!("Host '{shown}' is not served here; start aiops with --allowed-hosts to add it"),
         );
     }
+    let path = req.uri().path().to_string();
     let mut response = guarded(&front, req, next).await;
     let headers = response.headers_mut();
     keep_redirect_on_site(headers, host.as_deref());
     security_headers(headers);
+    if response.status().is_success() {
+        if let Some(policy) = asset_cache_policy(&path) {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        }
+    }
     response
+}
+
+/// Bundles whose names carry a content hash (`/pkg/aiops.<hash>.wasm`) never change: cached
+/// for a year. Unhashed assets are checked with the server each time.
+fn asset_cache_policy(path: &str) -> Option<&'static str> {
+    let name = path.strip_prefix("/pkg/")?;
+    let hashed = name.split('.').count() >= 3
+        && name.split('.').nth(1).is_some_and(|h| {
+            h.len() >= 8
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    Some(if hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    #[test]
+    fn hashed_bundles_are_immutable() {
+        use super::asset_cache_policy as policy;
+        assert_eq!(
+            policy("/pkg/aiops.Ab3dE9fG12.wasm"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(policy("/pkg/aiops.css"), Some("no-cache"));
+        assert_eq!(policy("/runs/1"), None);
+    }
 }
 
 /// Writes from another site are refused: browsers mark them with `Sec-Fetch-Site` and
@@ -206,8 +245,9 @@ fn keep_redirect_on_site(headers: &mut HeaderMap, host: Option<&str>) {
 }
 
 /// The policy for anything that is not an HTML page (API replies, artifacts, assets): an
-/// uploaded HTML artifact opened in a tab runs nothing and can't be framed.
-const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox";
+/// uploaded HTML artifact opened in a tab runs nothing and can't be framed. Downloads stay
+/// allowed: Chromium cancels an attachment whose response is sandboxed without it.
+const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandbox allow-downloads";
 
 /// Security headers on every reply; a page's own CSP (with its nonce) is kept.
 fn security_headers(headers: &mut HeaderMap) {

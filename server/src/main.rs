@@ -240,6 +240,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
+        // cargo-leptos names the bundles by their content hash and lists the names in
+        // hash.txt beside the binary; without that file the plain names are served.
+        .hash_files(hash_file_present())
         .build();
 
     // Webhook deliveries queued in the database, this run's and any a restart left behind.
@@ -315,6 +318,14 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     listener::serve(listener, app, limits, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Whether cargo-leptos' hash.txt (the hashed bundle names) sits beside this binary.
+fn hash_file_present() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|p| p.is_file())
 }
 
 /// The connection limits, with the cap kept below the file descriptors this process may

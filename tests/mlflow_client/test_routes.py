@@ -77,6 +77,8 @@ def fields(world, identity):
         "current_password": password, "new_password": password, "days": "", "id": 0, "filter": "",
         "sort": "", "page": 0, "q": "", "after": "", "with_spans": False, "x": "step", "y": "m",
         "by_time": False, "smoothing": 0, "log_y": False, "next": "/",
+        # Dashboard: zoom, parallel ranges, deleted rows, and "restore" (a no-op on live ones).
+        "xmin": "", "xmax": "", "pc": "", "show_deleted": False, "deleted": False,
         # Registry server functions.
         "version": "1", "stage": "Staging", "alias": "champ", "description": "", "model_name": "", "target": "1",
         # Serving server functions.

@@ -75,6 +75,15 @@ pub fn zoom_bound(x: f64) -> String {
     }
 }
 
+/// The drawn picture's box: the SVG inside `el` (it may be narrower than its container).
+fn picture_rect(el: &leptos::web_sys::HtmlDivElement) -> leptos::web_sys::DomRect {
+    el.query_selector("svg")
+        .ok()
+        .flatten()
+        .map(|svg| svg.get_bounding_client_rect())
+        .unwrap_or_else(|| el.get_bounding_client_rect())
+}
+
 #[component]
 pub fn InteractiveChart(chart: ChartView, metric: String) -> impl IntoView {
     let chart = StoredValue::new(chart);
@@ -144,7 +153,7 @@ pub fn InteractiveChart(chart: ChartView, metric: String) -> impl IntoView {
     let readout = move || {
         let (x, y) = hover.get()?;
         let el = node.get()?;
-        let rect = el.get_bounding_client_rect();
+        let rect = picture_rect(&el);
         let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
         chart.with_value(|c| {
             let data_x = c.x_at(x / scale);
@@ -254,8 +263,11 @@ impl ParallelView {
     }
 }
 
+/// A range chosen on a parallel axis: (axis name, low, high).
+pub type Brush = (String, f64, f64);
+
 /// The ranges chosen on parallel axes, as the URL keeps them: `name:lo:hi;…`.
-pub fn parse_brushes(text: &str) -> Vec<(String, f64, f64)> {
+pub fn parse_brushes(text: &str) -> Vec<Brush> {
     text.split(';')
         .filter_map(|part| {
             let mut it = part.rsplitn(3, ':');
@@ -267,7 +279,7 @@ pub fn parse_brushes(text: &str) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
-fn brushes_text(brushes: &[(String, f64, f64)]) -> String {
+fn brushes_text(brushes: &[Brush]) -> String {
     brushes
         .iter()
         .map(|(n, lo, hi)| format!("{n}:{}:{}", zoom_bound(*lo), zoom_bound(*hi)))
@@ -285,7 +297,7 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
     let drag = RwSignal::new(None::<(usize, f64, f64)>);
     let to_svg = move |client_x: i32, client_y: i32| -> Option<(f64, f64)> {
         let el = node.get_untracked()?;
-        let rect = el.get_bounding_client_rect();
+        let rect = picture_rect(&el);
         let scale = f64::from(chart.with_value(|c| c.width).max(1)) / rect.width().max(1.0);
         Some((
             (f64::from(client_x) - rect.left()) * scale,
@@ -294,7 +306,7 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
     };
     let navigate = leptos_router::hooks::use_navigate();
     let query = leptos_router::hooks::use_query_map();
-    let set_brushes = move |change: &dyn Fn(&mut Vec<(String, f64, f64)>)| {
+    let set_brushes = move |change: &dyn Fn(&mut Vec<Brush>)| {
         let state = crate::view_state::QueryState::from(query.get_untracked());
         let mut brushes = parse_brushes(&state.get("pc"));
         change(&mut brushes);
@@ -334,7 +346,7 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
         }
         let (name, v1, v2) =
             chart.with_value(|c| (c.axes[a].name.clone(), c.value_at(a, start), c.value_at(a, end)));
-        set_brushes(&|b: &mut Vec<(String, f64, f64)>| {
+        set_brushes(&|b: &mut Vec<Brush>| {
             b.retain(|(n, ..)| *n != name);
             b.push((name.clone(), v1.min(v2), v1.max(v2)));
         });
@@ -344,13 +356,13 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
             return;
         };
         if let Some(name) = chart.with_value(|c| c.axis_near(x).map(|a| c.axes[a].name.clone())) {
-            clear(&|b: &mut Vec<(String, f64, f64)>| b.retain(|(n, ..)| *n != name));
+            clear(&|b: &mut Vec<Brush>| b.retain(|(n, ..)| *n != name));
         }
     };
     let band = move || {
         let (a, start, end) = drag.get()?;
         let el = node.get()?;
-        let rect = el.get_bounding_client_rect();
+        let rect = picture_rect(&el);
         let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
         let x = f64::from(chart.with_value(|c| c.axes[a].x));
         Some(view! {

@@ -159,7 +159,7 @@ fn LoggedModelView(view: LoggedModelView) -> impl IntoView {
                 <li class="file">
                     <span class="mono">{path}</span>
                     <span class="hint">{size.map(human_size).unwrap_or_default()}</span>
-                    <a href=href class="download" download="">"Download"</a>
+                    <a href=href class="download" download="" rel="external">"Download"</a>
                 </li>
             }
         })

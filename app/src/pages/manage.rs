@@ -185,9 +185,9 @@ impl Actions {
 
     /// The last refusal of any action, to show beside the panel.
     fn error(&self) -> Option<String> {
-        fn err<T: 'static + Send + Sync + Clone>(a: &ServerAction<T>) -> Option<String>
+        fn err<T>(a: &ServerAction<T>) -> Option<String>
         where
-            T: leptos::server_fn::ServerFn<Output = (), Error = AppError>,
+            T: 'static + Send + Sync + Clone + leptos::server_fn::ServerFn<Output = (), Error = AppError>,
         {
             a.value().get().and_then(|r| r.err()).map(|e| e.to_string())
         }
@@ -334,7 +334,8 @@ pub fn ManagePanel(
         }
     });
     view! {
-        <details class="card manage" id="manage">
+        // Open again after a change, where the user was working.
+        <details class="card manage" id="manage" open=move || { actions.version() > 0 }>
             <summary>"Manage"</summary>
             <div class="manage-body">
                 {rename}

@@ -648,7 +648,7 @@ pub fn VersionPage() -> impl IntoView {
                                             } else {
                                                 view! {
                                                     <li class="file">
-                                                        <a href=download(&f.path) download="">{f.path.clone()}</a>
+                                                        <a href=download(&f.path) download="" rel="external">{f.path.clone()}</a>
                                                         <span class="hint">{f.size.map(crate::format::human_size).unwrap_or_default()}</span>
                                                     </li>
                                                 }.into_any()

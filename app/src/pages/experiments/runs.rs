@@ -86,7 +86,6 @@ pub async fn experiment_runs(
             } else {
                 aiops_core::tracking::ViewType::ActiveOnly
             },
-            ..RunSearch::default()
         };
         let page = state.search_runs(&actor, &search).await?;
         let count = state.count_runs(&actor, &search, COUNT_CAP).await?;
@@ -731,7 +730,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
                 {experiment_deleted.then(|| view! { <span class="status status-deleted" id="deleted-badge">"deleted"</span> })}
             </div>
             <div class="actions">
-                <a href=csv_href class="button" id="download-csv" download="">"Download CSV"</a>
+                <a href=csv_href class="button" id="download-csv" download="" rel="external">"Download CSV"</a>
                 <a href=deleted_href class="button" id="toggle-deleted">{if show_deleted { "Hide deleted" } else { "Show deleted" }}</a>
                 <a href=spans_href class="button">{if show_spans { "Hide min/max" } else { "Show min/max" }}</a>
                 {if selected.len() >= 2 {

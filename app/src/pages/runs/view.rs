@@ -442,7 +442,7 @@ fn RunHeader(overview: RunOverview, actions: Actions) -> impl IntoView {
     let children = (!overview.children.is_empty()).then(|| {
         let count = overview.children.len();
         view! {
-            <details class="card" id="child-runs" open=count <= 10>
+            <details class="card" id="child-runs" open={count <= 10}>
                 <summary>{format!("Child runs ({count})")}</summary>
                 <ul class="child-list">
                     {overview
@@ -601,6 +601,7 @@ fn RunLineage(run: Run, models: Vec<(String, String, Vec<String>)>) -> impl Into
             <div class="card" id="run-lineage">
                 <h2>"Datasets and models"</h2>
                 {has_datasets.then(|| view! {
+                    <div class="table-scroll">
                     <table class="table" id="run-datasets">
                         <thead><tr>
                             <th>"Dataset"</th><th>"Context"</th><th>"Digest"</th><th>"Source type"</th>
@@ -608,12 +609,15 @@ fn RunLineage(run: Run, models: Vec<(String, String, Vec<String>)>) -> impl Into
                         </tr></thead>
                         <tbody>{dataset_rows}</tbody>
                     </table>
+                    </div>
                 })}
                 {has_models.then(|| view! {
+                    <div class="table-scroll">
                     <table class="table" id="run-models">
                         <thead><tr><th>"Logged model"</th><th>"Flavors"</th><th>"Step"</th><th>"Registry"</th></tr></thead>
                         <tbody>{model_rows}</tbody>
                     </table>
+                    </div>
                 })}
             </div>
         }
@@ -816,7 +820,7 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
                                                         <li class="file">
                                                             <a href=href class="preview-link">{name}</a>
                                                             <span class="hint">{item.size.map(human_size).unwrap_or_default()}</span>
-                                                            <a href=download class="download" download="">"Download"</a>
+                                                            <a href=download class="download" download="" rel="external">"Download"</a>
                                                         </li>
                                                     }.into_any()
                                                 }
@@ -872,7 +876,7 @@ fn PreviewPane(preview: Option<Preview>) -> impl IntoView {
         Some(Preview::Image { url }) => {
             let href = url.clone();
             view! {
-            <a href=href target="_blank" rel="noopener"><img class="image-preview" src=url alt="artifact preview" loading="lazy"/></a>
+            <a href=href target="_blank" rel="noopener"><img class="image-preview" src=url alt="artifact preview"/></a>
             }
             .into_any()
         }
