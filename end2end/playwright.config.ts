@@ -17,9 +17,12 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   // The base-path spec runs against a second server, started with `--base-path /aiops`.
+  // The dashboard spec runs twice, at a desktop's and at a phone's size.
   projects: [
-    { name: "root", testIgnore: /base-path\.spec\.ts/ },
+    { name: "root", testIgnore: /(base-path|dashboard)\.spec\.ts/ },
     { name: "base-path", testMatch: /base-path\.spec\.ts/ },
+    { name: "desktop", testMatch: /dashboard\.spec\.ts/, use: { viewport: { width: 1440, height: 900 } } },
+    { name: "phone", testMatch: /dashboard\.spec\.ts/, use: { viewport: { width: 390, height: 844 } } },
   ],
   use: {
     baseURL,

@@ -27,8 +27,6 @@ function loadSeed(): Seed {
 
 const seed = loadSeed();
 const SHOTS = process.env.AIOPS_SCREENSHOT_DIR ?? path.join(__dirname, "..", "screenshots");
-const DESKTOP = { width: 1440, height: 900 };
-const PHONE = { width: 390, height: 844 };
 
 async function hydrated(page: Page) {
   await page.locator('body[data-hydrated="true"]').waitFor({ state: "attached" });
@@ -71,53 +69,81 @@ function pages(): [string, string][] {
   ];
 }
 
-for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
-  test(`every page fits ${viewport.width} px wide, without console errors, screenshot written (${size})`, async ({ browser }) => {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    const errors = watchConsole(page);
-    fs.mkdirSync(path.join(SHOTS, size), { recursive: true });
-    for (const [name, url] of pages()) {
-      const response = await page.goto(url);
-      expect(response?.status(), url).toBe(200);
-      await hydrated(page);
-      await page.waitForLoadState("networkidle");
-      // The page itself never scrolls sideways; wide tables and charts scroll in their box.
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      expect(overflow, `${url} is wider than the screen`).toBeLessThanOrEqual(0);
-      await page.screenshot({ path: path.join(SHOTS, size, `${name}.png`), fullPage: true });
-    }
-    expect(errors).toEqual([]);
-    await context.close();
-  });
-}
+test("every page fits the screen's width, without console errors; screenshot written", async ({ page }, info) => {
+  const errors = watchConsole(page);
+  const size = info.project.name;
+  fs.mkdirSync(path.join(SHOTS, size), { recursive: true });
+  for (const [name, url] of pages()) {
+    const response = await page.goto(url);
+    expect(response?.status(), url).toBe(200);
+    await hydrated(page);
+    await page.waitForLoadState("networkidle");
+    // The page itself never scrolls sideways; wide tables and charts scroll in their box.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${url} is wider than the screen`).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(SHOTS, size, `${name}.png`), fullPage: true });
+  }
+  expect(errors).toEqual([]);
+});
 
-test("on a phone the top bar's menu opens every section", async ({ browser }) => {
-  const context = await browser.newContext({ viewport: PHONE });
-  const page = await context.newPage();
+test("the top bar reaches every section (behind a menu on a phone); wide tables scroll in their box", async ({ page }, info) => {
+  const phone = info.project.name === "phone";
   await page.goto("/experiments");
   await hydrated(page);
+  const menu = page.getByRole("button", { name: /Menu/ });
   const monitoring = page.locator("#main-nav").getByRole("link", { name: "Monitoring" });
-  await expect(monitoring).toBeHidden();
-  await page.getByRole("button", { name: /Menu/ }).click();
+  if (phone) {
+    await expect(monitoring).toBeHidden();
+    await menu.click();
+  } else {
+    await expect(menu).toBeHidden();
+  }
   for (const name of ["Experiments", "Models", "Deployments", "Inference", "Monitoring"]) {
     await expect(page.locator("#main-nav").getByRole("link", { name })).toBeVisible();
   }
   await monitoring.click();
   await expect(page).toHaveURL(/\/monitoring$/);
-  // Navigating folds the menu again.
-  await expect(page.locator("#main-nav").getByRole("link", { name: "Models" })).toBeHidden();
-  // A wide runs table scrolls inside its box, the run names staying in view.
-  await page.goto(`/experiments/${seed.big_experiment_id}?cols=metrics.score,params.trial,tags.batch`);
+  if (phone) {
+    // Navigating folds the menu again.
+    await expect(page.locator("#main-nav").getByRole("link", { name: "Models" })).toBeHidden();
+  }
+  // The selection and name columns stay put while a wide table scrolls inside its box.
+  await page.goto(`/experiments/${seed.experiment_id}?cols=metrics.accuracy,metrics.loss,metrics.val_loss,params.depth,params.lr,params.model,params.seed,params.search,tags.team`);
   await hydrated(page);
-  const box = page.locator(".table-scroll").first();
-  const widths = await box.evaluate((el) => [el.scrollWidth, el.clientWidth]);
-  expect(widths[0]).toBeGreaterThan(widths[1]);
-  await box.evaluate((el) => el.scrollBy(400, 0));
   const name = page.locator("#runs-table tbody tr td.name").first();
-  const left = await name.evaluate((el) => el.getBoundingClientRect().left);
-  expect(left).toBeLessThan(80);
-  await context.close();
+  expect(await name.evaluate((el) => getComputedStyle(el).position)).toBe("sticky");
+  const box = page.locator(".table-scroll").first();
+  const [scrollWidth, clientWidth] = await box.evaluate((el) => [el.scrollWidth, el.clientWidth]);
+  if (phone) expect(scrollWidth).toBeGreaterThan(clientWidth);
+  if (scrollWidth > clientWidth) {
+    const before = await name.evaluate((el) => el.getBoundingClientRect().left);
+    await box.evaluate((el) => el.scrollBy(400, 0));
+    expect(Math.abs((await name.evaluate((el) => el.getBoundingClientRect().left)) - before)).toBeLessThan(2);
+  }
+  // A run name stays on one line.
+  const [height, lineHeight] = await name.evaluate((el) => [el.getBoundingClientRect().height, parseFloat(getComputedStyle(el).lineHeight)]);
+  expect(height).toBeLessThan(lineHeight * 2 + 24);
+});
+
+test("controls on the run page update in place, without jumping to the top", async ({ page }) => {
+  await page.goto(`/runs/${seed.artifacts_run}`);
+  await hydrated(page);
+  const artifacts = page.locator("#artifacts");
+  await artifacts.scrollIntoViewIfNeeded();
+  const y = await page.evaluate(() => window.scrollY);
+  expect(y).toBeGreaterThan(100);
+  await artifacts.getByRole("link", { name: "plots/" }).click();
+  await expect(page).toHaveURL(/path=plots/);
+  await artifacts.getByRole("link", { name: "small.png" }).click();
+  await expect(page.locator("#artifact-preview img")).toBeVisible();
+  expect(Math.abs((await page.evaluate(() => window.scrollY)) - y)).toBeLessThan(40);
+  await expect(page.locator("#artifact-preview")).toBeInViewport();
+  // A chart toggle, from where the charts are.
+  await page.locator(".chart-controls").first().scrollIntoViewIfNeeded();
+  const y2 = await page.evaluate(() => window.scrollY);
+  await page.locator(".chart-controls").getByRole("link", { name: "Log" }).click();
+  await expect(page).toHaveURL(/log=1/);
+  expect(Math.abs((await page.evaluate(() => window.scrollY)) - y2)).toBeLessThan(40);
 });
 
 test("nested runs: children under their parent, expand and collapse, links both ways", async ({ page }) => {
@@ -234,6 +260,7 @@ test("a reader sees no management controls", async ({ browser, request }) => {
     data: { username: user, resource_type: "experiment", resource_id: seed.experiment_id, permission: "READ" },
   })).ok()).toBeTruthy();
   const context = await browser.newContext({
+    viewport: test.info().project.use.viewport,
     extraHTTPHeaders: { Authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64") },
   });
   const page = await context.newPage();
@@ -267,7 +294,7 @@ test("logged model: linked from the run with its flavors, MLmodel shown, files l
 test("download the runs table as CSV: the filter's runs, the shown columns", async ({ browser, baseURL }) => {
   // Signed in through the form, as a person is: the browser's download carries the session
   // cookie (it would not carry a test's extra Authorization header).
-  const context = await browser.newContext({ baseURL, extraHTTPHeaders: {} });
+  const context = await browser.newContext({ baseURL, extraHTTPHeaders: {}, viewport: test.info().project.use.viewport });
   const page = await context.newPage();
   await page.goto("/login");
   await hydrated(page);
@@ -305,6 +332,7 @@ test("pager: page number, total, previous and next", async ({ page }) => {
   await expect(page.locator("#runs-table tbody tr")).toHaveCount(50);
   await expect(page.locator("#next-page")).toHaveCount(0);
   await page.locator("#prev-page").click();
+  await expect(page.locator("#page-position")).toHaveText("Page 2 of 3 · 250 matching runs");
   await page.locator("#prev-page").click();
   await expect(page.locator("#page-position")).toHaveText("Page 1 of 3 · 250 matching runs");
   await expect(page.locator("#runs-table tbody tr").first()).toHaveAttribute("data-run-id", first!);
@@ -404,22 +432,16 @@ test("a running run refreshes by itself: its row, its metrics and charts", async
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 });
 
-test("artifacts: large image from its URL, scaled; CSV header; Markdown rendered", async ({ browser }) => {
-  for (const viewport of [DESKTOP, PHONE]) {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    await page.goto(`/runs/${seed.artifacts_run}?path=plots&file=plots/large.png`);
-    await hydrated(page);
-    const img = page.locator("#artifact-preview img.image-preview");
-    await expect(img).toHaveAttribute("src", /get-artifact\?run_uuid=/);
-    await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBeGreaterThanOrEqual(2000);
-    const shown = await img.evaluate((el) => el.getBoundingClientRect().width);
-    expect(shown).toBeLessThanOrEqual(viewport.width);
-    expect(shown).toBeGreaterThan(viewport.width === PHONE.width ? 300 : 600);
-    await context.close();
-  }
-  const context = await browser.newContext({ viewport: DESKTOP });
-  const page = await context.newPage();
+test("artifacts: large image from its URL, scaled; CSV header; Markdown rendered", async ({ page }, info) => {
+  const width = page.viewportSize()!.width;
+  await page.goto(`/runs/${seed.artifacts_run}?path=plots&file=plots/large.png`);
+  await hydrated(page);
+  const img = page.locator("#artifact-preview img.image-preview");
+  await expect(img).toHaveAttribute("src", /get-artifact\?run_uuid=/);
+  await expect.poll(() => img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBeGreaterThanOrEqual(2000);
+  const shown = await img.evaluate((el) => el.getBoundingClientRect().width);
+  expect(shown).toBeLessThanOrEqual(width);
+  expect(shown).toBeGreaterThan(info.project.name === "phone" ? 300 : 600);
   await page.goto(`/runs/${seed.artifacts_run}?path=data&file=data/sample.csv`);
   await hydrated(page);
   await expect(page.locator(".csv-preview thead th").first()).toHaveText("sepal length (cm)");
@@ -427,7 +449,6 @@ test("artifacts: large image from its URL, scaled; CSV header; Markdown rendered
   await page.goto(`/runs/${seed.artifacts_run}?file=README.md`);
   await expect(page.locator(".markdown-preview h1")).toHaveText("Report");
   await expect(page.locator(".markdown-preview img")).not.toHaveAttribute("onerror", /.*/);
-  await context.close();
 });
 
 test("search autocomplete offers attributes and the experiment's keys", async ({ page }) => {

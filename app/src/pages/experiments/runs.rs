@@ -525,7 +525,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
             let href = with_query(&state, &[("sort", next.as_str()), ("page", ""), ("after", "")]);
             view! {
                 <th scope="col" class=format!("col-{}", col.kind) data-column=col.spec()>
-                    <a href=href class="sort-link">{col.key.clone()}{marker}</a>
+                    <a data-noscroll="" href=href class="sort-link">{col.key.clone()}{marker}</a>
                 </th>
             }
         })
@@ -547,7 +547,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
         let href = with_query(&state, &[("sort", next.as_str()), ("page", ""), ("after", "")]);
         view! {
             <th scope="col" data-column=format!("attributes.{attribute}")>
-                <a href=href class="sort-link">{label}{marker}</a>
+                <a data-noscroll="" href=href class="sort-link">{label}{marker}</a>
             </th>
         }
     })
@@ -595,7 +595,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
                 let href = with_query(&state, &[("open", next_open.join(",").as_str())]);
                 let label = format!("{} {children}", if is_open { "▾" } else { "▸" });
                 let title = format!("{} {children} child run{}", if is_open { "Hide" } else { "Show" }, if children == 1 { "" } else { "s" });
-                view! { <a href=href class="expander" aria-expanded=is_open.to_string() title=title>{label}</a> }
+                view! { <a data-noscroll="" href=href class="expander" aria-expanded=is_open.to_string() title=title>{label}</a> }
             });
             let deleted = run.info.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
             let toggle_href = with_query(&state, &[("sel", next_selection.join(",").as_str())]);
@@ -648,7 +648,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
             }
             let href = with_query(&state, &[("cols", next.join(",").as_str())]);
             view! {
-                <a href=href class=if shown { "chip on" } else { "chip" } data-column=spec>
+                <a data-noscroll="" href=href class=if shown { "chip on" } else { "chip" } data-column=spec>
                     {format!("{}: {}", &col.kind[..col.kind.len() - 1], col.key)}
                 </a>
             }
@@ -731,8 +731,8 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
             </div>
             <div class="actions">
                 <a href=csv_href class="button" id="download-csv" download="" rel="external">"Download CSV"</a>
-                <a href=deleted_href class="button" id="toggle-deleted">{if show_deleted { "Hide deleted" } else { "Show deleted" }}</a>
-                <a href=spans_href class="button">{if show_spans { "Hide min/max" } else { "Show min/max" }}</a>
+                <a data-noscroll="" href=deleted_href class="button" id="toggle-deleted">{if show_deleted { "Hide deleted" } else { "Show deleted" }}</a>
+                <a data-noscroll="" href=spans_href class="button">{if show_spans { "Hide min/max" } else { "Show min/max" }}</a>
                 {if selected.len() >= 2 {
                     view! { <a href=compare_href class="button primary" id="compare-link">{format!("Compare {} runs", selected.len())}</a> }.into_any()
                 } else {

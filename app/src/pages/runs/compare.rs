@@ -334,7 +334,7 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
             .map(|c| {
                 let href = with_query(&state, &[(axis, c.as_str())]);
                 let on = *c == current;
-                view! { <a href=href class=if on { "chip on" } else { "chip" }>{c.clone()}</a> }
+                view! { <a data-noscroll="" href=href class=if on { "chip on" } else { "chip" }>{c.clone()}</a> }
             })
             .collect_view();
         view! { <div class="chips"><span class="hint">{format!("{axis} axis:")}</span>{options}</div> }
@@ -376,7 +376,7 @@ fn CompareView(comparison: Comparison, state: QueryState) -> impl IntoView {
         <div class="card">
             <div class="chart-controls">
                 <h2>"Parameters and metrics"</h2>
-                <a href=diff_href class="button" id="diff-toggle" aria-pressed=diff_only.to_string()>
+                <a data-noscroll="" href=diff_href class="button" id="diff-toggle" aria-pressed=diff_only.to_string()>
                     {if diff_only { "Show all rows" } else { "Differences only" }}
                 </a>
             </div>

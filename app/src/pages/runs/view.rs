@@ -648,8 +648,8 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSig
             <div class="chart-controls">
                 <h2>"Metrics"</h2>
                 <span class="segmented">
-                    <a href=move || link(&[("x", "")]) class:on=move || state.get().get("x") != "time">"Step"</a>
-                    <a href=move || link(&[("x", "time")]) class:on=move || state.get().get("x") == "time">"Time"</a>
+                    <a data-noscroll="" href=move || link(&[("x", "")]) class:on=move || state.get().get("x") != "time">"Step"</a>
+                    <a data-noscroll="" href=move || link(&[("x", "time")]) class:on=move || state.get().get("x") == "time">"Time"</a>
                 </span>
                 <span class="segmented">
                     {["0", "0.6", "0.9"]
@@ -658,7 +658,7 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSig
                             let label = if w == "0" { "No smoothing".to_string() } else { format!("Smooth {w}") };
                             let value = if w == "0" { "" } else { w };
                             view! {
-                                <a href=move || link(&[("smooth", value)]) class:on=move || state.get().get("smooth") == value>
+                                <a data-noscroll="" href=move || link(&[("smooth", value)]) class:on=move || state.get().get("smooth") == value>
                                     {label.clone()}
                                 </a>
                             }
@@ -666,8 +666,8 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSig
                         .collect_view()}
                 </span>
                 <span class="segmented">
-                    <a href=move || link(&[("log", "")]) class:on=move || state.get().get("log") != "1">"Linear"</a>
-                    <a href=move || link(&[("log", "1")]) class:on=move || state.get().get("log") == "1">"Log"</a>
+                    <a data-noscroll="" href=move || link(&[("log", "")]) class:on=move || state.get().get("log") != "1">"Linear"</a>
+                    <a data-noscroll="" href=move || link(&[("log", "1")]) class:on=move || state.get().get("log") == "1">"Log"</a>
                 </span>
             </div>
             <Transition fallback=|| view! { <p class="loading">"Drawing charts…"</p> }>
@@ -684,9 +684,9 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSig
                             let next = (current < pages).then(|| (current + 1).to_string());
                             let pager = (pages > 1).then(|| view! {
                                 <nav class="pager" aria-label="Chart pages">
-                                    {prev.map(|p| view! { <a href=move || link(&[("charts", if p == "1" { "" } else { p.as_str() })]) rel="prev">"← Previous"</a> })}
+                                    {prev.map(|p| view! { <a data-noscroll="" href=move || link(&[("charts", if p == "1" { "" } else { p.as_str() })]) rel="prev">"← Previous"</a> })}
                                     <span id="chart-range">{format!("Charts {}–{} of {total}", first + 1, first + charts.len())}</span>
-                                    {next.map(|p| view! { <a href=move || link(&[("charts", p.as_str())]) rel="next">"Next →"</a> })}
+                                    {next.map(|p| view! { <a data-noscroll="" href=move || link(&[("charts", p.as_str())]) rel="next">"Next →"</a> })}
                                 </nav>
                             });
                             view! {
@@ -780,7 +780,7 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
             ));
         }
         out.into_iter()
-            .map(|(label, href)| view! { <a href=href>{label}</a>" / " })
+            .map(|(label, href)| view! { <a data-noscroll="" href=href>{label}</a>" / " })
             .collect_view()
     };
     view! {
@@ -812,13 +812,13 @@ fn ArtifactBrowser(run_id: Signal<String>, state: Signal<QueryState>) -> impl In
                                                 let name = item.path.rsplit('/').next().unwrap_or(&item.path).to_string();
                                                 if item.is_dir {
                                                     let href = with_query(&s, &[("path", item.path.as_str()), ("file", "")]);
-                                                    view! { <li class="dir"><a href=href>{format!("{name}/")}</a></li> }.into_any()
+                                                    view! { <li class="dir"><a data-noscroll="" href=href>{format!("{name}/")}</a></li> }.into_any()
                                                 } else {
                                                     let href = with_query(&s, &[("file", item.path.as_str())]);
                                                     let download = crate::base::url(&format!("/get-artifact?run_uuid={}&path={}", encode(&id), encode(&item.path)));
                                                     view! {
                                                         <li class="file">
-                                                            <a href=href class="preview-link">{name}</a>
+                                                            <a data-noscroll="" href=href class="preview-link">{name}</a>
                                                             <span class="hint">{item.size.map(human_size).unwrap_or_default()}</span>
                                                             <a href=download class="download" download="" rel="external">"Download"</a>
                                                         </li>
