@@ -49,6 +49,7 @@ store_cases!(
     update_and_delete_runs,
     unknown_ids_are_not_found,
     counts_matching_runs_up_to_a_cap,
+    metric_order_pages_match_the_general_order,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -727,6 +728,82 @@ async fn counts_matching_runs_up_to_a_cap(store: &dyn TrackingStore) {
         store.count_runs(&search("metrics.acc > 5"), 6).await.unwrap(),
         (0, false)
     );
+}
+
+/// The single-metric order walks the metric's index, then the runs without it; every page
+/// size must give exactly the order the general ORDER BY gives (ties, NaN, missing, filter).
+async fn metric_order_pages_match_the_general_order(store: &dyn TrackingStore) {
+    use aiops_core::search::{parse_filter, parse_order_by};
+    use aiops_core::store::RunSearch;
+    let id = store
+        .create_experiment("metric-order", None, &[], None)
+        .await
+        .unwrap();
+    let values = [
+        Some(0.5),
+        Some(0.9),
+        Some(0.5),
+        None,
+        Some(f64::NAN),
+        Some(0.1),
+        None,
+        Some(0.9),
+        Some(0.7),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let run = new_run(store, &id, 1_000 + (i as i64 / 2)).await;
+        let mut metrics = vec![metric("other", i as f64, 0, 1)];
+        if let Some(v) = v {
+            metrics.push(metric("m", *v, 0, 1));
+        }
+        store.log_batch(&run, &metrics, &[], &[]).await.unwrap();
+    }
+    for (filter, ascending) in [("", false), ("", true), ("metrics.other >= 2", false)] {
+        let dir = if ascending { "ASC" } else { "DESC" };
+        let search = |order: Vec<&str>, max_results: i64, offset: i64| RunSearch {
+            experiment_ids: vec![id.clone()],
+            filter: parse_filter(filter).unwrap(),
+            order_by: order.into_iter().map(|o| parse_order_by(o).unwrap()).collect(),
+            max_results,
+            offset,
+            ..RunSearch::default()
+        };
+        // Two clauses take the general path; the second is the tie-break both use.
+        let general: Vec<String> = store
+            .search_runs(&search(
+                vec![&format!("metrics.m {dir}"), "attributes.start_time DESC"],
+                100,
+                0,
+            ))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect();
+        for size in [1, 2, 3, 100] {
+            let mut paged = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = store
+                    .search_runs(&search(vec![&format!("metrics.m {dir}")], size, offset))
+                    .await
+                    .unwrap();
+                paged.extend(page.items.into_iter().map(|r| r.info.run_id));
+                if !page.has_more {
+                    break;
+                }
+                offset += size;
+            }
+            assert_eq!(paged, general, "filter '{filter}', {dir}, pages of {size}");
+        }
+        // A page past the end is empty.
+        let past = store
+            .search_runs(&search(vec![&format!("metrics.m {dir}")], 5, 50))
+            .await
+            .unwrap();
+        assert!(past.items.is_empty() && !past.has_more);
+    }
 }
 
 mod keyset {

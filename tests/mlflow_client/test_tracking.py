@@ -2,6 +2,7 @@
 import filecmp
 import math
 import os
+import base64
 import uuid
 
 import mlflow
@@ -121,6 +122,7 @@ def test_search_runs_filters_orders_and_pages(client, experiment_id):
             break
     assert seen == [f"r{i:02d}" for i in range(12)]
 
+
     frame = mlflow.search_runs([experiment_id], filter_string="params.model = 'gbm'", order_by=["metrics.acc ASC"])
     assert list(frame["params.model"].unique()) == ["gbm"]
     assert list(frame["metrics.acc"]) == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
@@ -131,6 +133,25 @@ def test_search_runs_filters_orders_and_pages(client, experiment_id):
 
     assert len(client.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)) == 1
     client.restore_run(ids[0])
+
+
+def test_default_order_pages_by_keyset(client, experiment_id):
+    # The token says where a page ended; a run started meanwhile (newer, so ahead of the
+    # cursor) neither repeats a run nor shifts a page, as offsets would.
+    ids = [client.create_run(experiment_id, run_name=f"k{i:02d}", start_time=1_700_000_000_000 + i).info.run_id
+           for i in range(12)]
+    seen, token, pages = [], None, 0
+    while True:
+        page = client.search_runs([experiment_id], max_results=5, page_token=token)
+        seen += [r.info.run_id for r in page]
+        token, pages = page.token, pages + 1
+        if pages == 1:
+            assert "after" in base64.b64decode(token).decode()
+            client.create_run(experiment_id, run_name="late", start_time=1_700_000_000_100)
+        if not token:
+            break
+    assert pages == 3
+    assert seen == list(reversed(ids))
 
 
 def test_artifacts_round_trip_byte_identical(client, experiment_id, tmp_path):

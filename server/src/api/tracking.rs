@@ -379,18 +379,24 @@ pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, f
             .collect::<Result<_, _>>()?,
         max_results: max_results(&fields, DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?,
         offset: wire::parse_page_token(fields.str("page_token")?.as_deref())?,
-        after: None,
+        after: wire::parse_run_page_cursor(fields.str("page_token")?.as_deref())?,
     };
     let page = state.search_runs(&actor, &search).await?;
     let mut body = Map::new();
-    if !page.items.is_empty() {
-        body.insert("runs".into(), page.items.iter().map(wire::run).collect());
-    }
     if page.has_more {
+        // In the default order the token also carries where this page ended (keyset).
+        let last = page
+            .items
+            .last()
+            .filter(|_| search.order_by.is_empty())
+            .map(|r| (r.info.start_time, r.info.run_id.as_str()));
         body.insert(
             "next_page_token".into(),
-            json!(wire::page_token(search.offset + search.max_results)),
+            json!(wire::run_page_token(search.offset + search.max_results, last)),
         );
+    }
+    if !page.items.is_empty() {
+        body.insert("runs".into(), page.items.iter().map(wire::run).collect());
     }
     Ok(Json(Value::Object(body)))
 }

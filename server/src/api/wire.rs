@@ -196,6 +196,38 @@ pub fn paged(key: &str, items: Vec<Value>, has_more: bool, next_offset: i64) -> 
     Value::Object(body)
 }
 
+/// A runs search's next page: the offset (what MLflow's tokens hold), and in the default
+/// order also the last row's `(start_time, run_id)`, so the next page starts there by
+/// keyset and costs the same at any depth.
+pub fn run_page_token(offset: i64, after: Option<(i64, &str)>) -> String {
+    let body = match after {
+        Some((start_time, run_id)) => json!({ "offset": offset, "after": [start_time, run_id] }),
+        None => json!({ "offset": offset }),
+    };
+    base64::engine::general_purpose::STANDARD.encode(body.to_string())
+}
+
+/// The keyset cursor a [`run_page_token`] carries, if any (a token without one, or from
+/// MLflow itself, pages by offset).
+pub fn parse_run_page_cursor(token: Option<&str>) -> ApiResult<Option<(i64, String)>> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || ApiError::invalid(format!("Invalid page token '{token}'"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    match value.get("after") {
+        None => Ok(None),
+        Some(Value::Array(pair)) => match pair.as_slice() {
+            [Value::Number(t), Value::String(id)] => Ok(Some((t.as_i64().ok_or_else(bad)?, id.clone()))),
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
 pub fn parse_page_token(token: Option<&str>) -> ApiResult<i64> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(0);
@@ -247,6 +279,19 @@ pub fn logged_model(m: &aiops_core::tracking::LoggedModel) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_page_tokens_carry_a_cursor() {
+        let token = run_page_token(200, Some((1_700_000_000_000, "abc")));
+        assert_eq!(parse_page_token(Some(&token)).unwrap(), 200);
+        assert_eq!(
+            parse_run_page_cursor(Some(&token)).unwrap(),
+            Some((1_700_000_000_000, "abc".to_string()))
+        );
+        assert_eq!(parse_run_page_cursor(Some(&page_token(5))).unwrap(), None);
+        let bad = base64::engine::general_purpose::STANDARD.encode("{\"offset\": 1, \"after\": [\"x\", 1]}");
+        assert!(parse_run_page_cursor(Some(&bad)).is_err());
+    }
 
     #[test]
     fn page_tokens_round_trip() {

@@ -1,6 +1,7 @@
 //! Searches over runs and experiments (filters compiled to bound SQL). on the SQL store ([`SearchStore`]).
 
 use super::*;
+use crate::search::{Entity, OrderBy};
 
 #[async_trait::async_trait]
 impl SearchStore for SqlTrackingStore {
@@ -10,23 +11,20 @@ impl SearchStore for SqlTrackingStore {
         if experiment_ids.is_empty() {
             return Ok(RunPage::default());
         }
+        // One metric order (the common "best runs first"): walk that metric's (key, value)
+        // index instead of sorting every run of the experiment.
+        if let [OrderBy {
+            entity: Entity::Metric(key),
+            ascending,
+        }] = search.order_by.as_slice()
+        {
+            return self
+                .search_by_metric(search, &experiment_ids, key, *ascending)
+                .await;
+        }
         let (joins, order) = compile_run_order(&mut b, &search.order_by);
-        let experiments = experiment_ids
-            .iter()
-            .map(|id| b.bind(Bind::Int(*id)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let stages = search
-            .view
-            .stages()
-            .iter()
-            .map(|s| b.bind(Bind::Text((*s).into())))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = format!(
-            "SELECT r.run_uuid FROM runs r{joins} WHERE r.experiment_id IN ({experiments}) \
-             AND r.lifecycle_stage IN ({stages})"
-        );
+        let scope = run_scope(&mut b, &experiment_ids, search);
+        let mut sql = format!("SELECT r.run_uuid FROM runs r{joins} WHERE {scope}");
         // Keyset paging walks the (experiment_id, start_time DESC, run_uuid) index from the
         // last row seen, so page 1,000 costs what page 1 does.
         let keyset = search
@@ -47,17 +45,7 @@ impl SearchStore for SqlTrackingStore {
             max_results: search.max_results,
             offset,
         };
-        let (ids, has_more) = self
-            .search_ids::<String>(
-                b,
-                sql,
-                Subject::Runs,
-                search.filter.as_ref(),
-                &order,
-                page,
-                "run_uuid",
-            )
-            .await?;
+        let (ids, has_more) = self.run_ids(b, sql, search, &order, page).await?;
         Ok(RunPage {
             items: self.get_runs(&ids).await?,
             has_more,
@@ -70,21 +58,8 @@ impl SearchStore for SqlTrackingStore {
         if experiment_ids.is_empty() {
             return Ok((0, false));
         }
-        let experiments = experiment_ids
-            .iter()
-            .map(|id| b.bind(Bind::Int(*id)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let stages = search
-            .view
-            .stages()
-            .iter()
-            .map(|s| b.bind(Bind::Text((*s).into())))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut inner = format!(
-            "SELECT 1 FROM runs r WHERE r.experiment_id IN ({experiments}) AND r.lifecycle_stage IN ({stages})"
-        );
+        let scope = run_scope(&mut b, &experiment_ids, search);
+        let mut inner = format!("SELECT 1 FROM runs r WHERE {scope}");
         if let Some(filter) = search.filter.as_ref() {
             inner.push_str(" AND ");
             inner.push_str(&compile_filter(&mut b, Subject::Runs, filter));
@@ -102,13 +77,7 @@ impl SearchStore for SqlTrackingStore {
 
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
         let mut b = SqlBuilder::new(1);
-        let stages = search
-            .view
-            .stages()
-            .iter()
-            .map(|s| b.bind(Bind::Text((*s).into())))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let stages = stage_list(&mut b, search.view);
         let sql = format!("SELECT e.experiment_id FROM experiments e WHERE e.lifecycle_stage IN ({stages})");
         let order = compile_experiment_order(&search.order_by);
         let page = IdPage {
@@ -140,6 +109,139 @@ impl SearchStore for SqlTrackingStore {
             has_more,
         })
     }
+}
+
+impl SqlTrackingStore {
+    /// Runs in one metric's order, in two parts. First the runs that have the metric (a
+    /// number), read in index order from `latest_metrics (key, value, run_uuid)` and joined
+    /// to their run, so a page costs the rows it walks, not the experiment's size. Then,
+    /// when the page reaches past them, the runs without it (or with NaN) in the default
+    /// order, exactly where the general ORDER BY puts them.
+    async fn search_by_metric(
+        &self,
+        search: &RunSearch,
+        experiment_ids: &[i64],
+        key: &str,
+        ascending: bool,
+    ) -> CoreResult<RunPage> {
+        let dir = if ascending { "ASC" } else { "DESC" };
+        // SQLite: CROSS JOIN keeps latest_metrics as the outer loop (its planner would
+        // otherwise start from the experiment's runs and sort them all).
+        let join = match self.backend {
+            Backend::Sqlite => "CROSS JOIN",
+            Backend::Postgres => "JOIN",
+        };
+        let scope = |b: &mut SqlBuilder| run_scope(b, experiment_ids, search);
+        let with_metric = |b: &mut SqlBuilder| {
+            let k = b.bind(Bind::Text(key.to_string()));
+            let scope = scope(b);
+            format!(
+                "SELECT r.run_uuid FROM latest_metrics o0 {join} runs r ON r.run_uuid = o0.run_uuid \
+                 WHERE o0.key = {k} AND o0.is_nan = 0 AND {scope}"
+            )
+        };
+        let mut b = SqlBuilder::new(1);
+        let sql = with_metric(&mut b);
+        let order = format!("o0.value {dir}, r.start_time DESC, r.run_uuid ASC");
+        let page = IdPage {
+            max_results: search.max_results,
+            offset: search.offset,
+        };
+        let (mut ids, more) = self.run_ids(b, sql, search, &order, page).await?;
+        if more {
+            return Ok(RunPage {
+                items: self.get_runs(&ids).await?,
+                has_more: true,
+            });
+        }
+        // Past the runs with the metric: how far past decides the offset into the rest.
+        let rest_offset = if ids.is_empty() && search.offset > 0 {
+            let mut b = SqlBuilder::new(1);
+            let sql = with_metric(&mut b);
+            search.offset - self.count_ids(b, sql, search.filter.as_ref()).await?
+        } else {
+            0
+        };
+        let mut b = SqlBuilder::new(1);
+        let order_by = search.order_by.clone();
+        let (joins, order) = compile_run_order(&mut b, &order_by);
+        let k = b.bind(Bind::Text(key.to_string()));
+        let scope = scope(&mut b);
+        let sql = format!(
+            "SELECT r.run_uuid FROM runs r{joins} WHERE {scope} AND NOT EXISTS \
+             (SELECT 1 FROM latest_metrics x WHERE x.run_uuid = r.run_uuid AND x.key = {k} AND x.is_nan = 0)"
+        );
+        let page = IdPage {
+            max_results: search.max_results - ids.len() as i64,
+            offset: rest_offset.max(0),
+        };
+        let (rest, more) = self.run_ids(b, sql, search, &order, page).await?;
+        ids.extend(rest);
+        Ok(RunPage {
+            items: self.get_runs(&ids).await?,
+            has_more: more,
+        })
+    }
+
+    /// The run ids `sql` selects with the search's filter, `order` and `page`.
+    async fn run_ids(
+        &self,
+        b: SqlBuilder,
+        sql: String,
+        search: &RunSearch,
+        order: &str,
+        page: IdPage,
+    ) -> CoreResult<(Vec<String>, bool)> {
+        self.search_ids::<String>(
+            b,
+            sql,
+            Subject::Runs,
+            search.filter.as_ref(),
+            order,
+            page,
+            "run_uuid",
+        )
+        .await
+    }
+
+    /// How many ids `sql` (with `filter`) selects.
+    async fn count_ids(
+        &self,
+        mut b: SqlBuilder,
+        mut sql: String,
+        filter: Option<&Filter>,
+    ) -> CoreResult<i64> {
+        if let Some(filter) = filter {
+            sql.push_str(" AND ");
+            sql.push_str(&compile_filter(&mut b, Subject::Runs, filter));
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM ({sql}) matched");
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        Ok(query.fetch_one(&self.pool).await?.try_get("n")?)
+    }
+}
+
+/// `r.experiment_id IN (…) AND r.lifecycle_stage IN (…)`: the runs a search looks at.
+fn run_scope(b: &mut SqlBuilder, experiment_ids: &[i64], search: &RunSearch) -> String {
+    let experiments = experiment_ids
+        .iter()
+        .map(|id| b.bind(Bind::Int(*id)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stages = stage_list(b, search.view);
+    format!("r.experiment_id IN ({experiments}) AND r.lifecycle_stage IN ({stages})")
+}
+
+/// The lifecycle stages a view type shows, as bound placeholders.
+fn stage_list(b: &mut SqlBuilder, view: crate::tracking::ViewType) -> String {
+    view.stages()
+        .iter()
+        .map(|s| b.bind(Bind::Text((*s).into())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which slice of a search's results to return.
