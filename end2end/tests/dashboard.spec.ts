@@ -25,7 +25,11 @@ function loadSeed(): Seed {
   return JSON.parse(fs.readFileSync(file, "utf8"));
 }
 
-const seed = loadSeed();
+// Read when a test first needs it, so listing the tests (`--list`) works without it.
+let loaded: Seed | undefined;
+const seed = new Proxy({} as Seed, {
+  get: (_, key) => (loaded ??= loadSeed())[key as keyof Seed],
+});
 const SHOTS = process.env.AIOPS_SCREENSHOT_DIR ?? path.join(__dirname, "..", "screenshots");
 
 async function hydrated(page: Page) {
