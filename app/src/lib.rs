@@ -1,5 +1,9 @@
 //! AI Ops Dashboard web app: routes, pages with their server functions, and the hydrate entry.
 
+// Deeply nested views (the run page) need more than the default 128 to compute their
+// layouts in the release WASM build.
+#![recursion_limit = "256"]
+
 pub mod base;
 #[cfg(feature = "ssr")]
 pub mod charts;
