@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the same MLflow-client workload against aiops (release build) and
 # `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
-# then mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
+# then big experiments (bench/scale.py), mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
 # (bench/auth.py: Basic, token and authentication off), then the registry calls
 # (bench/registry.py, against mlflow with 1 worker).
 set -euo pipefail
@@ -18,6 +18,8 @@ cargo leptos build --release
 log "benchmark"
 MLFLOW_BIN="$(dirname "$MLFLOW_PYTHON")/mlflow"
 "$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+log "big experiments (100,000 and 1,000,000 runs)"
+"$MLFLOW_PYTHON" bench/scale.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "mixed load and idle connections"
 "$MLFLOW_PYTHON" bench/load.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "authentication cost"
