@@ -83,6 +83,12 @@ pub struct Experiment {
     pub tags: Vec<ExperimentTag>,
 }
 
+impl Experiment {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
+}
+
 /// One row of the experiments list page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentSummary {
@@ -138,6 +144,24 @@ pub struct Run {
     pub inputs: RunInputs,
     #[serde(default)]
     pub outputs: RunOutputs,
+}
+
+impl Run {
+    /// The latest value of metric `key`.
+    pub fn metric(&self, key: &str) -> Option<f64> {
+        self.metrics.iter().find(|m| m.key == key).map(|m| m.value)
+    }
+
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| p.value.as_str())
+    }
+
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
+    }
 }
 
 /// The input tag MLflow uses for a dataset's role ("training", "eval", ...).

@@ -342,6 +342,11 @@ test("pager: page number, total, previous and next", async ({ page }) => {
   await expect(page.locator("#runs-table tbody tr").first()).toHaveAttribute("data-run-id", first!);
   await page.goto(`/experiments/${seed.big_experiment_id}?q=${encodeURIComponent("tags.batch = 'b1'")}`);
   await expect(page.locator("#page-position")).toHaveText("Page 1 of 1 · 50 matching runs");
+  // Any page number is a page: past the end it is empty, never an error.
+  const far = await page.goto(`/experiments/${seed.big_experiment_id}?sort=${encodeURIComponent("metrics.`score` DESC")}&page=9223372036854775806`);
+  expect(far?.status()).toBe(200);
+  await expect(page.locator("#page-position")).toContainText("Page 9223372036854775807 of 3");
+  await expect(page.locator("#runs-table")).toHaveCount(0);
 });
 
 test("charts: hover reads each run's value, drag zooms, double-click resets, log ticks read as numbers", async ({ page }) => {

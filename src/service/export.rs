@@ -52,25 +52,11 @@ impl ExportColumn {
 
     fn value(&self, run: &Run) -> String {
         match self.kind {
-            ColumnKind::Metric => run
-                .metrics
-                .iter()
-                .find(|m| m.key == self.key)
-                .map(|m| m.value.to_string())
-                .unwrap_or_default(),
-            ColumnKind::Param => run
-                .params
-                .iter()
-                .find(|p| p.key == self.key)
-                .map(|p| p.value.clone())
-                .unwrap_or_default(),
-            ColumnKind::Tag => run
-                .tags
-                .iter()
-                .find(|t| t.key == self.key)
-                .map(|t| t.value.clone())
-                .unwrap_or_default(),
+            ColumnKind::Metric => run.metric(&self.key).map(|v| v.to_string()),
+            ColumnKind::Param => run.param(&self.key).map(str::to_string),
+            ColumnKind::Tag => run.tag(&self.key).map(str::to_string),
         }
+        .unwrap_or_default()
     }
 }
 

@@ -185,15 +185,11 @@ impl AppState {
         experiment_id: &str,
         access: Access,
     ) -> CoreResult<()> {
-        let grant = match actor.user_id {
-            Some(user) if !actor.is_admin => {
-                self.auth
-                    .permission(ResourceKind::Experiment, experiment_id, user)
-                    .await?
-            }
-            _ => None,
-        };
-        self.require(actor, grant, access, || format!("experiment {experiment_id}"))
+        if self.experiment_permission(actor, experiment_id).await? >= access.least() {
+            Ok(())
+        } else {
+            Err(denied(actor, access, &format!("experiment {experiment_id}")))
+        }
     }
 
     /// The actor may act on a run (through its experiment) as `access` asks.
@@ -290,10 +286,18 @@ impl AppState {
     }
 
     /// Admin-only operations: stages, aliases, deployments, user management.
-    /// Whether the actor may do `access` on the experiment (for pages to offer only what
-    /// the caller may do; every operation still checks on its own).
-    pub async fn may(&self, actor: &Actor, experiment_id: &str, access: Access) -> bool {
-        self.check_experiment(actor, experiment_id, access).await.is_ok()
+    /// What the actor holds on an experiment, in one read of their grant (for pages to
+    /// offer only what the caller may do; every operation still checks on its own).
+    pub async fn experiment_permission(&self, actor: &Actor, experiment_id: &str) -> CoreResult<Permission> {
+        let grant = match actor.user_id {
+            Some(user) if !actor.is_admin => {
+                self.auth
+                    .permission(ResourceKind::Experiment, experiment_id, user)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(self.effective(actor, grant))
     }
 
     pub fn require_admin(&self, actor: &Actor, what: &str) -> CoreResult<()> {

@@ -75,13 +75,17 @@ pub fn zoom_bound(x: f64) -> String {
     }
 }
 
-/// The drawn picture's box: the SVG inside `el` (it may be narrower than its container).
-fn picture_rect(el: &leptos::web_sys::HtmlDivElement) -> leptos::web_sys::DomRect {
-    el.query_selector("svg")
+/// The drawn picture's box (the SVG inside `el`, which may be narrower than its container)
+/// and its CSS pixels per SVG pixel, for an SVG `svg_width` pixels wide.
+fn picture(el: &leptos::web_sys::HtmlDivElement, svg_width: u32) -> (leptos::web_sys::DomRect, f64) {
+    let rect = el
+        .query_selector("svg")
         .ok()
         .flatten()
         .map(|svg| svg.get_bounding_client_rect())
-        .unwrap_or_else(|| el.get_bounding_client_rect())
+        .unwrap_or_else(|| el.get_bounding_client_rect());
+    let scale = rect.width() / f64::from(svg_width.max(1));
+    (rect, scale)
 }
 
 #[component]
@@ -94,8 +98,7 @@ pub fn InteractiveChart(chart: ChartView, metric: String) -> impl IntoView {
     // (CSS x from the left edge, CSS px per SVG px) of a pointer event.
     let locate = move |client_x: i32, client_y: i32| -> Option<(f64, f64, f64)> {
         let el = node.get_untracked()?;
-        let rect = el.get_bounding_client_rect();
-        let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
+        let (rect, scale) = picture(&el, chart.with_value(|c| c.width));
         Some((
             f64::from(client_x) - rect.left(),
             f64::from(client_y) - rect.top(),
@@ -153,8 +156,7 @@ pub fn InteractiveChart(chart: ChartView, metric: String) -> impl IntoView {
     let readout = move || {
         let (x, y) = hover.get()?;
         let el = node.get()?;
-        let rect = picture_rect(&el);
-        let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
+        let (rect, scale) = picture(&el, chart.with_value(|c| c.width));
         chart.with_value(|c| {
             let data_x = c.x_at(x / scale);
             let (left, right) = (f64::from(c.plot_x.0) * scale, f64::from(c.plot_x.1) * scale);
@@ -297,11 +299,11 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
     let drag = RwSignal::new(None::<(usize, f64, f64)>);
     let to_svg = move |client_x: i32, client_y: i32| -> Option<(f64, f64)> {
         let el = node.get_untracked()?;
-        let rect = picture_rect(&el);
-        let scale = f64::from(chart.with_value(|c| c.width).max(1)) / rect.width().max(1.0);
+        let (rect, scale) = picture(&el, chart.with_value(|c| c.width));
+        let scale = scale.max(f64::MIN_POSITIVE);
         Some((
-            (f64::from(client_x) - rect.left()) * scale,
-            (f64::from(client_y) - rect.top()) * scale,
+            (f64::from(client_x) - rect.left()) / scale,
+            (f64::from(client_y) - rect.top()) / scale,
         ))
     };
     let navigate = leptos_router::hooks::use_navigate();
@@ -362,8 +364,7 @@ pub fn InteractiveParallel(chart: ParallelView) -> impl IntoView {
     let band = move || {
         let (a, start, end) = drag.get()?;
         let el = node.get()?;
-        let rect = picture_rect(&el);
-        let scale = rect.width() / f64::from(chart.with_value(|c| c.width).max(1));
+        let (_, scale) = picture(&el, chart.with_value(|c| c.width));
         let x = f64::from(chart.with_value(|c| c.axes[a].x));
         Some(view! {
             <div class="parallel-band" style=format!(

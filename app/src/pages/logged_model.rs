@@ -62,11 +62,13 @@ pub async fn load_logged_model(model_id: String) -> Result<LoggedModelView, AppE
     let experiment_name = state.get_experiment(&actor, &model.experiment_id).await?.name;
     let mut files = Vec::new();
     let mut folders = vec![String::new()];
-    let mut root_path = None;
+    // Listings are bounded too: a tree of empty folders must not mean endless reads.
+    let mut listed = 0;
     while let Some(folder) = folders.pop() {
-        if files.len() >= MAX_FILES {
+        if files.len() >= MAX_FILES || listed >= MAX_FILES {
             break;
         }
+        listed += 1;
         let dir = ArtifactPath::parse(&folder).map_err(|e| AppError::Invalid(e.to_string()))?;
         let (root, entries) = state.list_logged_model_files(&actor, &model_id, &dir).await?;
         let prefix = format!("{}/", root.as_str());
@@ -86,7 +88,6 @@ pub async fn load_logged_model(model_id: String) -> Result<LoggedModelView, AppE
                 files.push((relative, entry.file_size, download));
             }
         }
-        root_path.get_or_insert(root);
     }
     files.sort();
     files.truncate(MAX_FILES);

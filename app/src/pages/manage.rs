@@ -39,10 +39,19 @@ pub mod ssr {
         ammonia::clean(&out)
     }
 
+    /// A description tag's text as sanitised HTML; none when it is missing or blank.
+    pub fn description(note: Option<&str>) -> Option<String> {
+        note.filter(|n| !n.trim().is_empty()).map(markdown)
+    }
+
     pub async fn allowed(state: &AppState, actor: &Actor, experiment_id: &str) -> Allowed {
+        let held = state
+            .experiment_permission(actor, experiment_id)
+            .await
+            .unwrap_or(aiops_core::auth::Permission::NoPermissions);
         Allowed {
-            edit: state.may(actor, experiment_id, Access::Update).await,
-            delete: state.may(actor, experiment_id, Access::Delete).await,
+            edit: held >= Access::Update.least(),
+            delete: held >= Access::Delete.least(),
         }
     }
 
@@ -147,6 +156,16 @@ pub enum Target {
     Experiment(String),
 }
 
+impl Target {
+    /// The form field naming the target, and its id.
+    fn field(&self) -> (&'static str, String) {
+        match self {
+            Target::Run(id) => ("run_id", id.clone()),
+            Target::Experiment(id) => ("experiment_id", id.clone()),
+        }
+    }
+}
+
 /// The actions of one page; their versions tell the page's data to load again.
 #[derive(Clone, Copy)]
 pub struct Actions {
@@ -220,31 +239,27 @@ pub fn Description(
         Some(html) => view! { <div class="markdown" id="description" inner_html=html></div> }.into_any(),
         None => view! { <p class="hint" id="description">"No description."</p> }.into_any(),
     };
-    let editor = allowed.edit.then(|| match target {
-        Target::Run(run_id) => view! {
+    let editor = allowed.edit.then(|| {
+        let (id_field, id) = target.field();
+        let fields = view! {
+            <input type="hidden" name=id_field value=id/>
+            <input type="hidden" name="key" value=NOTE_TAG/>
+            <textarea name="value" rows="6" aria-label="Description (Markdown)">{source.clone()}</textarea>
+            <button type="submit" class="button primary">"Save description"</button>
+        };
+        // The same fields; only the action differs (a run's tag or an experiment's).
+        let form = match target {
+            Target::Run(_) => view! { <ActionForm action=actions.run_tag>{fields}</ActionForm> }.into_any(),
+            Target::Experiment(_) => {
+                view! { <ActionForm action=actions.experiment_tag>{fields}</ActionForm> }.into_any()
+            }
+        };
+        view! {
             <details class="edit-description">
                 <summary>"Edit description"</summary>
-                <ActionForm action=actions.run_tag>
-                    <input type="hidden" name="run_id" value=run_id/>
-                    <input type="hidden" name="key" value=NOTE_TAG/>
-                    <textarea name="value" rows="6" aria-label="Description (Markdown)">{source.clone()}</textarea>
-                    <button type="submit" class="button primary">"Save description"</button>
-                </ActionForm>
+                {form}
             </details>
         }
-        .into_any(),
-        Target::Experiment(experiment_id) => view! {
-            <details class="edit-description">
-                <summary>"Edit description"</summary>
-                <ActionForm action=actions.experiment_tag>
-                    <input type="hidden" name="experiment_id" value=experiment_id/>
-                    <input type="hidden" name="key" value=NOTE_TAG/>
-                    <textarea name="value" rows="6" aria-label="Description (Markdown)">{source.clone()}</textarea>
-                    <button type="submit" class="button primary">"Save description"</button>
-                </ActionForm>
-            </details>
-        }
-        .into_any(),
     });
     view! {
         <div class="card description">
@@ -268,10 +283,7 @@ pub fn ManagePanel(
     if !allowed.edit && !allowed.delete {
         return ().into_any();
     }
-    let (id_field, id) = match &target {
-        Target::Run(id) => ("run_id", id.clone()),
-        Target::Experiment(id) => ("experiment_id", id.clone()),
-    };
+    let (id_field, id) = target.field();
     let is_run = matches!(target, Target::Run(_));
     let rename = allowed.edit.then(|| {
         let fields = view! {

@@ -240,9 +240,13 @@ pub fn parse_page_token(token: Option<&str>) -> ApiResult<i64> {
     value
         .get("offset")
         .and_then(Value::as_i64)
-        .filter(|o| *o >= 0)
+        .filter(|o| (0..=MAX_PAGE_OFFSET).contains(o))
         .ok_or_else(bad)
 }
+
+/// Largest offset a page token may hold: far past any store, and small enough that the
+/// next page's offset (this one plus a page) cannot overflow.
+pub const MAX_PAGE_OFFSET: i64 = 1 << 53;
 
 pub fn logged_model(m: &aiops_core::tracking::LoggedModel) -> Value {
     let mut info = Map::new();
@@ -291,6 +295,17 @@ mod tests {
         assert_eq!(parse_run_page_cursor(Some(&page_token(5))).unwrap(), None);
         let bad = base64::engine::general_purpose::STANDARD.encode("{\"offset\": 1, \"after\": [\"x\", 1]}");
         assert!(parse_run_page_cursor(Some(&bad)).is_err());
+    }
+
+    #[test]
+    fn page_offsets_are_bounded() {
+        let at = |o: i64| base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {o}}}"));
+        assert_eq!(
+            parse_page_token(Some(&at(MAX_PAGE_OFFSET))).unwrap(),
+            MAX_PAGE_OFFSET
+        );
+        assert!(parse_page_token(Some(&at(MAX_PAGE_OFFSET + 1))).is_err());
+        assert!(parse_page_token(Some(&at(i64::MAX))).is_err());
     }
 
     #[test]

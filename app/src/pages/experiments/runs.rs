@@ -61,11 +61,7 @@ pub async fn experiment_runs(
     let (state, actor) = crate::state::caller()?;
     let experiment = state.get_experiment(&actor, &experiment_id).await?;
     let allowed = crate::pages::manage::ssr::allowed(&state, &actor, &experiment_id).await;
-    let description_html = experiment
-        .tags
-        .iter()
-        .find(|t| t.key == NOTE_TAG && !t.value.trim().is_empty())
-        .map(|t| crate::pages::manage::ssr::markdown(&t.value));
+    let description_html = crate::pages::manage::ssr::description(experiment.tag(NOTE_TAG));
     let searched = async {
         let filter = parse_filter(&filter).map_err(|e| AppError::Invalid(e.0))?;
         let order_by = if sort.trim().is_empty() {
@@ -78,7 +74,8 @@ pub async fn experiment_runs(
             filter,
             order_by,
             max_results: PAGE_SIZE,
-            offset: page.max(0) * PAGE_SIZE,
+            // Any page number parses; the offset saturates instead of overflowing.
+            offset: page.max(0).saturating_mul(PAGE_SIZE),
             after: after.rsplit(',').next().and_then(parse_cursor),
             // Deleted runs only on request, marked as deleted in the table.
             view: if show_deleted {
@@ -189,21 +186,9 @@ impl Column {
 
     fn cell(&self, run: &Run) -> Option<String> {
         match self.kind {
-            "metrics" => run
-                .metrics
-                .iter()
-                .find(|m| m.key == self.key)
-                .map(|m| number(m.value)),
-            "params" => run
-                .params
-                .iter()
-                .find(|p| p.key == self.key)
-                .map(|p| p.value.clone()),
-            _ => run
-                .tags
-                .iter()
-                .find(|t| t.key == self.key)
-                .map(|t| t.value.clone()),
+            "metrics" => run.metric(&self.key).map(number),
+            "params" => run.param(&self.key).map(str::to_string),
+            _ => run.tag(&self.key).map(str::to_string),
         }
     }
 }
@@ -295,10 +280,7 @@ pub struct TreeRow {
 }
 
 fn parent_of(run: &Run) -> Option<&str> {
-    run.tags
-        .iter()
-        .find(|t| t.key == PARENT_TAG)
-        .map(|t| t.value.as_str())
+    run.tag(PARENT_TAG)
 }
 
 /// The page's runs as a tree, as MLflow's table shows them: a child whose parent is on the
@@ -505,12 +487,7 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
     let page: i64 = state.get("page").parse().unwrap_or(0);
     let experiment = table.experiment.clone();
     let experiment_deleted = experiment.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
-    let note = experiment
-        .tags
-        .iter()
-        .find(|t| t.key == NOTE_TAG)
-        .map(|t| t.value.clone())
-        .unwrap_or_default();
+    let note = experiment.tag(NOTE_TAG).unwrap_or_default().to_string();
     let experiment_tags: Vec<(String, String)> = experiment
         .tags
         .iter()
@@ -689,20 +666,23 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
             next.push(cursor);
             Some(with_query(&state, &[("after", next.join(",").as_str())]))
         }
-        (true, false, _) => Some(with_query(&state, &[("page", (page + 1).to_string().as_str())])),
+        (true, false, _) => Some(with_query(
+            &state,
+            &[("page", page.saturating_add(1).to_string().as_str())],
+        )),
         _ => None,
     };
     let pages = (table.total.max(1) + PAGE_SIZE - 1) / PAGE_SIZE;
     let position = if table.total_capped {
         format!(
             "Page {} · more than {} matching runs",
-            page_index + 1,
+            page_index.saturating_add(1),
             crate::format::thousands(table.total)
         )
     } else {
         format!(
             "Page {} of {} · {} matching run{}",
-            page_index + 1,
+            page_index.saturating_add(1),
             pages,
             crate::format::thousands(table.total),
             if table.total == 1 { "" } else { "s" }

@@ -114,10 +114,7 @@ pub async fn compare_runs(
     // Numeric value of a column per run, for the scatter and parallel plots.
     let mut numeric: Vec<(String, Vec<Option<f64>>)> = Vec::new();
     for key in &param_keys {
-        let values: Vec<Option<String>> = runs
-            .iter()
-            .map(|r| r.params.iter().find(|p| &p.key == key).map(|p| p.value.clone()))
-            .collect();
+        let values: Vec<Option<String>> = runs.iter().map(|r| r.param(key).map(str::to_string)).collect();
         let parsed: Vec<Option<f64>> = values
             .iter()
             .map(|v| v.as_deref().and_then(|s| s.parse().ok()))
@@ -136,10 +133,7 @@ pub async fn compare_runs(
         });
     }
     for key in &metric_keys {
-        let raw: Vec<Option<f64>> = runs
-            .iter()
-            .map(|r| r.metrics.iter().find(|m| &m.key == key).map(|m| m.value))
-            .collect();
+        let raw: Vec<Option<f64>> = runs.iter().map(|r| r.metric(key)).collect();
         let values: Vec<Option<String>> = raw.iter().map(|v| v.map(number)).collect();
         let differs = values.windows(2).any(|w| w[0] != w[1]);
         numeric.push((format!("metrics.{key}"), raw));

@@ -122,16 +122,10 @@ pub async fn load_run_overview(run_id: String) -> Result<RunOverview, AppError> 
     }
     let experiment_name = state.get_experiment(&actor, &run.info.experiment_id).await?.name;
     let allowed = crate::pages::manage::ssr::allowed(&state, &actor, &run.info.experiment_id).await;
-    let description_html = run
-        .tags
-        .iter()
-        .find(|t| t.key == NOTE_TAG && !t.value.trim().is_empty())
-        .map(|t| crate::pages::manage::ssr::markdown(&t.value));
+    let description_html = crate::pages::manage::ssr::description(run.tag(NOTE_TAG));
     let parent_id = run
-        .tags
-        .iter()
-        .find(|t| t.key == crate::pages::experiments::runs::PARENT_TAG)
-        .map(|t| t.value.clone());
+        .tag(crate::pages::experiments::runs::PARENT_TAG)
+        .map(str::to_string);
     // A parent that is gone or unreadable is named by its id.
     let parent = match parent_id {
         Some(id) => {
@@ -426,12 +420,7 @@ fn shorten(value: &str) -> String {
 fn RunHeader(overview: RunOverview, actions: Actions) -> impl IntoView {
     let run = overview.run;
     let deleted = run.info.lifecycle_stage == aiops_core::tracking::LifecycleStage::Deleted;
-    let note = run
-        .tags
-        .iter()
-        .find(|t| t.key == NOTE_TAG)
-        .map(|t| t.value.clone())
-        .unwrap_or_default();
+    let note = run.tag(NOTE_TAG).unwrap_or_default().to_string();
     let parent = overview.parent.clone().map(|(id, name)| {
         view! {
             <p class="parent-run" id="parent-run">
