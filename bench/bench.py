@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -80,6 +81,27 @@ def rss_kib(pid):
     return total
 
 
+class PeakRss:
+    """The highest RSS of a process (and its children) while the block runs."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+
+    def _poll(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 class Server:
     def __init__(self, name, command, url, db, env=None):
         self.name, self.url, self.db = name, url, db
@@ -101,24 +123,77 @@ def stop_group(proc, grace):
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def start_servers(aiops_bin, mlflow_bin, work):
+def start_servers(aiops_bin, mlflow_bin, work, services=None, workers=(1, 4)):
+    """aiops and `mlflow server` with each number of `workers`: on SQLite and local folders,
+    or, given `services` (production.Services), each on a PostgreSQL database and an S3
+    bucket of its own on the same PostgreSQL and S3 servers."""
     servers = []
     port = free_port()
     d = os.path.join(work, "aiops")
-    servers.append(Server("aiops", [aiops_bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d],
-                          f"http://127.0.0.1:{port}", os.path.join(d, "aiops.db"),
-                          env={**os.environ, "RUST_LOG": "warn", "AIOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}))
-    for workers in (1, 4):
+    command = [aiops_bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", d]
+    env = {**os.environ, "RUST_LOG": "warn", "AIOPS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    db = os.path.join(d, "aiops.db")
+    if services:
+        db = services.database("aiops")
+        command += ["--database-url", db, "--artifacts", services.bucket("aiops")]
+        env.update(services.s3_env)
+    servers.append(Server("aiops", command, f"http://127.0.0.1:{port}", db, env=env))
+    for n in workers:
         port = free_port()
-        d = os.path.join(work, f"mlflow-{workers}")
+        d = os.path.join(work, f"mlflow-{n}")
         os.makedirs(d)
         db = os.path.join(d, "mlflow.db")
+        store, artifacts, env = f"sqlite:///{db}", os.path.join(d, "artifacts"), None
+        if services:
+            db = services.database(f"mlflow{n}")
+            store, artifacts = db.replace("postgres://", "postgresql://", 1), services.bucket(f"mlflow{n}")
+            env = {**os.environ, **services.s3_env, "MLFLOW_S3_ENDPOINT_URL": services.s3_env["AWS_ENDPOINT_URL"]}
         servers.append(Server(
-            f"mlflow {workers}w",
-            [mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-             "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", os.path.join(d, "artifacts")],
-            f"http://127.0.0.1:{port}", db))
+            f"mlflow {n}w",
+            [mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(n),
+             "--backend-store-uri", store, "--artifacts-destination", artifacts],
+            f"http://127.0.0.1:{port}", db, env=env))
     return servers
+
+
+class Db:
+    """A server's own database for seeding: SQLite (a file path) or PostgreSQL (a URL),
+    with `?` placeholders either way; many rows go to PostgreSQL in multi-row inserts."""
+
+    def __init__(self, where):
+        self.pg = where.startswith("postgres")
+        if self.pg:
+            import psycopg2
+
+            self.con = psycopg2.connect(where)
+        else:
+            self.con = sqlite3.connect(where, timeout=60)
+
+    def executemany(self, sql, rows):
+        if not self.pg:
+            self.con.executemany(sql, rows)
+            return
+        from psycopg2.extras import execute_values
+
+        head, values = sql.split(" VALUES ", 1)
+        with self.con.cursor() as cur:
+            execute_values(cur, head + " VALUES %s", rows, template=values.replace("?", "%s"), page_size=5000)
+
+    def execute(self, sql, row=()):
+        if self.pg:
+            with self.con.cursor() as cur:
+                cur.execute(sql.replace("?", "%s"), row)
+        else:
+            self.con.execute(sql, row)
+
+    def close(self):
+        self.con.commit()
+        if self.pg:
+            # Fresh statistics, as autovacuum would give a while later.
+            self.con.autocommit = True
+            with self.con.cursor() as cur:
+                cur.execute("ANALYZE")
+        self.con.close()
 
 
 class Clock:
@@ -207,7 +282,7 @@ def seed_big_experiment(server, kind):
     """Writes 100,000 runs with 2 params, 1 tag and 2 latest metrics straight into the server's database."""
     exp_id = requests.post(f"{server.url}/api/2.0/mlflow/experiments/create",
                            json={"name": f"big-{uuid.uuid4().hex[:8]}"}, timeout=30).json()["experiment_id"]
-    con = sqlite3.connect(server.db, timeout=60)
+    con = Db(server.db)
     now = int(time.time() * 1000)
     rows = [(uuid.uuid4().hex, i) for i in range(BIG_RUNS)]
     if kind == "aiops":
@@ -215,20 +290,24 @@ def seed_big_experiment(server, kind):
                         "lifecycle_stage, artifact_uri) VALUES (?, ?, ?, 'bench', 'FINISHED', ?, ?, 'active', ?)",
                         [(r, int(exp_id), f"big-{i}", now - i, now - i + 5, f"mlflow-artifacts:/{exp_id}/{r}/artifacts")
                          for r, i in rows])
-        latest = "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)"
+        latest = ("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) "
+                  "VALUES (?, ?, 0, ?, ?, 0, ?)")
     else:
         con.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
                         "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
                         "VALUES (?, ?, 'LOCAL', '', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
                         [(r, f"big-{i}", now - i, now - i + 5, f"mlflow-artifacts:/{exp_id}/{r}/artifacts", int(exp_id))
                          for r, i in rows])
-        latest = "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, 0)"
+        # MLflow's is_nan is a boolean on PostgreSQL.
+        latest = "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, 0, ?, ?, FALSE)"
     con.executemany("INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)",
                     [(r, k, f"v{i % 10}") for r, i in rows for k in ("lr", "depth")])
     con.executemany("INSERT INTO tags (run_uuid, key, value) VALUES (?, 'mlflow.runName', ?)",
                     [(r, f"big-{i}") for r, i in rows])
-    con.executemany(latest, [(r, k, now, ((i * 31 + len(k)) % 1000) / 1000) for r, i in rows for k in ("acc", "loss")])
-    con.commit()
+    # aiops' latest_metrics also carries the run's start_time (its metric-order index).
+    extra = (lambda i: (now - i,)) if kind == "aiops" else (lambda i: ())
+    con.executemany(latest, [(r, k, now, ((i * 31 + len(k)) % 1000) / 1000) + extra(i)
+                             for r, i in rows for k in ("acc", "loss")])
     con.close()
     return exp_id
 

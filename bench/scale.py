@@ -9,20 +9,29 @@ the same runs written straight into their databases (bench.py's seeding: 2 param
 and the floor: the same session against aiops' empty /health. MLflow is measured at
 100,000 runs only: one of its searches there takes about half a minute.
 
+Long histories: a metric of 1,000,000 steps written straight into each database, then
+  - get-history-bulk-interval, 320 points (what a chart asks for);
+  - the whole history through get-history's pages, as the MLflow client reads it;
+  - aiops' streamed CSV download of it;
+each with the server's peak RSS while it answers (sampled every 10 ms).
+
 Usage: python bench/scale.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 import urllib.parse
 
 import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bench  # noqa: E402
+import production  # noqa: E402
 
 FILTER = "metrics.acc > 0.5 and params.lr = 'v3'"
 
@@ -57,6 +66,69 @@ def searches(server, exp_id, repeat):
     return out
 
 
+HISTORY = 1_000_000
+
+
+def seed_history(server, kind, exp_id):
+    """A run with a 1,000,000-step metric `long`, written straight into the database."""
+    api = f"{server.url}/api/2.0/mlflow"
+    run = requests.post(f"{api}/runs/create", json={"experiment_id": exp_id, "start_time": 1}, timeout=30).json()
+    run_id = run["run"]["info"]["run_id"]
+    con = bench.Db(server.db)
+    points = ((run_id, "long", s, 1700000000000 + s, 1 / (s + 1)) for s in range(HISTORY))
+    last = (run_id, HISTORY - 1, 1700000000000 + HISTORY - 1, 1 / HISTORY)
+    if kind == "aiops":
+        con.executemany("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, 0)",
+                        list(points))
+        con.execute("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) "
+                    "VALUES (?, 'long', ?, ?, ?, 0, 1)", last)
+    else:
+        # MLflow's is_nan is a boolean on PostgreSQL.
+        con.executemany("INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) "
+                        "VALUES (?, ?, ?, ?, ?, FALSE)", list(points))
+        con.execute("INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) "
+                    "VALUES (?, 'long', ?, ?, ?, FALSE)", last)
+    con.close()
+    return run_id
+
+
+def histories(server, exp_id, run_id, repeat):
+    s = requests.Session()
+    s.headers["Authorization"] = bench.AUTHORIZATION
+    api = f"{server.url}/api/2.0/mlflow/metrics"
+    bulk = (f"{api}/get-history-bulk-interval?run_ids={run_id}&metric_key=long&max_results=320")
+    out = {"history of 1M steps: get-history-bulk-interval, 320 points (ms)": median_ms(s, [("GET", bulk, {})] * repeat)}
+    sampled = s.get(bulk, timeout=600).json()["metrics"]
+    assert len(sampled) == 320 and sampled[-1]["step"] == HISTORY - 1, (len(sampled), sampled[-1])
+
+    with bench.PeakRss(server.proc.pid) as rss:
+        start, token, points = time.perf_counter(), None, 0
+        while True:
+            params = {"run_id": run_id, "metric_key": "long"}
+            if token:
+                params["page_token"] = token
+            body = s.get(f"{api}/get-history", params=params, timeout=600).json()
+            points += len(body.get("metrics", []))
+            token = body.get("next_page_token")
+            if not token:
+                break
+        out["history of 1M steps: whole, through get-history pages (ms)"] = (time.perf_counter() - start) * 1000
+    assert points == HISTORY, points
+    out["history of 1M steps: server peak RSS while paging (MiB)"] = rss.peak / 1024
+    if server.name == "aiops":
+        with bench.PeakRss(server.proc.pid) as rss:
+            start, lines = time.perf_counter(), 0
+            with s.get(f"{server.url}/api/2.0/aiops/metrics/history-csv",
+                       params={"run_id": run_id, "metric_key": "long"}, stream=True, timeout=600) as r:
+                r.raise_for_status()
+                for chunk in r.iter_content(1 << 16):
+                    lines += chunk.count(b"\n")
+            out["history of 1M steps: streamed CSV download (ms)"] = (time.perf_counter() - start) * 1000
+        assert lines == HISTORY + 1, lines
+        out["history of 1M steps: server peak RSS while streaming (MiB)"] = rss.peak / 1024
+    return out
+
+
 def seed(server, kind, runs):
     bench.BIG_RUNS = runs
     start = time.perf_counter()
@@ -69,12 +141,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--aiops", required=True)
     parser.add_argument("--mlflow", required=True)
+    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
     args = parser.parse_args()
+    setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
     rows = {}
-    with tempfile.TemporaryDirectory(prefix="aiops-scale-") as work:
-        servers = bench.start_servers(args.aiops, args.mlflow, work)
-        # One MLflow worker is the reference; the 4-worker server is not needed here.
-        servers[2].stop()
+    with tempfile.TemporaryDirectory(prefix="aiops-scale-") as work, \
+            (production.Services() if args.production else contextlib.nullcontext()) as services:
+        # One MLflow worker is the reference.
+        servers = bench.start_servers(args.aiops, args.mlflow, work, services, workers=(1,))
         aiops, mlflow = servers[0], servers[1]
         try:
             for runs in (100_000, 1_000_000):
@@ -82,13 +156,19 @@ def main():
                 for name, value in searches(aiops, exp_id, 7).items():
                     rows.setdefault(name, {})[("aiops", runs)] = value
                 if runs == 100_000:
+                    for name, value in histories(aiops, exp_id, seed_history(aiops, "aiops", exp_id), 7).items():
+                        rows.setdefault(name, {})[("aiops", runs)] = value
                     exp_id = seed(mlflow, "mlflow", runs)
                     for name, value in searches(mlflow, exp_id, 3).items():
+                        rows.setdefault(name, {})[("mlflow", runs)] = value
+                    run_id = seed_history(mlflow, "mlflow", exp_id)
+                    for name, value in histories(mlflow, exp_id, run_id, 3).items():
                         rows.setdefault(name, {})[("mlflow", runs)] = value
             rss = bench.rss_kib(aiops.proc.pid) / 1024
         finally:
             for server in servers[:2]:
                 server.stop()
+    print(f"\nBig experiments and long histories ({setting})")
     print("| figure | aiops 100k | mlflow 1w 100k | vs mlflow | aiops 1M |")
     print("|---|---:|---:|---:|---:|")
     for name, values in rows.items():

@@ -50,6 +50,7 @@ migration_cases!(
     modes_apply_check_and_skip,
     newer_schema_starts_changed_migration_does_not,
     failed_migration_lets_go_of_the_lock,
+    latest_metrics_carry_their_run_start_time,
 );
 
 /// Replicas share PostgreSQL; SQLite serves one process (compose and the chart refuse more).
@@ -225,4 +226,55 @@ async fn replicas_starting_at_once_all_migrate(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(rows as usize, all_versions(backend).len());
+}
+
+/// Migration 9 copies each run's start_time into its latest metrics (the metric order's
+/// index): rows already there are filled in, and so are rows a binary older than the
+/// schema writes without it during a rolling upgrade.
+async fn latest_metrics_carry_their_run_start_time(backend: Backend) {
+    let (url, _dir) = fresh_url(backend).await;
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let mut older = Vec::new();
+    for entry in std::fs::read_dir(format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0009" {
+            older.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let files: Vec<(&str, &str)> = older.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let (before, _files) = migrator_from(&files).await;
+    sqlx::any::install_default_drivers();
+    let options: AnyConnectOptions = url.parse().unwrap();
+    migrate::migrate(&options, backend, &before, MigrationMode::Auto).await.unwrap();
+
+    let mut conn = connection(&url).await;
+    let old_row = |run: &'static str| {
+        format!(
+            "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) \
+             VALUES ('{run}', 'm', 0, 1, 0.5, 0)"
+        )
+    };
+    for (run, start) in [("r1", 111), ("r2", 222)] {
+        sqlx::query(&format!(
+            "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, artifact_uri) \
+             VALUES ('{run}', 0, '{run}', 'FINISHED', {start}, 'a')"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::query(&old_row("r1")).execute(&mut conn).await.unwrap();
+
+    SqlTrackingStore::connect_with(&url, MigrationMode::Auto).await.unwrap();
+    // A binary older than migration 9 keeps writing rows without the column.
+    sqlx::query(&old_row("r2")).execute(&mut conn).await.unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT run_uuid, start_time FROM latest_metrics ORDER BY run_uuid")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, [("r1".to_string(), 111), ("r2".to_string(), 222)]);
 }

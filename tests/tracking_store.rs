@@ -50,6 +50,7 @@ store_cases!(
     unknown_ids_are_not_found,
     counts_matching_runs_up_to_a_cap,
     metric_order_pages_match_the_general_order,
+    long_histories_page_by_keyset_and_sample_by_step,
 );
 
 fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
@@ -471,7 +472,7 @@ async fn latest_values_round_trip_exactly(store: &dyn TrackingStore) {
     assert_eq!(all[2].value.to_bits(), 5e-324f64.to_bits());
     assert_eq!(all[3].value.to_bits(), (0.1f64 + 0.2).to_bits());
     let page = store
-        .get_metric_history_page(&run_id, "hist", 1, 2)
+        .get_metric_history_page(&run_id, "hist", None, 1, 2)
         .await
         .unwrap();
     assert_eq!(page.iter().map(|m| m.step).collect::<Vec<_>>(), [1, 1]);
@@ -917,4 +918,53 @@ async fn postgres_writes_pass_while_readers_hold_every_connection() {
     let url = common::fresh_postgres_url().await;
     let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
     writes_pass_while_readers_hold_every_connection(store).await;
+}
+
+async fn long_histories_page_by_keyset_and_sample_by_step(store: &dyn TrackingStore) {
+    let exp = store.create_experiment("long", None, &[], None).await.unwrap();
+    let run_id = new_run(store, &exp, 1_000).await;
+    // Steps 0..=999 (step 500 twice, at two timestamps; step 7 as NaN), logged out of order.
+    let mut points: Vec<Metric> = (0..1000)
+        .rev()
+        .map(|step| metric("long", if step == 7 { f64::NAN } else { step as f64 / 3.0 }, step, 5))
+        .collect();
+    points.push(metric("long", 0.25, 500, 6));
+    for chunk in points.chunks(400) {
+        store.log_batch(&run_id, chunk, &[], &[]).await.unwrap();
+    }
+    let all = store.get_metric_history(&run_id, "long").await.unwrap();
+    assert_eq!(all.len(), 1001);
+
+    // Keyset pages (each after the previous page's last point) give the whole history once.
+    let mut paged: Vec<Metric> = Vec::new();
+    loop {
+        let page = store
+            .get_metric_history_page(&run_id, "long", paged.last(), 0, 64)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    let key = |m: &Metric| (m.step, m.timestamp, m.value.to_bits());
+    assert_eq!(paged.iter().map(key).collect::<Vec<_>>(), all.iter().map(key).collect::<Vec<_>>());
+
+    // Sampled: few enough points come back whole; more are cut to evenly spread steps.
+    let ids = [run_id.clone()];
+    let whole = store.get_metric_history_sampled(&ids, "long", None, 1001).await.unwrap();
+    assert_eq!(whole.len(), 1001);
+    let sampled = store.get_metric_history_sampled(&ids, "long", None, 10).await.unwrap();
+    let steps: Vec<i64> = sampled.iter().map(|(_, m)| m.step).collect();
+    assert_eq!(steps.first(), Some(&0));
+    assert_eq!(steps.last(), Some(&999));
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    assert!((8..=10).contains(&steps.len()), "{steps:?}");
+    let ranged = store
+        .get_metric_history_sampled(&ids, "long", Some((100, 600)), 6)
+        .await
+        .unwrap();
+    let steps: Vec<i64> = ranged.iter().map(|(_, m)| m.step).collect();
+    // Both points of step 500 come back: a sampled step keeps all its points.
+    assert_eq!(steps, [100, 200, 300, 400, 500, 500, 600]);
 }

@@ -178,12 +178,13 @@ impl AppState {
         actor: &Actor,
         run_id: &str,
         key: &str,
+        after: Option<&Metric>,
         offset: i64,
         limit: i64,
     ) -> CoreResult<Vec<Metric>> {
         self.check_run(actor, run_id, Access::Read).await?;
         self.tracking
-            .get_metric_history_page(run_id, key, offset, limit)
+            .get_metric_history_page(run_id, key, after, offset, limit)
             .await
     }
 

@@ -99,16 +99,18 @@ pub trait RunStore: Send + Sync {
 pub trait MetricStore: Send + Sync {
     /// The full history of one metric, by step then timestamp.
     async fn get_metric_history(&self, run_id: &str, key: &str) -> CoreResult<Vec<Metric>>;
-    /// One page of a metric's history: `limit` points after skipping `offset`.
+    /// One page of a metric's history: `limit` points after the point `after` (the last
+    /// of the previous page, if the caller has it), skipping `offset` more.
     async fn get_metric_history_page(
         &self,
         run_id: &str,
         key: &str,
+        after: Option<&Metric>,
         offset: i64,
         limit: i64,
     ) -> CoreResult<Vec<Metric>>;
     /// Histories of one metric for several runs, each sampled down to at most
-    /// `max_points` (first and last step kept), for charts.
+    /// `max_points` steps spread evenly over its range (first and last kept), for charts.
     async fn get_metric_history_sampled(
         &self,
         run_ids: &[String],

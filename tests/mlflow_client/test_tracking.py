@@ -7,6 +7,7 @@ import uuid
 
 import mlflow
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
@@ -206,3 +207,45 @@ def test_user_errors_are_4xx_with_mlflow_codes(client, experiment_id):
     with pytest.raises(MlflowException) as err:
         client.create_experiment(f"bad-{uuid.uuid4().hex[:6]}", artifact_location="file:///tmp/escape")
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_long_history_pages_samples_and_streams(client, experiment_id, base_url):
+    """60,000 steps: past one get-history page (25,000), so the client follows our keyset
+    tokens; the chart's sampled read keeps both ends; the CSV download streams it all."""
+    run_id = client.create_run(experiment_id).info.run_id
+    n = 60_000
+    for start in range(0, n, 1000):
+        client.log_batch(run_id, metrics=[Metric("long", s / 7, 1_700_000_000_000 + s, s)
+                                          for s in range(start, start + 1000)])
+    history = client.get_metric_history(run_id, "long")
+    assert [m.step for m in history] == list(range(n))
+    assert history[12_345].value == 12_345 / 7
+
+    api = f"{base_url}/api/2.0/mlflow/metrics"
+    first = requests.get(f"{api}/get-history", params={"run_id": run_id, "metric_key": "long", "max_results": 1000},
+                         timeout=60).json()
+    second = requests.get(f"{api}/get-history", timeout=60, params={
+        "run_id": run_id, "metric_key": "long", "max_results": 1000, "page_token": first["next_page_token"]}).json()
+    assert [m["step"] for m in second["metrics"]] == list(range(1000, 2000))
+    bad = requests.get(f"{api}/get-history", timeout=60, params={
+        "run_id": run_id, "metric_key": "long", "page_token": base64.b64encode(b'{"offset": 1, "after": [1]}').decode()})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE", bad.text
+
+    sampled = requests.get(f"{api}/get-history-bulk-interval", timeout=60, params={
+        "run_ids": run_id, "metric_key": "long", "max_results": 100}).json()["metrics"]
+    steps = [m["step"] for m in sampled]
+    assert steps[0] == 0 and steps[-1] == n - 1 and len(steps) == 100 and steps == sorted(set(steps))
+    ranged = requests.get(f"{api}/get-history-bulk-interval", timeout=60, params={
+        "run_ids": run_id, "metric_key": "long", "max_results": 11, "start_step": 1000, "end_step": 2000}).json()
+    assert [m["step"] for m in ranged["metrics"]] == list(range(1000, 2001, 100))
+
+    with requests.get(f"{base_url}/api/2.0/aiops/metrics/history-csv", stream=True, timeout=60,
+                      params={"run_id": run_id, "metric_key": "long"}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        assert "long.csv" in r.headers["content-disposition"]
+        lines = b"".join(r.iter_content(1 << 16)).decode().splitlines()
+    assert lines[0] == "step,timestamp,value" and len(lines) == n + 1
+    assert lines[-1] == f"{n - 1},{1_700_000_000_000 + n - 1},{(n - 1) / 7!r}"
+    missing = requests.get(f"{base_url}/api/2.0/aiops/metrics/history-csv", timeout=60,
+                           params={"run_id": "0" * 32, "metric_key": "long"})
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", missing.text

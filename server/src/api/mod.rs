@@ -362,6 +362,12 @@ pub fn routes() -> Routes {
             )
             .add(
                 "GET",
+                &format!("{prefix}/2.0/aiops/metrics/history-csv"),
+                Class::Read,
+                tracking::export_metric_history_csv,
+            )
+            .add(
+                "GET",
                 &format!("{prefix}/2.0/aiops/registry/webhook-deliveries"),
                 Class::Read,
                 webhooks::list_deliveries,

@@ -454,6 +454,32 @@ pub async fn export_runs_csv(
 
 // ---- metrics --------------------------------------------------------------------------
 
+/// `GET /api/2.0/aiops/metrics/history-csv?run_id=&metric_key=`: a metric's whole history
+/// as CSV, streamed (see [`AppState::metric_history_csv`]).
+pub async fn export_metric_history_csv(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<axum::response::Response> {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+
+    let run_id = fields.run_id()?;
+    let key = fields.required_str("metric_key")?;
+    let csv = state.metric_history_csv(actor, run_id, key.clone()).await?;
+    let mut response = axum::body::Body::from_stream(csv).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    let safe: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}.csv\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
 pub async fn get_metric_history(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -462,17 +488,26 @@ pub async fn get_metric_history(
     let run_id = fields.run_id()?;
     let key = fields.required_str("metric_key")?;
     let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
-    let offset = wire::parse_page_token(fields.str("page_token")?.as_deref())?;
+    let token = fields.str("page_token")?;
+    let offset = wire::parse_page_token(token.as_deref())?;
+    // Our own tokens carry the last point, so the next page starts there (offset 0 past it).
+    let after = wire::parse_history_cursor(token.as_deref(), &key)?;
+    let skip = if after.is_some() { 0 } else { offset };
     let points = state
-        .get_metric_history_page(&actor, &run_id, &key, offset, limit + 1)
+        .get_metric_history_page(&actor, &run_id, &key, after.as_ref(), skip, limit + 1)
         .await?;
     let page = aiops_core::store::Page::from_overfetch(points, limit);
     let mut body = Map::new();
+    if page.has_more {
+        if let Some(last) = page.items.last() {
+            body.insert(
+                "next_page_token".into(),
+                json!(wire::history_page_token(offset + limit, last)),
+            );
+        }
+    }
     if !page.items.is_empty() {
         body.insert("metrics".into(), page.items.iter().map(wire::metric).collect());
-    }
-    if page.has_more {
-        body.insert("next_page_token".into(), json!(wire::page_token(offset + limit)));
     }
     Ok(Json(Value::Object(body)))
 }

@@ -210,20 +210,55 @@ pub fn run_page_token(offset: i64, after: Option<(i64, &str)>) -> String {
 /// The keyset cursor a [`run_page_token`] carries, if any (a token without one, or from
 /// MLflow itself, pages by offset).
 pub fn parse_run_page_cursor(token: Option<&str>) -> ApiResult<Option<(i64, String)>> {
+    let Some((after, bad)) = token_cursor(token)? else {
+        return Ok(None);
+    };
+    match after.as_slice() {
+        [Value::Number(t), Value::String(id)] => Ok(Some((t.as_i64().ok_or_else(bad)?, id.clone()))),
+        _ => Err(bad()),
+    }
+}
+
+/// A metric history's next page: the offset, and the last point sent (step, timestamp and
+/// the value's bits, so it compares exactly), where the next page starts by keyset.
+pub fn history_page_token(offset: i64, last: &aiops_core::tracking::Metric) -> String {
+    let after = json!([last.step, last.timestamp, last.value.to_bits().to_string()]);
+    base64::engine::general_purpose::STANDARD.encode(json!({ "offset": offset, "after": after }).to_string())
+}
+
+/// The point a [`history_page_token`] carries, as a metric of `key`, if any.
+pub fn parse_history_cursor(token: Option<&str>, key: &str) -> ApiResult<Option<aiops_core::tracking::Metric>> {
+    let Some((after, bad)) = token_cursor(token)? else {
+        return Ok(None);
+    };
+    match after.as_slice() {
+        [Value::Number(step), Value::Number(timestamp), Value::String(bits)] => {
+            Ok(Some(aiops_core::tracking::Metric {
+                key: key.to_string(),
+                value: f64::from_bits(bits.parse().map_err(|_| bad())?),
+                timestamp: timestamp.as_i64().ok_or_else(&bad)?,
+                step: step.as_i64().ok_or_else(&bad)?,
+            }))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// A page token's `after` array (none without a token or without one in it), with the
+/// error a malformed token gets.
+#[allow(clippy::type_complexity)]
+fn token_cursor(token: Option<&str>) -> ApiResult<Option<(Vec<Value>, impl Fn() -> ApiError + '_)>> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let bad = || ApiError::invalid(format!("Invalid page token '{token}'"));
+    let bad = move || ApiError::invalid(format!("Invalid page token '{token}'"));
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token)
         .map_err(|_| bad())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     match value.get("after") {
         None => Ok(None),
-        Some(Value::Array(pair)) => match pair.as_slice() {
-            [Value::Number(t), Value::String(id)] => Ok(Some((t.as_i64().ok_or_else(bad)?, id.clone()))),
-            _ => Err(bad()),
-        },
+        Some(Value::Array(after)) => Ok(Some((after.clone(), bad))),
         Some(_) => Err(bad()),
     }
 }

@@ -222,30 +222,66 @@ impl SqlTrackingStore {
     /// One metric's points with steps in `steps`, by step, timestamp and value, paged.
     /// They come back as one aggregated JSON value: rows cross from SQLite's worker
     /// thread one at a time, which made long histories cost microseconds per point.
+    /// Points of one history in its stored order (step, timestamp, value, is_nan), those
+    /// within `steps`, after the point `after` if given (keyset: a page costs the same at
+    /// any depth), then skipping `offset`.
     async fn metric_points(
         &self,
         run_id: &str,
         key: &str,
         steps: (i64, i64),
+        after: Option<&Metric>,
         offset: i64,
         limit: i64,
     ) -> CoreResult<Vec<Metric>> {
+        let keyset = if after.is_some() {
+            " AND (step, timestamp, value, is_nan) > ($7, $8, $9, $10)"
+        } else {
+            ""
+        };
+        let sql = self.history_sql(&format!(
+            "SELECT value, timestamp, step, is_nan FROM metrics \
+             WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4{keyset} \
+             ORDER BY step, timestamp, value, is_nan LIMIT $5 OFFSET $6"
+        ));
+        self.history_rows(key, &sql, |q| {
+            let q = q
+                .bind(run_id)
+                .bind(key)
+                .bind(steps.0)
+                .bind(steps.1)
+                .bind(limit)
+                .bind(offset);
+            match after {
+                Some(m) => {
+                    let (value, is_nan) = stored_value(m.value);
+                    q.bind(m.step).bind(m.timestamp).bind(value).bind(is_nan)
+                }
+                None => q,
+            }
+        })
+        .await
+    }
+
+    /// `rows`, a query of a history's `value, timestamp, step, is_nan`, aggregated into one
+    /// JSON text, so a page crosses from SQLite's worker thread once and values keep every
+    /// bit; [`Self::history_rows`] runs it.
+    fn history_sql(&self, rows: &str) -> String {
         let aggregate = json_rows(
             self.backend,
             &format!("{}, timestamp, step, is_nan", exact_value_text(self.backend)),
         );
-        let sql = format!(
-            "SELECT {aggregate} AS points FROM (SELECT value, timestamp, step, is_nan FROM metrics \
-             WHERE run_uuid = $1 AND key = $2 AND step >= $3 AND step <= $4 \
-             ORDER BY step, timestamp, value LIMIT $5 OFFSET $6) x"
-        );
-        let json: String = sqlx::query(&sql)
-            .bind(run_id)
-            .bind(key)
-            .bind(steps.0)
-            .bind(steps.1)
-            .bind(limit)
-            .bind(offset)
+        format!("SELECT {aggregate} AS points FROM ({rows}) x")
+    }
+
+    /// Runs a [`Self::history_sql`] query with its binds: the points, in stored order.
+    async fn history_rows<'q>(
+        &self,
+        key: &str,
+        sql: &'q str,
+        bind: impl FnOnce(AnyQuery<'q>) -> AnyQuery<'q>,
+    ) -> CoreResult<Vec<Metric>> {
+        let json: String = bind(sqlx::query(sql))
             .fetch_one(&self.pool)
             .await?
             .try_get("points")?;
@@ -374,6 +410,7 @@ fn history_order(a: &Metric, b: &Metric) -> std::cmp::Ordering {
     (a.step, a.timestamp)
         .cmp(&(b.step, b.timestamp))
         .then(stored_value(a.value).0.total_cmp(&stored_value(b.value).0))
+        .then(stored_value(a.value).1.cmp(&stored_value(b.value).1))
 }
 
 /// MLflow's "latest" point: the last in history order.
@@ -593,20 +630,6 @@ fn bind_value<'q>(query: AnyQuery<'q>, bind: &'q Bind) -> AnyQuery<'q> {
         Bind::Int(i) => query.bind(*i),
         Bind::Float(f) => query.bind(*f),
     }
-}
-
-/// At most `max_points` of `points`, evenly spread, always keeping the first and last.
-fn sample_evenly(points: Vec<Metric>, max_points: usize) -> Vec<Metric> {
-    if points.len() <= max_points || max_points < 2 {
-        return points;
-    }
-    let last = points.len() - 1;
-    let mut picked: Vec<usize> = (0..max_points).map(|i| i * last / (max_points - 1)).collect();
-    picked.dedup();
-    picked
-        .into_iter()
-        .filter_map(|i| points.get(i).cloned())
-        .collect()
 }
 
 async fn insert_tags(

@@ -155,7 +155,7 @@ impl RunStore for SqlTrackingStore {
         validate_batch(metrics, params, tags)?;
         let (_writer, mut tx) = self.write_tx().await?;
         // Checked inside the write: a run deleted meanwhile can't take the batch.
-        active_run_on(&mut *tx, run_id).await?;
+        let run = active_run_on(&mut *tx, run_id).await?;
 
         if !params.is_empty() {
             // A param is immutable once logged: same value again is fine, another is refused.
@@ -229,18 +229,29 @@ impl RunStore for SqlTrackingStore {
             let latest: Vec<&Metric> = latest.into_values().collect();
             for chunk in latest.chunks(INSERT_CHUNK) {
                 let sql = format!(
-                    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
-                     ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+                    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
+                     VALUES {} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
                      timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
                      WHERE excluded.step > latest_metrics.step \
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
                             AND excluded.value > latest_metrics.value)",
-                    values_rows(self.backend, chunk.len(), 6)
+                    values_rows(self.backend, chunk.len(), 7)
                 );
-                bind_metrics(sqlx::query(&sql), run_id, chunk.iter().copied())
-                    .execute(&mut *tx)
-                    .await?;
+                // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
+                let mut upsert = sqlx::query(&sql);
+                for m in chunk {
+                    let (value, is_nan) = stored_value(m.value);
+                    upsert = upsert
+                        .bind(run_id)
+                        .bind(&m.key)
+                        .bind(m.step)
+                        .bind(m.timestamp)
+                        .bind(value)
+                        .bind(is_nan)
+                        .bind(run.start_time);
+                }
+                upsert.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;

@@ -113,7 +113,7 @@ impl SearchStore for SqlTrackingStore {
 
 impl SqlTrackingStore {
     /// Runs in one metric's order, in two parts. First the runs that have the metric (a
-    /// number), read in index order from `latest_metrics (key, value, run_uuid)` and joined
+    /// number), read in index order from `latest_metrics (key, value, start_time, run_uuid)` and joined
     /// to their run, so a page costs the rows it walks, not the experiment's size. Then,
     /// when the page reaches past them, the runs without it (or with NaN) in the default
     /// order, exactly where the general ORDER BY puts them.
@@ -142,7 +142,8 @@ impl SqlTrackingStore {
         };
         let mut b = SqlBuilder::new(1);
         let sql = with_metric(&mut b);
-        let order = format!("o0.value {dir}, r.start_time DESC, r.run_uuid ASC");
+        // The whole order from one index (`latest_metrics_order_asc|desc`), no sort step.
+        let order = format!("o0.value {dir}, o0.start_time DESC, o0.run_uuid ASC");
         let page = IdPage {
             max_results: search.max_results,
             offset: search.offset,

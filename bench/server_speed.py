@@ -1,0 +1,113 @@
+"""The server's own speed, without the MLflow client in the way: wrk at the HTTP level.
+
+aiops (release build) and `mlflow server` with 1 and 4 workers, each on SQLite and a local
+folder, get the same three calls from `wrk` (keep-alive, Lua bodies), at 1 and at 16
+connections, SECONDS each:
+  - log_batch of 500 metrics (a random step per call, as a training loop logs them);
+  - search_runs with a filter and a metric order over 200 runs, 100 rows;
+  - get-history of a 100-point metric.
+Printed per figure: median (p50) and p99 latency, requests per second, and aiops' median
+against each MLflow's. The floor is wrk against aiops' empty `/health` route at the same
+connection counts: the load generator's own cost on this machine, which bounds every figure.
+
+Usage: python bench/server_speed.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
+"""
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+
+import requests
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bench  # noqa: E402
+import production  # noqa: E402
+import load  # noqa: E402
+
+SECONDS = 8
+CONNECTIONS = (1, 16)
+
+GET_LUA = r"""
+wrk.headers["Authorization"] = "AUTHORIZATION"
+""" + load.DONE_LUA
+
+
+def prepare(server, work):
+    """The experiment, runs and history the three calls use, and their wrk scripts."""
+    exp, run_id = load.prepare(server)
+    api = f"{server.url}/api/2.0/mlflow"
+    hist = requests.post(f"{api}/runs/create", json={"experiment_id": exp, "start_time": 1}, timeout=30).json()
+    hist_id = hist["run"]["info"]["run_id"]
+    r = requests.post(f"{api}/runs/log-batch", timeout=30, json={
+        "run_id": hist_id,
+        "metrics": [{"key": "loss", "value": 1 / (s + 1), "timestamp": 1700000000000 + s, "step": s}
+                    for s in range(100)]})
+    r.raise_for_status()
+    batch, search = load.scripts(work, exp, run_id)
+    get = load.lua_file(work, f"get-{hist_id}", GET_LUA.replace('"AUTHORIZATION"', json.dumps(bench.AUTHORIZATION)))
+    history = f"{server.url}/api/2.0/mlflow/metrics/get-history?run_id={hist_id}&metric_key=loss"
+    check = requests.get(history, timeout=30).json()
+    assert len(check["metrics"]) == 100, check
+    return {
+        "log_batch, 500 metrics": (server.url, batch),
+        "search_runs, filter + metric order, 100 rows": (server.url, search),
+        "get-history, 100 points": (history, get),
+    }
+
+
+def measure(server, work):
+    calls = prepare(server, work)
+    out = {}
+    for conns in CONNECTIONS:
+        for name, (url, script) in calls.items():
+            print(f"... {server.name}: {name}, {conns} connection(s)", file=sys.stderr, flush=True)
+            out[(name, conns)] = load.wrk(url, script, conns, SECONDS)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--aiops", required=True)
+    parser.add_argument("--mlflow", required=True)
+    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
+    args = parser.parse_args()
+    setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
+    results, floors = {}, {}
+    with tempfile.TemporaryDirectory(prefix="aiops-http-") as work, \
+            (production.Services() if args.production else contextlib.nullcontext()) as services:
+        servers = bench.start_servers(args.aiops, args.mlflow, work, services)
+        try:
+            aiops = servers[0]
+            get = load.lua_file(work, "floor", GET_LUA.replace('"AUTHORIZATION"', json.dumps(bench.AUTHORIZATION)))
+            for conns in CONNECTIONS:
+                floors[conns] = load.wrk(f"{aiops.url}/health", get, conns, SECONDS)
+            for server in servers:
+                results[server.name] = measure(server, work)
+        finally:
+            for server in servers:
+                server.stop()
+
+    names = list(results)
+    print(f"\nServer speed at the HTTP level (wrk, keep-alive, {SECONDS} s a figure; {setting})")
+    print("| figure | conns | " + " | ".join(f"{n} p50 ms | {n} p99 ms | {n} req/s" for n in names)
+          + " | " + " | ".join(f"aiops vs {n} (p50)" for n in names[1:]) + " |")
+    print("|---|---:|" + "---:|" * (3 * len(names) + len(names) - 1))
+    for (name, conns) in results["aiops"]:
+        cells = []
+        for n in names:
+            f = results[n][(name, conns)]
+            bad = f["errors"] + f["non2xx"]
+            note = f" ({bad} failed)" if bad else ""
+            cells += [f"{f['p50']:,.2f}", f"{f['p99']:,.2f}", f"{f['rps']:,.1f}{note}"]
+        a = results["aiops"][(name, conns)]["p50"]
+        ratios = [f"{results[n][(name, conns)]['p50'] / a:,.1f}×" for n in names[1:]]
+        print(f"| {name} | {conns} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    for conns, f in floors.items():
+        print(f"| floor: wrk on aiops' empty /health | {conns} | {f['p50']:,.3f} | {f['p99']:,.3f} | {f['rps']:,.0f} |"
+              + " |" * (3 * (len(names) - 1) + len(names) - 1))
+
+
+if __name__ == "__main__":
+    main()
