@@ -180,7 +180,8 @@ impl AppState {
             .await?;
         let state = self.clone();
         let mut header = true;
-        Ok(futures::stream::unfold(Some(first), move |page| {
+        // Fused: a body layer may poll once more after the end, which a bare unfold panics on.
+        Ok(futures::StreamExt::fuse(futures::stream::unfold(Some(first), move |page| {
             let (state, actor, run_id, key) = (state.clone(), actor.clone(), run_id.clone(), key.clone());
             let head = std::mem::take(&mut header);
             async move {
@@ -214,7 +215,7 @@ impl AppState {
                 };
                 Some((Ok(bytes::Bytes::from(out)), next))
             }
-        }))
+        })))
     }
 }
 
