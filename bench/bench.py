@@ -146,7 +146,7 @@ def start_servers(aiops_bin, mlflow_bin, work, services=None, workers=(1, 4)):
         store, artifacts, env = f"sqlite:///{db}", os.path.join(d, "artifacts"), None
         if services:
             db = services.database(f"mlflow{n}")
-            store, artifacts = db.replace("postgres://", "postgresql://", 1), services.bucket(f"mlflow{n}")
+            store, artifacts = db.replace("postgres://", "postgresql+psycopg2://", 1), services.bucket(f"mlflow{n}")
             env = {**os.environ, **services.s3_env, "MLFLOW_S3_ENDPOINT_URL": services.s3_env["AWS_ENDPOINT_URL"]}
         servers.append(Server(
             f"mlflow {n}w",

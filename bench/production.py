@@ -30,6 +30,9 @@ class Services:
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": self.s3["S3_ENDPOINT"],
+            # boto3's default checksums (aws-chunked uploads with trailers) are not s3s-fs's.
+            "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+            "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
         }
         return self
 

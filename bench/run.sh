@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the same MLflow-client workload against aiops (release build) and
 # `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
-# then big experiments (bench/scale.py), mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
+# then the server's own speed at the HTTP level (bench/server_speed.py, wrk), big experiments and
+# long histories (bench/scale.py), a 1 GiB artifact (bench/artifacts.py), the same three again on
+# PostgreSQL + S3 (--production, beside MLflow on the same PostgreSQL and S3),
+# mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
 # (bench/auth.py: Basic, token and authentication off), then the registry calls
 # (bench/registry.py, against mlflow with 1 worker).
 set -euo pipefail
@@ -18,8 +21,21 @@ cargo leptos build --release
 log "benchmark"
 MLFLOW_BIN="$(dirname "$MLFLOW_PYTHON")/mlflow"
 "$MLFLOW_PYTHON" bench/bench.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
-log "big experiments (100,000 and 1,000,000 runs)"
+log "server speed at the HTTP level (wrk)"
+"$MLFLOW_PYTHON" bench/server_speed.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+log "big experiments (100,000 and 1,000,000 runs) and long histories (1,000,000 steps)"
 "$MLFLOW_PYTHON" bench/scale.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+log "a 1 GiB artifact"
+"$MLFLOW_PYTHON" bench/artifacts.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
+# Production: MLflow needs psycopg2 and boto3 beside it; a venv of its own.
+ensure_postgres
+ensure_s3_server
+PROD_PYTHON=$(ensure_venv bench-production-venv "$ROOT/bench/requirements-production.txt" "MLflow on PostgreSQL and S3")
+PROD_MLFLOW="$(dirname "$PROD_PYTHON")/mlflow"
+for script in server_speed scale artifacts; do
+  log "$script on PostgreSQL + S3"
+  "$PROD_PYTHON" "bench/$script.py" --production --aiops "$ROOT/target/release/aiops" --mlflow "$PROD_MLFLOW"
+done
 log "mixed load and idle connections"
 "$MLFLOW_PYTHON" bench/load.py --aiops "$ROOT/target/release/aiops" --mlflow "$MLFLOW_BIN"
 log "authentication cost"

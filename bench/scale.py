@@ -62,6 +62,9 @@ def searches(server, exp_id, repeat):
         sort = urllib.parse.quote("metrics.`loss` DESC")
         out["runs page, default order (ms)"] = median_ms(s, [("GET", page, {})] * repeat)
         out["runs page, sorted by a metric (ms)"] = median_ms(s, [("GET", f"{page}?sort={sort}", {})] * repeat)
+        q = urllib.parse.quote(FILTER)
+        out["runs page, filter + sorted by a metric (ms)"] = median_ms(
+            s, [("GET", f"{page}?q={q}&sort={sort}", {})] * repeat)
         out["floor: GET /health (ms)"] = median_ms(s, [("GET", f"{server.url}/health", {})] * 50)
     return out
 

@@ -3,7 +3,10 @@
 aiops (release build) and `mlflow server` with 1 and 4 workers, each on SQLite and a local
 folder, get the same three calls from `wrk` (keep-alive, Lua bodies), at 1 and at 16
 connections, SECONDS each:
-  - log_batch of 500 metrics (a random step per call, as a training loop logs them);
+  - log_batch of 500 metrics as a training loop flushes them: 5 keys x 100 steps, the steps
+    going on from call to call;
+  - log_batch of 500 metrics under 500 keys, one step each (a random step per call): every
+    row lands in a different key's history, the most scattered write there is;
   - search_runs with a filter and a metric order over 200 runs, 100 rows;
   - get-history of a 100-point metric.
 Printed per figure: median (p50) and p99 latency, requests per second, and aiops' median
@@ -29,6 +32,28 @@ import load  # noqa: E402
 SECONDS = 8
 CONNECTIONS = (1, 16)
 
+# 5 keys x 100 steps a call; each wrk thread counts its own steps from a random base.
+LOOP_LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "AUTHORIZATION"
+math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+local base = math.random(1, 1000000) * 1000000
+local n = 0
+request = function()
+  n = n + 1
+  local parts = {}
+  for k = 0, 4 do
+    for j = 0, 99 do
+      parts[#parts + 1] = string.format('{"key": "m%d", "value": %d.25, "timestamp": %d, "step": %d}',
+        k, j, 1700000000000 + n, base + n * 100 + j)
+    end
+  end
+  return wrk.format("POST", "/api/2.0/mlflow/runs/log-batch", nil,
+    '{"run_id": "RUN_ID", "metrics": [' .. table.concat(parts, ",") .. ']}')
+end
+""" + load.DONE_LUA
+
 GET_LUA = r"""
 wrk.headers["Authorization"] = "AUTHORIZATION"
 """ + load.DONE_LUA
@@ -50,8 +75,11 @@ def prepare(server, work):
     history = f"{server.url}/api/2.0/mlflow/metrics/get-history?run_id={hist_id}&metric_key=loss"
     check = requests.get(history, timeout=30).json()
     assert len(check["metrics"]) == 100, check
+    loop = load.lua_file(work, f"loop-{run_id}", LOOP_LUA.replace('"AUTHORIZATION"', json.dumps(bench.AUTHORIZATION))
+                         .replace("RUN_ID", run_id))
     return {
-        "log_batch, 500 metrics": (server.url, batch),
+        "log_batch, 500 metrics: 5 keys x 100 steps": (server.url, loop),
+        "log_batch, 500 metrics: 500 keys x 1 step": (server.url, batch),
         "search_runs, filter + metric order, 100 rows": (server.url, search),
         "get-history, 100 points": (history, get),
     }

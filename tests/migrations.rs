@@ -249,7 +249,9 @@ async fn latest_metrics_carry_their_run_start_time(backend: Backend) {
     let (before, _files) = migrator_from(&files).await;
     sqlx::any::install_default_drivers();
     let options: AnyConnectOptions = url.parse().unwrap();
-    migrate::migrate(&options, backend, &before, MigrationMode::Auto).await.unwrap();
+    migrate::migrate(&options, backend, &before, MigrationMode::Auto)
+        .await
+        .unwrap();
 
     let mut conn = connection(&url).await;
     let old_row = |run: &'static str| {
@@ -269,12 +271,15 @@ async fn latest_metrics_carry_their_run_start_time(backend: Backend) {
     }
     sqlx::query(&old_row("r1")).execute(&mut conn).await.unwrap();
 
-    SqlTrackingStore::connect_with(&url, MigrationMode::Auto).await.unwrap();
-    // A binary older than migration 9 keeps writing rows without the column.
-    sqlx::query(&old_row("r2")).execute(&mut conn).await.unwrap();
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT run_uuid, start_time FROM latest_metrics ORDER BY run_uuid")
-        .fetch_all(&mut conn)
+    SqlTrackingStore::connect_with(&url, MigrationMode::Auto)
         .await
         .unwrap();
+    // A binary older than migration 9 keeps writing rows without the column.
+    sqlx::query(&old_row("r2")).execute(&mut conn).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT run_uuid, start_time FROM latest_metrics ORDER BY run_uuid")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(rows, [("r1".to_string(), 111), ("r2".to_string(), 222)]);
 }

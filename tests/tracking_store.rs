@@ -926,7 +926,14 @@ async fn long_histories_page_by_keyset_and_sample_by_step(store: &dyn TrackingSt
     // Steps 0..=999 (step 500 twice, at two timestamps; step 7 as NaN), logged out of order.
     let mut points: Vec<Metric> = (0..1000)
         .rev()
-        .map(|step| metric("long", if step == 7 { f64::NAN } else { step as f64 / 3.0 }, step, 5))
+        .map(|step| {
+            metric(
+                "long",
+                if step == 7 { f64::NAN } else { step as f64 / 3.0 },
+                step,
+                5,
+            )
+        })
         .collect();
     points.push(metric("long", 0.25, 500, 6));
     for chunk in points.chunks(400) {
@@ -948,13 +955,22 @@ async fn long_histories_page_by_keyset_and_sample_by_step(store: &dyn TrackingSt
         paged.extend(page);
     }
     let key = |m: &Metric| (m.step, m.timestamp, m.value.to_bits());
-    assert_eq!(paged.iter().map(key).collect::<Vec<_>>(), all.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(
+        paged.iter().map(key).collect::<Vec<_>>(),
+        all.iter().map(key).collect::<Vec<_>>()
+    );
 
     // Sampled: few enough points come back whole; more are cut to evenly spread steps.
     let ids = [run_id.clone()];
-    let whole = store.get_metric_history_sampled(&ids, "long", None, 1001).await.unwrap();
+    let whole = store
+        .get_metric_history_sampled(&ids, "long", None, 1001)
+        .await
+        .unwrap();
     assert_eq!(whole.len(), 1001);
-    let sampled = store.get_metric_history_sampled(&ids, "long", None, 10).await.unwrap();
+    let sampled = store
+        .get_metric_history_sampled(&ids, "long", None, 10)
+        .await
+        .unwrap();
     let steps: Vec<i64> = sampled.iter().map(|(_, m)| m.step).collect();
     assert_eq!(steps.first(), Some(&0));
     assert_eq!(steps.last(), Some(&999));

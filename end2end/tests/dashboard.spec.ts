@@ -295,7 +295,7 @@ test("logged model: linked from the run with its flavors, MLmodel shown, files l
   await expect(page).toHaveURL(new RegExp(`/logged-models/${seed.model_id}$`));
 });
 
-test("download the runs table as CSV: the filter's runs, the shown columns", async ({ browser, baseURL }) => {
+test("download the runs table as CSV: the filter's runs, the shown columns; a chart's history", async ({ browser, baseURL }) => {
   // Signed in through the form, as a person is: the browser's download carries the session
   // cookie (it would not carry a test's extra Authorization header).
   const context = await browser.newContext({ baseURL, extraHTTPHeaders: {}, viewport: test.info().project.use.viewport });
@@ -320,6 +320,17 @@ test("download the runs table as CSV: the filter's runs, the shown columns", asy
   expect(lines.length - 1).toBe(125);
   // Sorted by the metric, as on the page.
   expect(lines[1]).toContain("trial-249");
+
+  // A chart's whole history, streamed by the server.
+  await page.goto(`/runs/${seed.child_ids[0]}`);
+  await hydrated(page);
+  const link = page.locator('figure[data-metric="loss"] a.chart-csv');
+  const [history] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  expect(await history.failure()).toBeNull();
+  expect(history.suggestedFilename()).toBe("loss.csv");
+  const points = fs.readFileSync(await history.path(), "utf8").trim().split(/\r?\n/);
+  expect(points[0]).toBe("step,timestamp,value");
+  expect(points.slice(1).map((l) => Number(l.split(",")[0]))).toEqual([...Array(30).keys()]);
   await context.close();
 });
 

@@ -181,41 +181,51 @@ impl AppState {
         let state = self.clone();
         let mut header = true;
         // Fused: a body layer may poll once more after the end, which a bare unfold panics on.
-        Ok(futures::StreamExt::fuse(futures::stream::unfold(Some(first), move |page| {
-            let (state, actor, run_id, key) = (state.clone(), actor.clone(), run_id.clone(), key.clone());
-            let head = std::mem::take(&mut header);
-            async move {
-                let page = page?;
-                if page.is_empty() && !head {
-                    return None;
-                }
-                let mut out = String::with_capacity(page.len() * 32 + 32);
-                if head {
-                    out.push_str("step,timestamp,value\n");
-                }
-                for m in &page {
-                    use std::fmt::Write;
-                    let _ = writeln!(out, "{},{},{}", m.step, m.timestamp, m.value);
-                }
-                let next = if (page.len() as i64) < HISTORY_STREAM_PAGE {
-                    Ok(Vec::new())
-                } else {
-                    state
-                        .get_metric_history_page(&actor, &run_id, &key, page.last(), 0, HISTORY_STREAM_PAGE)
-                        .await
-                };
-                let next = match next {
-                    Ok(next) if next.is_empty() => None,
-                    Ok(next) => Some(next),
-                    Err(e) => {
-                        // The status line is sent: the stream ends early and the log says why.
-                        tracing::warn!(error = %e, run_id, "metric history stream stopped");
-                        None
+        Ok(futures::StreamExt::fuse(futures::stream::unfold(
+            Some(first),
+            move |page| {
+                let (state, actor, run_id, key) = (state.clone(), actor.clone(), run_id.clone(), key.clone());
+                let head = std::mem::take(&mut header);
+                async move {
+                    let page = page?;
+                    if page.is_empty() && !head {
+                        return None;
                     }
-                };
-                Some((Ok(bytes::Bytes::from(out)), next))
-            }
-        })))
+                    let mut out = String::with_capacity(page.len() * 32 + 32);
+                    if head {
+                        out.push_str("step,timestamp,value\n");
+                    }
+                    for m in &page {
+                        use std::fmt::Write;
+                        let _ = writeln!(out, "{},{},{}", m.step, m.timestamp, m.value);
+                    }
+                    let next = if (page.len() as i64) < HISTORY_STREAM_PAGE {
+                        Ok(Vec::new())
+                    } else {
+                        state
+                            .get_metric_history_page(
+                                &actor,
+                                &run_id,
+                                &key,
+                                page.last(),
+                                0,
+                                HISTORY_STREAM_PAGE,
+                            )
+                            .await
+                    };
+                    let next = match next {
+                        Ok(next) if next.is_empty() => None,
+                        Ok(next) => Some(next),
+                        Err(e) => {
+                            // The status line is sent: the stream ends early and the log says why.
+                            tracing::warn!(error = %e, run_id, "metric history stream stopped");
+                            None
+                        }
+                    };
+                    Some((Ok(bytes::Bytes::from(out)), next))
+                }
+            },
+        )))
     }
 }
 

@@ -227,7 +227,10 @@ pub fn history_page_token(offset: i64, last: &aiops_core::tracking::Metric) -> S
 }
 
 /// The point a [`history_page_token`] carries, as a metric of `key`, if any.
-pub fn parse_history_cursor(token: Option<&str>, key: &str) -> ApiResult<Option<aiops_core::tracking::Metric>> {
+pub fn parse_history_cursor(
+    token: Option<&str>,
+    key: &str,
+) -> ApiResult<Option<aiops_core::tracking::Metric>> {
     let Some((after, bad)) = token_cursor(token)? else {
         return Ok(None);
     };

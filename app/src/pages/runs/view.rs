@@ -686,9 +686,18 @@ fn MetricCharts(run_id: Signal<String>, state: Signal<QueryState>, tick: ReadSig
                                         .map(|c| {
                                             let caption = c.key.clone();
                                             let metric = c.key.clone();
+                                            // The whole history, streamed by the server as CSV.
+                                            let csv = crate::base::url(&format!(
+                                                "/ajax-api/2.0/aiops/metrics/history-csv?run_id={}&metric_key={}",
+                                                crate::view_state::encode(&run_id.get_untracked()),
+                                                crate::view_state::encode(&c.key),
+                                            ));
                                             view! {
                                                 <figure class="chart" data-metric=metric>
-                                                    <figcaption>{caption}</figcaption>
+                                                    <figcaption>
+                                                        {caption}
+                                                        <a class="chart-csv" href=csv download="" rel="external" title="The whole history as CSV">"CSV"</a>
+                                                    </figcaption>
                                                     <InteractiveChart chart=c.chart metric=c.key/>
                                                 </figure>
                                             }
