@@ -92,6 +92,9 @@ def measure(server, work):
         for name, (url, script) in calls.items():
             print(f"... {server.name}: {name}, {conns} connection(s)", file=sys.stderr, flush=True)
             out[(name, conns)] = load.wrk(url, script, conns, SECONDS)
+            # wrk stops with requests still queued in a saturated server: let it drain, or
+            # the next figure would measure the backlog of this one.
+            requests.get(f"{server.url}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=600)
     return out
 
 

@@ -4,6 +4,7 @@
 mod common;
 
 use aiops_core::store::prelude::*;
+use aiops_core::store::RunCount;
 use aiops_core::tracking::{
     Dataset, DatasetInput, ExperimentTag, LifecycleStage, Metric, ModelOutput, NewRun, Param, RunStatus,
     RunTag, RunUpdate,
@@ -714,21 +715,37 @@ async fn counts_matching_runs_up_to_a_cap(store: &dyn TrackingStore) {
         max_results: 2,
         ..RunSearch::default()
     };
-    assert_eq!(store.count_runs(&search(""), 100).await.unwrap(), (7, false));
+    let count = |matched, more, examined| RunCount {
+        matched,
+        more,
+        examined,
+    };
+    let counted = |filter: &str, cap, examine| {
+        let search = search(filter);
+        async move { store.count_runs(&search, cap, examine).await.unwrap() }
+    };
+    assert_eq!(counted("", 100, 100).await, count(7, false, None));
     assert_eq!(
-        store
-            .count_runs(&search("metrics.acc >= 0.4"), 100)
-            .await
-            .unwrap(),
-        (3, false)
+        counted("metrics.acc >= 0.4", 100, 100).await,
+        count(3, false, None)
     );
     // At the cap exactly: not capped; one past it: capped at the cap.
-    assert_eq!(store.count_runs(&search(""), 7).await.unwrap(), (7, false));
-    assert_eq!(store.count_runs(&search(""), 6).await.unwrap(), (6, true));
+    assert_eq!(counted("", 7, 100).await, count(7, false, None));
+    assert_eq!(counted("", 6, 100).await, count(6, true, None));
+    assert_eq!(counted("metrics.acc > 5", 6, 100).await, count(0, false, None));
+    // With a filter, only the newest `examine` runs are looked at (the newest have the
+    // highest acc here), and the count says so when there are more; without, it doesn't.
+    assert_eq!(counted("metrics.acc >= 0.4", 100, 7).await, count(3, false, None));
     assert_eq!(
-        store.count_runs(&search("metrics.acc > 5"), 6).await.unwrap(),
-        (0, false)
+        counted("metrics.acc >= 0.4", 100, 6).await,
+        count(3, false, Some(6))
     );
+    assert_eq!(
+        counted("metrics.acc >= 0.4", 100, 2).await,
+        count(2, false, Some(2))
+    );
+    assert_eq!(counted("metrics.acc >= 0.4", 1, 2).await, count(1, true, Some(2)));
+    assert_eq!(counted("", 100, 2).await, count(7, false, None));
 }
 
 /// The single-metric order walks the metric's index, then the runs without it; every page

@@ -15,6 +15,8 @@ use crate::{CoreError, CoreResult};
 /// Uploads are sent in parts of this size, so an upload of any length holds at most
 /// one part in memory. S3 needs parts of at least 5 MiB (except the last).
 const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts uploading at once: at most this many parts (and one being read) sit in memory.
+const PARTS_IN_FLIGHT: usize = 3;
 
 /// S3's longest object key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -165,11 +167,15 @@ impl S3ArtifactStore {
             .ok_or_else(|| CoreError::Storage("no upload id from S3".into()))?
             .to_string();
         let result = async {
+            // Parts upload on tasks of their own while the next one is read, a few at a
+            // time: one at a time, the request's reading and S3's writing take turns.
+            let mut uploads: tokio::task::JoinSet<CoreResult<CompletedPart>> = tokio::task::JoinSet::new();
             let mut parts = Vec::new();
             let mut written = 0u64;
             let mut pending = Some(first);
             let mut buffer = BytesMut::with_capacity(PART_SIZE);
             let mut done = false;
+            let mut part_number = 0i32;
             while !done {
                 while buffer.len() < PART_SIZE {
                     match body.next().await {
@@ -193,9 +199,10 @@ impl S3ArtifactStore {
                     break;
                 }
                 written += data.len() as u64;
-                let part_number = i32::try_from(parts.len() + 1)
-                    .map_err(|_| CoreError::InvalidParameter("artifact too large".into()))?;
-                let part = self
+                part_number = part_number
+                    .checked_add(1)
+                    .ok_or_else(|| CoreError::InvalidParameter("artifact too large".into()))?;
+                let send = self
                     .client
                     .upload_part()
                     .bucket(&self.bucket)
@@ -203,16 +210,25 @@ impl S3ArtifactStore {
                     .upload_id(&upload_id)
                     .part_number(part_number)
                     .body(S3Body::from(data))
-                    .send()
-                    .await
-                    .map_err(|e| storage_error("upload_part", e))?;
-                parts.push(
-                    CompletedPart::builder()
+                    .send();
+                let number = part_number;
+                uploads.spawn(async move {
+                    let part = send.await.map_err(|e| storage_error("upload_part", e))?;
+                    Ok(CompletedPart::builder()
                         .set_e_tag(part.e_tag().map(str::to_string))
-                        .part_number(part_number)
-                        .build(),
-                );
+                        .part_number(number)
+                        .build())
+                });
+                while uploads.len() >= PARTS_IN_FLIGHT {
+                    if let Some(joined) = uploads.join_next().await {
+                        parts.push(joined.map_err(|e| CoreError::Storage(format!("upload_part: {e}")))??);
+                    }
+                }
             }
+            while let Some(joined) = uploads.join_next().await {
+                parts.push(joined.map_err(|e| CoreError::Storage(format!("upload_part: {e}")))??);
+            }
+            parts.sort_by_key(|p| p.part_number());
             self.client
                 .complete_multipart_upload()
                 .bucket(&self.bucket)

@@ -5,7 +5,9 @@ use super::AppState;
 use crate::artifacts::ArtifactPath;
 use crate::auth::{Access, Actor, ResourceKind};
 use crate::search::Filter;
-use crate::store::{ExperimentPage, ExperimentSearch, LoggedModelPage, MetricRange, RunPage, RunSearch};
+use crate::store::{
+    ExperimentPage, ExperimentSearch, LoggedModelPage, MetricRange, RunCount, RunPage, RunSearch,
+};
 use crate::tracking::{
     DatasetInput, Experiment, ExperimentSummary, ExperimentTag, LifecycleStage, LoggedModel, Metric,
     ModelOutput, NewLoggedModel, NewRun, Param, Run, RunInfo, RunTag, RunUpdate,
@@ -219,11 +221,17 @@ impl AppState {
         self.tracking.search_runs(search).await
     }
 
-    /// How many runs a search matches, up to `cap` (see [`SearchStore::count_runs`]).
-    pub async fn count_runs(&self, actor: &Actor, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)> {
+    /// How many runs a search matches, in bounded time (see [`SearchStore::count_runs`]).
+    pub async fn count_runs(
+        &self,
+        actor: &Actor,
+        search: &RunSearch,
+        cap: i64,
+        examine: i64,
+    ) -> CoreResult<RunCount> {
         self.check_experiments(actor, &search.experiment_ids, Access::Read)
             .await?;
-        self.tracking.count_runs(search, cap).await
+        self.tracking.count_runs(search, cap, examine).await
     }
 
     // ---- logged models --------------------------------------------------------------

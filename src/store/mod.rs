@@ -128,10 +128,10 @@ pub trait MetricStore: Send + Sync {
 pub trait SearchStore: Send + Sync {
     /// Runs matching a search, in the requested order.
     async fn search_runs(&self, search: &RunSearch) -> CoreResult<RunPage>;
-    /// How many runs match a search (paging and order ignored), counting no further than
-    /// `cap`: the answer is `(count, true)` when more than `cap` match, so a pager's total
-    /// costs the same bounded time in any experiment.
-    async fn count_runs(&self, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)>;
+    /// How many runs match a search (paging and order ignored), in bounded time: counting
+    /// no further than `cap` matches, and with a filter, looking at no more than `examine`
+    /// runs (the newest), since each costs the filter's checks. See [`RunCount`].
+    async fn count_runs(&self, search: &RunSearch, cap: i64, examine: i64) -> CoreResult<RunCount>;
     /// Experiments matching a search, in the requested order.
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage>;
 }
@@ -216,6 +216,18 @@ impl<T> Page<T> {
 }
 
 pub type RunPage = Page<Run>;
+
+/// A bounded count of the runs a search matches ([`SearchStore::count_runs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCount {
+    /// Matches counted, at most the cap.
+    pub matched: i64,
+    /// More than `matched` match: the cap was reached.
+    pub more: bool,
+    /// With a filter, the search reaches past the runs that were examined: `matched` counts
+    /// the matches among this many (the newest) only, and more may match further on.
+    pub examined: Option<i64>,
+}
 pub type ExperimentPage = Page<Experiment>;
 pub type LoggedModelPage = Page<LoggedModel>;
 

@@ -643,7 +643,10 @@ async fn insert_tags(
     for tag in tags {
         last.insert(&tag.key, tag);
     }
-    let unique: Vec<&RunTag> = last.into_values().collect();
+    // In key order: concurrent batches lock the same rows in the same order (PostgreSQL
+    // would otherwise find deadlocks between them).
+    let mut unique: Vec<&RunTag> = last.into_values().collect();
+    unique.sort_by(|a, b| a.key.cmp(&b.key));
     for chunk in unique.chunks(INSERT_CHUNK) {
         let sql = format!(
             "INSERT INTO tags (run_uuid, key, value) VALUES {} \

@@ -182,7 +182,9 @@ impl RunStore for SqlTrackingStore {
                 }
             }
             let mut seen = HashSet::new();
-            let unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+            // In key order, like tags and latest metrics: the same lock order in every batch.
+            let mut unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+            unique.sort_by(|a, b| a.key.cmp(&b.key));
             for chunk in unique.chunks(INSERT_CHUNK) {
                 let sql = format!(
                     "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
@@ -226,7 +228,10 @@ impl RunStore for SqlTrackingStore {
                     }
                 }
             }
-            let latest: Vec<&Metric> = latest.into_values().collect();
+            // In key order: concurrent batches to one run then wait for each other's rows
+            // instead of deadlocking on PostgreSQL (a hash map's order differs per batch).
+            let mut latest: Vec<&Metric> = latest.into_values().collect();
+            latest.sort_by(|a, b| a.key.cmp(&b.key));
             for chunk in latest.chunks(INSERT_CHUNK) {
                 let sql = format!(
                     "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \

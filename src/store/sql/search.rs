@@ -52,27 +52,50 @@ impl SearchStore for SqlTrackingStore {
         })
     }
 
-    async fn count_runs(&self, search: &RunSearch, cap: i64) -> CoreResult<(i64, bool)> {
-        let mut b = SqlBuilder::new(1);
+    async fn count_runs(
+        &self,
+        search: &RunSearch,
+        cap: i64,
+        examine: i64,
+    ) -> CoreResult<crate::store::RunCount> {
         let experiment_ids = experiment_id_list(&search.experiment_ids)?;
         if experiment_ids.is_empty() {
-            return Ok((0, false));
-        }
-        let scope = run_scope(&mut b, &experiment_ids, search);
-        let mut inner = format!("SELECT 1 FROM runs r WHERE {scope}");
-        if let Some(filter) = search.filter.as_ref() {
-            inner.push_str(" AND ");
-            inner.push_str(&compile_filter(&mut b, Subject::Runs, filter));
+            return Ok(crate::store::RunCount::default());
         }
         let cap = cap.max(0);
-        let limit = b.bind(Bind::Int(cap + 1));
-        let sql = format!("SELECT COUNT(*) AS n FROM ({inner} LIMIT {limit}) matched");
-        let mut query = sqlx::query(&sql);
-        for bind in &b.binds {
-            query = bind_value(query, bind);
-        }
-        let n: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
-        Ok((n.min(cap), n > cap))
+        let Some(filter) = search.filter.as_ref() else {
+            let mut b = SqlBuilder::new(1);
+            let scope = run_scope(&mut b, &experiment_ids, search);
+            let n = self
+                .count_query(b, format!("SELECT 1 FROM runs r WHERE {scope}"), cap + 1)
+                .await?;
+            return Ok(crate::store::RunCount {
+                matched: n.min(cap),
+                more: n > cap,
+                examined: None,
+            });
+        };
+        // The newest `examine` runs (their index walk is cheap), then the filter on them only.
+        let examine = examine.max(1);
+        let mut b = SqlBuilder::new(1);
+        let scope = run_scope(&mut b, &experiment_ids, search);
+        let window = b.bind(Bind::Int(examine));
+        let condition = compile_filter(&mut b, Subject::Runs, filter);
+        let sql = format!(
+            "SELECT 1 FROM (SELECT * FROM runs r WHERE {scope} \
+             ORDER BY r.start_time DESC, r.run_uuid LIMIT {window}) r WHERE {condition}"
+        );
+        let n = self.count_query(b, sql, cap + 1).await?;
+        let mut b = SqlBuilder::new(1);
+        let scope = run_scope(&mut b, &experiment_ids, search);
+        let in_scope = self
+            .count_query(b, format!("SELECT 1 FROM runs r WHERE {scope}"), examine + 1)
+            .await?;
+        Ok(crate::store::RunCount {
+            matched: n.min(cap),
+            more: n > cap,
+            examined: (in_scope > examine).then_some(examine),
+        })
     }
 
     async fn search_experiments(&self, search: &ExperimentSearch) -> CoreResult<ExperimentPage> {
@@ -203,6 +226,17 @@ impl SqlTrackingStore {
             "run_uuid",
         )
         .await
+    }
+
+    /// How many rows `sql` selects, counting no further than `limit`.
+    async fn count_query(&self, mut b: SqlBuilder, sql: String, limit: i64) -> CoreResult<i64> {
+        let limit = b.bind(Bind::Int(limit));
+        let sql = format!("SELECT COUNT(*) AS n FROM ({sql} LIMIT {limit}) matched");
+        let mut query = sqlx::query(&sql);
+        for bind in &b.binds {
+            query = bind_value(query, bind);
+        }
+        Ok(query.fetch_one(&self.pool).await?.try_get("n")?)
     }
 
     /// How many ids `sql` (with `filter`) selects.

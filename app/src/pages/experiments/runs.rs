@@ -17,6 +17,9 @@ use crate::view_state::{with_query, QueryState};
 pub const PAGE_SIZE: i64 = 100;
 /// Matches counted for the pager; past this the page says "more than".
 pub const COUNT_CAP: i64 = 10_000;
+/// With a filter, the pager counts matches among this many of the newest runs (each costs
+/// the filter's checks); past them it says so.
+pub const COUNT_EXAMINE: i64 = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpan {
@@ -37,6 +40,8 @@ pub struct RunsTable {
     pub total: i64,
     /// More than [`COUNT_CAP`] match.
     pub total_capped: bool,
+    /// The count looked at only this many (the newest) runs: more may match further on.
+    pub total_examined: Option<i64>,
     /// Why the filter or sort was refused: the page stays, with no rows and this beside the box.
     pub filter_error: Option<String>,
     /// What the caller may change on the experiment.
@@ -85,10 +90,12 @@ pub async fn experiment_runs(
             },
         };
         let page = state.search_runs(&actor, &search).await?;
-        let count = state.count_runs(&actor, &search, COUNT_CAP).await?;
+        let count = state
+            .count_runs(&actor, &search, COUNT_CAP, COUNT_EXAMINE)
+            .await?;
         Ok::<_, AppError>((page, count))
     };
-    let (page, (total, total_capped)) = match searched.await {
+    let (page, count) = match searched.await {
         Ok(found) => found,
         Err(AppError::Invalid(reason)) => {
             return Ok(RunsTable {
@@ -98,6 +105,7 @@ pub async fn experiment_runs(
                 has_more: false,
                 total: 0,
                 total_capped: false,
+                total_examined: None,
                 filter_error: Some(reason),
                 allowed,
                 description_html,
@@ -132,8 +140,9 @@ pub async fn experiment_runs(
         runs,
         spans,
         has_more: page.has_more,
-        total,
-        total_capped,
+        total: count.matched,
+        total_capped: count.more,
+        total_examined: count.examined,
         filter_error: None,
         allowed,
         description_html,
@@ -673,7 +682,15 @@ fn RunsView(table: RunsTable, state: QueryState, actions: Actions) -> impl IntoV
         _ => None,
     };
     let pages = (table.total.max(1) + PAGE_SIZE - 1) / PAGE_SIZE;
-    let position = if table.total_capped {
+    let position = if let Some(examined) = table.total_examined {
+        format!(
+            "Page {} · {}{} matching runs among the newest {} (more may match in older runs)",
+            page_index.saturating_add(1),
+            if table.total_capped { "more than " } else { "" },
+            crate::format::thousands(table.total),
+            crate::format::thousands(examined)
+        )
+    } else if table.total_capped {
         format!(
             "Page {} · more than {} matching runs",
             page_index.saturating_add(1),
