@@ -9,8 +9,6 @@ RSS before.
 
 Usage: python bench/artifacts.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow [--production]
 """
-import argparse
-import contextlib
 import filecmp
 import os
 import sys
@@ -61,15 +59,11 @@ def measure(server, path, work):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--aiops", required=True)
-    parser.add_argument("--mlflow", required=True)
-    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
-    args = parser.parse_args()
-    setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
+    args = production.arguments()
+    setting = args.setting
     results = {}
     with tempfile.TemporaryDirectory(prefix="aiops-artifacts-") as work, \
-            (production.Services() if args.production else contextlib.nullcontext()) as services:
+            production.services(args) as services:
         path = big_file(work)
         servers = bench.start_servers(args.aiops, args.mlflow, work, services, workers=(1,))
         try:

@@ -6,6 +6,8 @@ Each server measured gets a database and a bucket of its own on them.
 here instead of on SQLite and local folders. Needs psycopg2-binary and boto3 beside the MLflow
 server (bench/requirements-production.txt).
 """
+import argparse
+import contextlib
 import os
 import subprocess
 
@@ -56,3 +58,20 @@ class Services:
         """A new bucket (s3s-fs keeps one folder per bucket): its s3:// prefix."""
         os.makedirs(os.path.join(self.s3["S3TMP"], "data", name))
         return f"s3://{name}/artifacts"
+
+
+def arguments():
+    """The options the benchmark scripts share: both servers' binaries and `--production`
+    (`args.setting` names the setting for the tables)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--aiops", required=True)
+    parser.add_argument("--mlflow", required=True)
+    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
+    args = parser.parse_args()
+    args.setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
+    return args
+
+
+def services(args):
+    """PostgreSQL and S3 for `--production`, else nothing (SQLite and local folders)."""
+    return Services() if args.production else contextlib.nullcontext()

@@ -17,8 +17,6 @@ each with the server's peak RSS while it answers (sampled every 10 ms).
 
 Usage: python bench/scale.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
 """
-import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -141,15 +139,11 @@ def seed(server, kind, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--aiops", required=True)
-    parser.add_argument("--mlflow", required=True)
-    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
-    args = parser.parse_args()
-    setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
+    args = production.arguments()
+    setting = args.setting
     rows = {}
     with tempfile.TemporaryDirectory(prefix="aiops-scale-") as work, \
-            (production.Services() if args.production else contextlib.nullcontext()) as services:
+            production.services(args) as services:
         # One MLflow worker is the reference.
         servers = bench.start_servers(args.aiops, args.mlflow, work, services, workers=(1,))
         aiops, mlflow = servers[0], servers[1]

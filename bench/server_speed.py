@@ -15,8 +15,6 @@ connection counts: the load generator's own cost on this machine, which bounds e
 
 Usage: python bench/server_speed.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
 """
-import argparse
-import contextlib
 import json
 import os
 import sys
@@ -99,15 +97,11 @@ def measure(server, work):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--aiops", required=True)
-    parser.add_argument("--mlflow", required=True)
-    parser.add_argument("--production", action="store_true", help="PostgreSQL and S3 (s3s-fs)")
-    args = parser.parse_args()
-    setting = "PostgreSQL + S3 (s3s-fs)" if args.production else "SQLite + local folder"
+    args = production.arguments()
+    setting = args.setting
     results, floors = {}, {}
     with tempfile.TemporaryDirectory(prefix="aiops-http-") as work, \
-            (production.Services() if args.production else contextlib.nullcontext()) as services:
+            production.services(args) as services:
         servers = bench.start_servers(args.aiops, args.mlflow, work, services)
         try:
             aiops = servers[0]

@@ -689,20 +689,25 @@ async fn upsert_key_values<'a>(
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// One metric's `run_uuid, key, step, timestamp, value, is_nan`, as stored.
+fn bind_metric<'q>(query: AnyQuery<'q>, run_id: &'q str, m: &'q Metric) -> AnyQuery<'q> {
+    let (value, is_nan) = stored_value(m.value);
+    query
+        .bind(run_id)
+        .bind(&m.key)
+        .bind(m.step)
+        .bind(m.timestamp)
+        .bind(value)
+        .bind(is_nan)
+}
+
 fn bind_metrics<'q>(
     mut query: AnyQuery<'q>,
     run_id: &'q str,
     metrics: impl Iterator<Item = &'q Metric>,
 ) -> AnyQuery<'q> {
     for m in metrics {
-        let (value, is_nan) = stored_value(m.value);
-        query = query
-            .bind(run_id)
-            .bind(&m.key)
-            .bind(m.step)
-            .bind(m.timestamp)
-            .bind(value)
-            .bind(is_nan);
+        query = bind_metric(query, run_id, m);
     }
     query
 }

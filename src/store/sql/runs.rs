@@ -246,15 +246,7 @@ impl RunStore for SqlTrackingStore {
                 // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
                 let mut upsert = sqlx::query(&sql);
                 for m in chunk {
-                    let (value, is_nan) = stored_value(m.value);
-                    upsert = upsert
-                        .bind(run_id)
-                        .bind(&m.key)
-                        .bind(m.step)
-                        .bind(m.timestamp)
-                        .bind(value)
-                        .bind(is_nan)
-                        .bind(run.start_time);
+                    upsert = bind_metric(upsert, run_id, m).bind(run.start_time);
                 }
                 upsert.execute(&mut *tx).await?;
             }
