@@ -307,6 +307,18 @@ async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) 
         (1, 10, 0.7)
     );
 
+    // A batch that repeats a stored point and one of its own keeps each once and the
+    // rest of the batch all the same (PostgreSQL retries it after the duplicate).
+    let repeat = metric("loss", 9.0, 5, 5000);
+    let fresh = metric("dup", 1.5, 3, 30);
+    store
+        .log_batch(&run_id, &[repeat, fresh.clone(), fresh, metric("dup", 2.5, 4, 40)], &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(store.get_metric_history(&run_id, "loss").await.unwrap().len(), 101);
+    let dup = store.get_metric_history(&run_id, "dup").await.unwrap();
+    assert_eq!(dup.iter().map(|m| m.step).collect::<Vec<_>>(), [3, 4]);
+
     // Larger than one insert chunk.
     let wide: Vec<Metric> = (0..1000)
         .map(|i| metric(&format!("m{}", i % 7), i as f64, i, i))

@@ -43,6 +43,19 @@ pub use migrate::{MigrationMode, SchemaStatus};
 /// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
 const INSERT_CHUNK: usize = 500;
 
+/// SQLite's one writer connection. A batch of metrics under many keys changes a B-tree
+/// leaf per key: with the default checkpoint every 1,000 WAL pages, every second such
+/// commit also copied its pages into the database file and synced it, and the default
+/// 2 MiB cache read the leaves back each time (500 keys a batch: 41 ms a call against 7 ms
+/// with these, measured on a 200,000-row history). A checkpoint every 8,000 pages (32 MiB
+/// of WAL) writes a page changed by many commits once; the WAL file is cut back to 64 MiB
+/// after one; the cache holds 16 MiB of pages.
+const WRITER_PRAGMAS: &[&str] = &[
+    "PRAGMA wal_autocheckpoint = 8000",
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA cache_size = -16384",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -107,11 +120,11 @@ impl SqlTrackingStore {
                 // A SQLite connection is a file handle in this process: it cannot go stale
                 // the way a network connection can, so it is not pinged before each use
                 // (the ping cost a worker-thread round trip, as much as a point query).
-                let sqlite = |max: u32| {
+                let sqlite = |max: u32, writer: bool| {
                     pool_options()
                         .max_connections(max)
                         .test_before_acquire(false)
-                        .after_connect(|conn, _meta| {
+                        .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 for pragma in [
                                     "PRAGMA journal_mode = WAL",
@@ -120,8 +133,17 @@ impl SqlTrackingStore {
                                     "PRAGMA foreign_keys = ON",
                                     // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
                                     "PRAGMA case_sensitive_like = ON",
+                                    // A multi-row insert inside a transaction keeps a statement
+                                    // journal (every page it changes, to undo the statement
+                                    // alone): in memory, not a temporary file per write.
+                                    "PRAGMA temp_store = MEMORY",
                                 ] {
                                     conn.execute(pragma).await?;
+                                }
+                                if writer {
+                                    for pragma in WRITER_PRAGMAS {
+                                        conn.execute(*pragma).await?;
+                                    }
                                 }
                                 Ok(())
                             })
@@ -129,8 +151,8 @@ impl SqlTrackingStore {
                 };
                 // The writer connects first, so the database file and WAL mode exist
                 // before the readers open it.
-                let write_pool = sqlite(1).connect_with(options.clone()).await?;
-                (sqlite(8).connect_with(options.clone()).await?, write_pool)
+                let write_pool = sqlite(1, true).connect_with(options.clone()).await?;
+                (sqlite(8, false).connect_with(options.clone()).await?, write_pool)
             }
             Backend::Postgres => {
                 // Writes get connections of their own here too, so readers can't queue them out.
@@ -710,6 +732,39 @@ fn bind_metrics<'q>(
         query = bind_metric(query, run_id, m);
     }
     query
+}
+
+/// One chunk of a run's metric points. A point logged twice (same key, step, timestamp
+/// and value) is kept once, as in MLflow. SQLite finds a duplicate in the insert's own
+/// B-tree descent; PostgreSQL's `ON CONFLICT` probes the index before inserting each row as
+/// well, which took 40% of a 500-metric batch. So there the plain insert goes first, in a
+/// savepoint, and the probing one runs only after it met a duplicate.
+async fn insert_metric_rows(
+    backend: Backend,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    run_id: &str,
+    chunk: &[Metric],
+) -> CoreResult<()> {
+    let plain = format!(
+        "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+        values_rows(backend, chunk.len(), 6)
+    );
+    if backend == Backend::Postgres {
+        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+        match bind_metrics(sqlx::query(&plain), run_id, chunk.iter())
+            .execute(&mut *savepoint)
+            .await
+        {
+            Ok(_) => return Ok(savepoint.commit().await?),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => savepoint.rollback().await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let skipping = format!("{plain} ON CONFLICT DO NOTHING");
+    bind_metrics(sqlx::query(&skipping), run_id, chunk.iter())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Placeholders for `count` values bound in order, numbered from `first`.

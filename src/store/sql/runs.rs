@@ -209,14 +209,7 @@ impl RunStore for SqlTrackingStore {
 
         if !metrics.is_empty() {
             for chunk in metrics.chunks(INSERT_CHUNK) {
-                let sql = format!(
-                    "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {} \
-                     ON CONFLICT DO NOTHING",
-                    values_rows(self.backend, chunk.len(), 6)
-                );
-                bind_metrics(sqlx::query(&sql), run_id, chunk.iter())
-                    .execute(&mut *tx)
-                    .await?;
+                insert_metric_rows(self.backend, &mut tx, run_id, chunk).await?;
             }
             // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
             let mut latest: HashMap<&str, &Metric> = HashMap::new();
