@@ -15,6 +15,8 @@ pub enum Bind {
 pub struct SqlBuilder {
     first: usize,
     pub binds: Vec<Bind>,
+    /// The column a run's params, tags, metrics and inputs are matched on.
+    run_id: &'static str,
 }
 
 impl SqlBuilder {
@@ -22,7 +24,17 @@ impl SqlBuilder {
         SqlBuilder {
             first,
             binds: Vec::new(),
+            run_id: "r.run_uuid",
         }
+    }
+
+    /// Run filters match related rows on `column` instead of `r.run_uuid`: a query that
+    /// walks another table equal on the run id (`o0.run_uuid` in a metric's order) then
+    /// tests them before it looks the run up, where each is evaluated at the earliest
+    /// table it names.
+    pub fn matching_runs_on(mut self, column: &'static str) -> Self {
+        self.run_id = column;
+        self
     }
 
     /// Adds a bind and returns its placeholder.
@@ -47,33 +59,14 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn alias(self) -> &'static str {
-        match self {
-            Subject::Runs => "r",
-            Subject::Experiments => "e",
-            Subject::LoggedModels => "m",
-            Subject::RegisteredModels => "rm",
-            Subject::ModelVersions => "v",
-        }
-    }
-
     /// How a row `x` of a tag (or param) table belongs to the searched row.
     fn owner_match(self) -> &'static str {
         match self {
-            Subject::Runs => "x.run_uuid = r.run_uuid",
+            Subject::Runs => "x.run_uuid = r.run_uuid", // or the builder's `run_id`
             Subject::Experiments => "x.experiment_id = e.experiment_id",
             Subject::LoggedModels => "x.model_id = m.model_id",
             Subject::RegisteredModels => "x.name = rm.name",
             Subject::ModelVersions => "x.name = v.name AND x.version = v.version",
-        }
-    }
-
-    fn id_column(self) -> &'static str {
-        match self {
-            Subject::Runs => "run_uuid",
-            Subject::Experiments => "experiment_id",
-            Subject::LoggedModels => "model_id",
-            Subject::RegisteredModels | Subject::ModelVersions => "name",
         }
     }
 
@@ -218,9 +211,10 @@ fn exists_condition(b: &mut SqlBuilder, base: &str, column: &str, extra: &str, c
 }
 
 fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> String {
-    let alias = subject.alias();
-    let id = subject.id_column();
-    let owner = subject.owner_match();
+    let owner = match subject {
+        Subject::Runs => format!("x.run_uuid = {}", b.run_id),
+        _ => subject.owner_match().to_string(),
+    };
     let keyed = |b: &mut SqlBuilder, table: &str, key: &str, extra: &str, c: &Comparison| -> String {
         let key = b.bind(Bind::Text(key.to_string()));
         let base = format!("SELECT 1 FROM {table} x WHERE {owner} AND x.key = {key}");
@@ -263,7 +257,7 @@ fn compile_comparison(b: &mut SqlBuilder, subject: Subject, c: &Comparison) -> S
             };
             let base = format!(
                 "SELECT 1 FROM run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid \
-                 WHERE x.run_uuid = {alias}.{id} AND {column} IS NOT NULL"
+                 WHERE {owner} AND {column} IS NOT NULL"
             );
             exists_condition(b, &base, column, "", c)
         }

@@ -163,7 +163,10 @@ impl SqlTrackingStore {
                  WHERE o0.key = {k} AND o0.is_nan = 0 AND {scope}"
             )
         };
-        let mut b = SqlBuilder::new(1);
+        // The filter's conditions on params, tags and metrics are met on the index walk's
+        // own run id, before the run itself is looked up (a third of the lookups on a
+        // filter that passes one run in ten).
+        let mut b = SqlBuilder::new(1).matching_runs_on("o0.run_uuid");
         let sql = with_metric(&mut b);
         // The whole order from one index (`latest_metrics_order_asc|desc`), no sort step.
         let order = format!("o0.value {dir}, o0.start_time DESC, o0.run_uuid ASC");
@@ -180,7 +183,7 @@ impl SqlTrackingStore {
         }
         // Past the runs with the metric: how far past decides the offset into the rest.
         let rest_offset = if ids.is_empty() && search.offset > 0 {
-            let mut b = SqlBuilder::new(1);
+            let mut b = SqlBuilder::new(1).matching_runs_on("o0.run_uuid");
             let sql = with_metric(&mut b);
             search.offset - self.count_ids(b, sql, search.filter.as_ref()).await?
         } else {
