@@ -312,10 +312,18 @@ async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) 
     let repeat = metric("loss", 9.0, 5, 5000);
     let fresh = metric("dup", 1.5, 3, 30);
     store
-        .log_batch(&run_id, &[repeat, fresh.clone(), fresh, metric("dup", 2.5, 4, 40)], &[], &[])
+        .log_batch(
+            &run_id,
+            &[repeat, fresh.clone(), fresh, metric("dup", 2.5, 4, 40)],
+            &[],
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(store.get_metric_history(&run_id, "loss").await.unwrap().len(), 101);
+    assert_eq!(
+        store.get_metric_history(&run_id, "loss").await.unwrap().len(),
+        101
+    );
     let dup = store.get_metric_history(&run_id, "dup").await.unwrap();
     assert_eq!(dup.iter().map(|m| m.step).collect::<Vec<_>>(), [3, 4]);
 

@@ -16,6 +16,7 @@ use crate::{CoreError, CoreResult};
 /// one part in memory. S3 needs parts of at least 5 MiB (except the last).
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts uploading at once: at most this many parts (and one being read) sit in memory.
+/// Downloads fetch one more range than this at once, each held until its turn to go out.
 const PARTS_IN_FLIGHT: usize = 3;
 
 /// S3's longest object key, in bytes.
@@ -307,22 +308,73 @@ impl ArtifactStore for S3ArtifactStore {
         self.put_multipart(&key, buffer.freeze(), &mut body).await
     }
 
+    /// Small files come back as one GET stream. Larger ones as ranges of one part each,
+    /// up to `PARTS_IN_FLIGHT + 1` fetched at once (one GET stream held a 1 GiB download
+    /// to half the rate of boto3's parallel ranges), in order, each from the same version
+    /// of the object (`If-Match` its ETag): a file replaced meanwhile fails the download
+    /// instead of mixing two versions.
     async fn get(&self, path: &ArtifactPath) -> CoreResult<ByteStream> {
-        let output = self
+        let key = self.key(path);
+        let not_found = || CoreError::NotFound(format!("artifact '{path}' not found"));
+        let head = self
             .client
-            .get_object()
+            .head_object()
             .bucket(&self.bucket)
-            .key(self.key(path))
+            .key(&key)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_no_such_key() => {
-                    CoreError::NotFound(format!("artifact '{path}' not found"))
-                }
-                _ => storage_error("get_object", e),
+                Some(se) if se.is_not_found() => not_found(),
+                _ => storage_error("head_object", e),
             })?;
-        let reader = output.body.into_async_read();
-        Ok(Box::pin(ReaderStream::with_capacity(reader, 64 * 1024)))
+        let size = head.content_length().unwrap_or(0).max(0) as u64;
+        if size <= PART_SIZE as u64 {
+            let output = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(se) if se.is_no_such_key() => not_found(),
+                    _ => storage_error("get_object", e),
+                })?;
+            let reader = output.body.into_async_read();
+            return Ok(Box::pin(ReaderStream::with_capacity(reader, 64 * 1024)));
+        }
+        let (client, bucket, etag) = (self.client.clone(), self.bucket.clone(), head.e_tag);
+        let ranges = (0..size)
+            .step_by(PART_SIZE)
+            .map(move |first| (first, (first + PART_SIZE as u64).min(size) - 1));
+        let parts = futures::stream::iter(ranges)
+            .map(move |(first, last)| {
+                let request = client
+                    .get_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .range(format!("bytes={first}-{last}"))
+                    .set_if_match(etag.clone());
+                async move {
+                    let failed = |e: String| std::io::Error::other(format!("S3 range {first}-{last}: {e}"));
+                    let output = request
+                        .send()
+                        .await
+                        .map_err(|e| failed(DisplayErrorContext(e).to_string()))?;
+                    let part = output
+                        .body
+                        .collect()
+                        .await
+                        .map_err(|e| failed(e.to_string()))?
+                        .into_bytes();
+                    if part.len() as u64 != last - first + 1 {
+                        return Err(failed(format!("{} bytes came back", part.len())));
+                    }
+                    Ok(part)
+                }
+            })
+            .buffered(PARTS_IN_FLIGHT + 1);
+        Ok(Box::pin(parts))
     }
 
     async fn list(&self, dir: &ArtifactPath) -> CoreResult<Vec<ArtifactEntry>> {
