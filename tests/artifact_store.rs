@@ -159,7 +159,8 @@ async fn large_uploads_stream_in_parts(store: &dyn ArtifactStore) {
     let listed = store.list(&path("big")).await.unwrap();
     assert_eq!(listed[0].file_size, Some(20 * 1024 * 1024));
 
-    // One byte past a part (8 MiB): S3 sends it back as two ranges, the last of one byte.
+    // One byte past an upload part (8 MiB): S3 sends it back as ranges (4 MiB), the last of
+    // one byte.
     let edge: Vec<u8> = (0..8 * 1024 * 1024 + 1).map(|i| (i % 253) as u8).collect();
     let body: ByteStream = Box::pin(futures::stream::iter([Ok(Bytes::from(edge.clone()))]));
     store.put(&path("big/edge.bin"), body).await.unwrap();

@@ -5,8 +5,9 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
+use bytes::Buf;
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use tokio_util::io::ReaderStream;
 
 use super::{ArtifactEntry, ArtifactPath, ArtifactStore, ByteStream};
@@ -16,8 +17,11 @@ use crate::{CoreError, CoreResult};
 /// one part in memory. S3 needs parts of at least 5 MiB (except the last).
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts uploading at once: at most this many parts (and one being read) sit in memory.
-/// Downloads fetch one more range than this at once, each held until its turn to go out.
 const PARTS_IN_FLIGHT: usize = 3;
+/// Downloads past one range fetch this many ranges at once, each held until its turn to go
+/// out: 16 MiB at most.
+const RANGE_SIZE: usize = 4 * 1024 * 1024;
+const RANGES_IN_FLIGHT: usize = 4;
 
 /// S3's longest object key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -308,9 +312,9 @@ impl ArtifactStore for S3ArtifactStore {
         self.put_multipart(&key, buffer.freeze(), &mut body).await
     }
 
-    /// Small files come back as one GET stream. Larger ones as ranges of one part each,
-    /// up to `PARTS_IN_FLIGHT + 1` fetched at once (one GET stream held a 1 GiB download
-    /// to half the rate of boto3's parallel ranges), in order, each from the same version
+    /// Small files come back as one GET stream. Larger ones as ranges, `RANGES_IN_FLIGHT`
+    /// fetched at once (one GET stream held a 1 GiB download to half the rate of boto3's
+    /// parallel ranges), sent on in order, each from the same version
     /// of the object (`If-Match` its ETag): a file replaced meanwhile fails the download
     /// instead of mixing two versions.
     async fn get(&self, path: &ArtifactPath) -> CoreResult<ByteStream> {
@@ -328,7 +332,7 @@ impl ArtifactStore for S3ArtifactStore {
                 _ => storage_error("head_object", e),
             })?;
         let size = head.content_length().unwrap_or(0).max(0) as u64;
-        if size <= PART_SIZE as u64 {
+        if size <= RANGE_SIZE as u64 {
             let output = self
                 .client
                 .get_object()
@@ -345,8 +349,8 @@ impl ArtifactStore for S3ArtifactStore {
         }
         let (client, bucket, etag) = (self.client.clone(), self.bucket.clone(), head.e_tag);
         let ranges = (0..size)
-            .step_by(PART_SIZE)
-            .map(move |first| (first, (first + PART_SIZE as u64).min(size) - 1));
+            .step_by(RANGE_SIZE)
+            .map(move |first| (first, (first + RANGE_SIZE as u64).min(size) - 1));
         let parts = futures::stream::iter(ranges)
             .map(move |(first, last)| {
                 let request = client
@@ -361,19 +365,16 @@ impl ArtifactStore for S3ArtifactStore {
                         .send()
                         .await
                         .map_err(|e| failed(DisplayErrorContext(e).to_string()))?;
-                    let part = output
-                        .body
-                        .collect()
-                        .await
-                        .map_err(|e| failed(e.to_string()))?
-                        .into_bytes();
-                    if part.len() as u64 != last - first + 1 {
-                        return Err(failed(format!("{} bytes came back", part.len())));
+                    let part = output.body.collect().await.map_err(|e| failed(e.to_string()))?;
+                    if part.remaining() as u64 != last - first + 1 {
+                        return Err(failed(format!("{} bytes came back", part.remaining())));
                     }
-                    Ok(part)
+                    // As received, not copied into one buffer.
+                    Ok(futures::stream::iter(part.into_segments().map(Ok)))
                 }
             })
-            .buffered(PARTS_IN_FLIGHT + 1);
+            .buffered(RANGES_IN_FLIGHT)
+            .try_flatten();
         Ok(Box::pin(parts))
     }
 

@@ -17,6 +17,9 @@ pub struct SqlBuilder {
     pub binds: Vec<Bind>,
     /// The column a run's params, tags, metrics and inputs are matched on.
     run_id: &'static str,
+    /// Appended to each related-rows subquery: `" OFFSET 0"` keeps PostgreSQL from turning
+    /// it into a join, so it stays one index probe per row tested.
+    per_row: &'static str,
 }
 
 impl SqlBuilder {
@@ -25,7 +28,17 @@ impl SqlBuilder {
             first,
             binds: Vec::new(),
             run_id: "r.run_uuid",
+            per_row: "",
         }
+    }
+
+    /// PostgreSQL: conditions on params, tags, metrics and inputs are tested by a probe per
+    /// row, never by a join that reads the whole related table: for a query over a bounded set of rows
+    /// (the pager's newest runs). PostgreSQL's planner hashed all params of a million-run
+    /// experiment (2,000,000 rows, about 220 ms) to test 10,000 runs.
+    pub fn probing_each_row(mut self) -> Self {
+        self.per_row = " OFFSET 0";
+        self
     }
 
     /// Run filters match related rows on `column` instead of `r.run_uuid`: a query that
@@ -200,12 +213,13 @@ fn join(b: &mut SqlBuilder, subject: Subject, parts: &[Filter], sep: &str) -> St
 /// related thing present), `column` is what the comparison looks at, and `extra` narrows
 /// only value comparisons (a NaN metric has a key but no comparable value).
 fn exists_condition(b: &mut SqlBuilder, base: &str, column: &str, extra: &str, c: &Comparison) -> String {
+    let per_row = b.per_row;
     match c.op {
-        Op::IsNull => format!("NOT EXISTS ({base})"),
-        Op::IsNotNull => format!("EXISTS ({base})"),
+        Op::IsNull => format!("NOT EXISTS ({base}{per_row})"),
+        Op::IsNotNull => format!("EXISTS ({base}{per_row})"),
         _ => {
             let predicate = string_predicate(b, column, c.op, &c.value);
-            format!("EXISTS ({base}{extra} AND {predicate})")
+            format!("EXISTS ({base}{extra} AND {predicate}{per_row})")
         }
     }
 }

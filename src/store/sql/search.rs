@@ -77,7 +77,11 @@ impl SearchStore for SqlTrackingStore {
         };
         // The newest `examine` runs (their index walk is cheap), then the filter on them only.
         let examine = examine.max(1);
-        let mut b = SqlBuilder::new(1);
+        let mut b = match self.backend {
+            Backend::Postgres => SqlBuilder::new(1).probing_each_row(),
+            // SQLite tests a correlated EXISTS row by row already (and has no bare OFFSET).
+            Backend::Sqlite => SqlBuilder::new(1),
+        };
         let scope = run_scope(&mut b, &experiment_ids, search);
         let window = b.bind(Bind::Int(examine));
         let condition = compile_filter(&mut b, Subject::Runs, filter);

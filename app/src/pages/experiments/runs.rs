@@ -18,8 +18,9 @@ pub const PAGE_SIZE: i64 = 100;
 /// Matches counted for the pager; past this the page says "more than".
 pub const COUNT_CAP: i64 = 10_000;
 /// With a filter, the pager counts matches among this many of the newest runs (each costs
-/// the filter's checks); past them it says so.
-pub const COUNT_EXAMINE: i64 = 10_000;
+/// the filter's checks, a few microseconds each); past them it says so. 10,000 took
+/// PostgreSQL 120 ms on a million-run experiment, beside the page's own search.
+pub const COUNT_EXAMINE: i64 = 5_000;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpan {
