@@ -32,10 +32,10 @@ impl SqlBuilder {
         }
     }
 
-    /// PostgreSQL: conditions on params, tags, metrics and inputs are tested by a probe per
-    /// row, never by a join that reads the whole related table: for a query over a bounded set of rows
-    /// (the pager's newest runs). PostgreSQL's planner hashed all params of a million-run
-    /// experiment (2,000,000 rows, about 220 ms) to test 10,000 runs.
+    /// PostgreSQL: conditions on params, tags, metrics and inputs are tested by a probe
+    /// per row, never by a join that reads the whole related table. For queries over a
+    /// bounded set of rows (the pager's newest runs): the planner hashed all params of a
+    /// million-run experiment (2,000,000 rows, about 220 ms) to test 10,000 runs.
     pub fn probing_each_row(mut self) -> Self {
         self.per_row = " OFFSET 0";
         self
@@ -75,7 +75,8 @@ impl Subject {
     /// How a row `x` of a tag (or param) table belongs to the searched row.
     fn owner_match(self) -> &'static str {
         match self {
-            Subject::Runs => "x.run_uuid = r.run_uuid", // or the builder's `run_id`
+            // Runs match on the builder's `run_id` instead (`compile_comparison`).
+            Subject::Runs => "x.run_uuid = r.run_uuid",
             Subject::Experiments => "x.experiment_id = e.experiment_id",
             Subject::LoggedModels => "x.model_id = m.model_id",
             Subject::RegisteredModels => "x.name = rm.name",
