@@ -314,40 +314,31 @@ impl ArtifactStore for S3ArtifactStore {
 
     /// Small files come back as one GET stream. Larger ones as ranges, `RANGES_IN_FLIGHT`
     /// fetched at once (one GET stream held a 1 GiB download to half the rate of boto3's
-    /// parallel ranges), sent on in order, each from the same version
-    /// of the object (`If-Match` its ETag): a file replaced meanwhile fails the download
-    /// instead of mixing two versions.
+    /// parallel ranges), sent on in order, each from the same version of the object
+    /// (`If-Match` its ETag): a file replaced meanwhile fails the download instead of
+    /// mixing two versions. The first GET tells which: a small file costs one request, and
+    /// a large one drops that first body unread.
     async fn get(&self, path: &ArtifactPath) -> CoreResult<ByteStream> {
         let key = self.key(path);
-        let not_found = || CoreError::NotFound(format!("artifact '{path}' not found"));
-        let head = self
+        let output = self
             .client
-            .head_object()
+            .get_object()
             .bucket(&self.bucket)
             .key(&key)
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_not_found() => not_found(),
-                _ => storage_error("head_object", e),
+                Some(se) if se.is_no_such_key() => {
+                    CoreError::NotFound(format!("artifact '{path}' not found"))
+                }
+                _ => storage_error("get_object", e),
             })?;
-        let size = head.content_length().unwrap_or(0).max(0) as u64;
+        let size = output.content_length().unwrap_or(0).max(0) as u64;
         if size <= RANGE_SIZE as u64 {
-            let output = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(se) if se.is_no_such_key() => not_found(),
-                    _ => storage_error("get_object", e),
-                })?;
             let reader = output.body.into_async_read();
             return Ok(Box::pin(ReaderStream::with_capacity(reader, 64 * 1024)));
         }
-        let (client, bucket, etag) = (self.client.clone(), self.bucket.clone(), head.e_tag);
+        let (client, bucket, etag) = (self.client.clone(), self.bucket.clone(), output.e_tag);
         let ranges = (0..size)
             .step_by(RANGE_SIZE)
             .map(move |first| (first, (first + RANGE_SIZE as u64).min(size) - 1));

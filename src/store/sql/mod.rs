@@ -741,7 +741,7 @@ fn bind_metrics<'q>(
 /// savepoint, and the probing one runs only after it met a duplicate.
 async fn insert_metric_rows(
     backend: Backend,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     chunk: &[Metric],
 ) -> CoreResult<()> {
