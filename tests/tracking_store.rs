@@ -42,6 +42,7 @@ store_cases!(
     experiment_lifecycle_and_tags,
     runs_have_info_tags_and_artifact_uri,
     runs_listed_newest_first,
+    runs_load_in_the_order_asked,
     log_batch_keeps_histories_and_latest_values,
     params_are_immutable_and_batches_atomic,
     nan_and_infinite_metrics_round_trip,
@@ -261,6 +262,35 @@ async fn runs_listed_newest_first(store: &dyn TrackingStore) {
         .collect();
     assert_eq!(listed, vec![new, mid, old]);
     assert_eq!(store.list_runs(&id, 2).await.unwrap().len(), 2);
+}
+
+/// Runs load whole in the order asked: a repeated id comes back once, with its rows once,
+/// and ids that are unknown, or two real ones joined by a comma, bring nothing.
+async fn runs_load_in_the_order_asked(store: &dyn TrackingStore) {
+    let id = store.create_experiment("loads", None, &[], None).await.unwrap();
+    let (a, b) = (new_run(store, &id, 1).await, new_run(store, &id, 2).await);
+    for run in [&a, &b] {
+        let params = [Param {
+            key: "lr".into(),
+            value: format!("of {run}"),
+        }];
+        store
+            .log_batch(run, &[metric("loss", 0.5, 0, 1), metric("loss", 0.25, 1, 2)], &params, &[])
+            .await
+            .unwrap();
+    }
+    let asked = [b.clone(), "0".repeat(32), a.clone(), b.clone(), format!("{a},{b}")];
+    let runs = store.get_runs(&asked).await.unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r.info.run_id.as_str()).collect();
+    assert_eq!(ids, [b.as_str(), a.as_str()]);
+    for run in &runs {
+        assert_eq!(run.params.len(), 1, "{:?}", run.params);
+        assert_eq!(run.params[0].value, format!("of {}", run.info.run_id));
+        assert_eq!(run.metrics.len(), 1, "{:?}", run.metrics);
+        assert_eq!(run.metrics[0].value, 0.25);
+        assert_eq!(run.tags.iter().filter(|t| t.key == "mlflow.runName").count(), 1);
+    }
+    assert!(store.get_runs(&[]).await.unwrap().is_empty());
 }
 
 async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) {

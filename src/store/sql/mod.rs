@@ -43,6 +43,10 @@ pub use migrate::{MigrationMode, SchemaStatus};
 /// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
 const INSERT_CHUNK: usize = 500;
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is pinged on its
+/// next use (see `connect_with`).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// SQLite's one writer connection. A batch of metrics under many keys changes a B-tree
 /// leaf per key: with the default checkpoint every 1,000 WAL pages, every second such
 /// commit also copied its pages into the database file and synced it, and the default
@@ -110,10 +114,11 @@ impl SqlTrackingStore {
         let backend = Backend::from_url(database_url)?;
         let options = AnyConnectOptions::from_str(database_url)
             .map_err(|e| CoreError::Config(format!("invalid database URL: {e}")))?;
+        // sqlx's own test pings before every acquire; each pool chooses its own below.
         let pool_options = || {
             AnyPoolOptions::new()
                 .acquire_timeout(Duration::from_secs(5))
-                .test_before_acquire(true)
+                .test_before_acquire(false)
         };
         let (pool, write_pool) = match backend {
             Backend::Sqlite => {
@@ -123,7 +128,6 @@ impl SqlTrackingStore {
                 let sqlite = |max: u32, writer: bool| {
                     pool_options()
                         .max_connections(max)
-                        .test_before_acquire(false)
                         .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 for pragma in [
@@ -155,6 +159,17 @@ impl SqlTrackingStore {
                 (sqlite(8, false).connect_with(options.clone()).await?, write_pool)
             }
             Backend::Postgres => {
+                // A network connection can go stale while it sits idle (a restarted server,
+                // a proxy's idle cut), so one idle past PING_AFTER_IDLE is pinged before use
+                // and replaced if the ping fails. One handed back moments ago is not: that
+                // ping was a round trip before every statement, 4 of them in a search.
+                let pool_options = || {
+                    pool_options().before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            Ok(meta.idle_for < PING_AFTER_IDLE || sqlx::Connection::ping(conn).await.is_ok())
+                        })
+                    })
+                };
                 // Writes get connections of their own here too, so readers can't queue them out.
                 let write_pool = pool_options()
                     .max_connections(4)

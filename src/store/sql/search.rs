@@ -339,8 +339,21 @@ impl SqlTrackingStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = hydrate_runs_sql(self.backend, &placeholders(self.backend, 1, ids.len()));
-        let rows = ids_query(&sql, ids).fetch_all(&self.pool).await?;
+        let rows = match self.backend {
+            Backend::Sqlite => {
+                let sql = hydrate_runs_sql(self.backend, &placeholders(self.backend, 1, ids.len()));
+                ids_query(&sql, ids).fetch_all(&self.pool).await?
+            }
+            Backend::Postgres => {
+                // One statement for any number of runs; an id with a comma in it (never one
+                // of ours) splits into parts that match nothing asked for, dropped below.
+                let joined = ids.join(",");
+                sqlx::query(HYDRATE_RUNS_PG.get_or_init(|| hydrate_runs_sql(Backend::Postgres, IDS_PG)))
+                    .bind(joined.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         let mut runs: HashMap<String, Run> = HashMap::with_capacity(rows.len());
         for row in &rows {
             let info = run_info_from(row)?;
@@ -378,33 +391,62 @@ impl SqlTrackingStore {
     }
 }
 
+/// The id list of [`hydrate_runs_sql`] on PostgreSQL, and its statement, built once.
+const IDS_PG: &str = "SELECT run_uuid FROM ids";
+static HYDRATE_RUNS_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// One row per run: its columns plus params, tags and latest metrics as JSON arrays of
 /// arrays. Metric values travel as text that round-trips exactly (SQLite's `quote()`
 /// falls back to 20 digits when 15 would lose bits; PostgreSQL prints the shortest exact
 /// form), because both databases' JSON number output keeps only 15 digits or less.
+///
+/// SQLite looks each run's rows up by primary key in a correlated subquery, `list` being
+/// one placeholder per run. PostgreSQL gets the ids as one comma-joined text, so one
+/// prepared statement serves every count, and aggregates each table once for the whole
+/// list, joining the results. Its planner had scanned small tables (200 runs) whole once
+/// per run and per table in the correlated form, and its cached generic plan for a list
+/// of `$N` compared every row with every id: 1.7 ms for 20 runs against 0.4 ms this way.
+/// On big tables this form probes the primary keys too.
 fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
-    // `from` names its rows `x`; each aggregate is one run's rows as a JSON array of arrays.
-    let aggregate = |columns: &str, from: &str| {
-        format!(
-            "(SELECT {} FROM {from} WHERE x.run_uuid = r.run_uuid)",
-            json_rows(backend, columns)
-        )
+    // `IN` keeps it a semi-join: an id asked twice still aggregates its rows once.
+    let with = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => "WITH ids AS (SELECT unnest(string_to_array($1, ',')) AS run_uuid) ",
     };
     let value_text = exact_value_text(backend);
-    format!(
-        "SELECT r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
-         r.lifecycle_stage, r.artifact_uri, {} AS params_json, {} AS tags_json, {} AS metrics_json, \
-         {} AS datasets_json, {} AS models_json FROM runs r WHERE r.run_uuid IN ({list})",
-        aggregate("key, value", "params x"),
-        aggregate("key, value", "tags x"),
-        aggregate(
-            &format!("key, {value_text}, timestamp, step, is_nan"),
-            "latest_metrics x"
-        ),
-        aggregate(
+    let metric_columns = format!("key, {value_text}, timestamp, step, is_nan");
+    // (columns, rows named `x`): one run's rows each become a JSON array of arrays.
+    let aggregates: [(&str, &str); 5] = [
+        ("key, value", "params x"),
+        ("key, value", "tags x"),
+        (&metric_columns, "latest_metrics x"),
+        (
             "d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile, x.tags",
-            "run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid"
+            "run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid",
         ),
-        aggregate("direction, model_id, step", "run_model_links x"),
+        ("direction, model_id, step", "run_model_links x"),
+    ];
+    let names = ["params_json", "tags_json", "metrics_json", "datasets_json", "models_json"];
+    let mut columns = Vec::with_capacity(aggregates.len());
+    let mut joins = String::new();
+    for (i, ((fields, from), name)) in aggregates.iter().zip(names).enumerate() {
+        let rows = json_rows(backend, fields);
+        match backend {
+            Backend::Sqlite => {
+                columns.push(format!("(SELECT {rows} FROM {from} WHERE x.run_uuid = r.run_uuid) AS {name}"))
+            }
+            Backend::Postgres => {
+                columns.push(format!("COALESCE(a{i}.j, '[]') AS {name}"));
+                joins.push_str(&format!(
+                    " LEFT JOIN (SELECT x.run_uuid, {rows} AS j FROM {from} WHERE x.run_uuid IN ({list}) \
+                     GROUP BY x.run_uuid) a{i} ON a{i}.run_uuid = r.run_uuid"
+                ));
+            }
+        }
+    }
+    format!(
+        "{with}SELECT r.run_uuid, r.experiment_id, r.name, r.user_id, r.status, r.start_time, r.end_time, \
+         r.lifecycle_stage, r.artifact_uri, {} FROM runs r{joins} WHERE r.run_uuid IN ({list})",
+        columns.join(", ")
     )
 }
