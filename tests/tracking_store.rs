@@ -275,11 +275,22 @@ async fn runs_load_in_the_order_asked(store: &dyn TrackingStore) {
             value: format!("of {run}"),
         }];
         store
-            .log_batch(run, &[metric("loss", 0.5, 0, 1), metric("loss", 0.25, 1, 2)], &params, &[])
+            .log_batch(
+                run,
+                &[metric("loss", 0.5, 0, 1), metric("loss", 0.25, 1, 2)],
+                &params,
+                &[],
+            )
             .await
             .unwrap();
     }
-    let asked = [b.clone(), "0".repeat(32), a.clone(), b.clone(), format!("{a},{b}")];
+    let asked = [
+        b.clone(),
+        "0".repeat(32),
+        a.clone(),
+        b.clone(),
+        format!("{a},{b}"),
+    ];
     let runs = store.get_runs(&asked).await.unwrap();
     let ids: Vec<&str> = runs.iter().map(|r| r.info.run_id.as_str()).collect();
     assert_eq!(ids, [b.as_str(), a.as_str()]);

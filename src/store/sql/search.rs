@@ -406,7 +406,9 @@ static HYDRATE_RUNS_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new()
 /// list, joining the results. Its planner had scanned small tables (200 runs) whole once
 /// per run and per table in the correlated form, and its cached generic plan for a list
 /// of `$N` compared every row with every id: 1.7 ms for 20 runs against 0.4 ms this way.
-/// On big tables this form probes the primary keys too.
+/// On big tables both forms probe the primary keys; this one then sorts to group, which
+/// made 100 runs of a 100,000-run experiment 7.2 ms against 5.3 (measured, kept: a page
+/// of a small experiment is the common call).
 fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
     // `IN` keeps it a semi-join: an id asked twice still aggregates its rows once.
     let with = match backend {
@@ -415,26 +417,26 @@ fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
     };
     let value_text = exact_value_text(backend);
     let metric_columns = format!("key, {value_text}, timestamp, step, is_nan");
-    // (columns, rows named `x`): one run's rows each become a JSON array of arrays.
-    let aggregates: [(&str, &str); 5] = [
-        ("key, value", "params x"),
-        ("key, value", "tags x"),
-        (&metric_columns, "latest_metrics x"),
+    // (column, fields, rows named `x`): one run's rows each become a JSON array of arrays.
+    let aggregates: [(&str, &str, &str); 5] = [
+        ("params_json", "key, value", "params x"),
+        ("tags_json", "key, value", "tags x"),
+        ("metrics_json", &metric_columns, "latest_metrics x"),
         (
+            "datasets_json",
             "d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile, x.tags",
             "run_dataset_inputs x JOIN datasets d ON d.dataset_uuid = x.dataset_uuid",
         ),
-        ("direction, model_id, step", "run_model_links x"),
+        ("models_json", "direction, model_id, step", "run_model_links x"),
     ];
-    let names = ["params_json", "tags_json", "metrics_json", "datasets_json", "models_json"];
     let mut columns = Vec::with_capacity(aggregates.len());
     let mut joins = String::new();
-    for (i, ((fields, from), name)) in aggregates.iter().zip(names).enumerate() {
+    for (i, (name, fields, from)) in aggregates.iter().enumerate() {
         let rows = json_rows(backend, fields);
         match backend {
-            Backend::Sqlite => {
-                columns.push(format!("(SELECT {rows} FROM {from} WHERE x.run_uuid = r.run_uuid) AS {name}"))
-            }
+            Backend::Sqlite => columns.push(format!(
+                "(SELECT {rows} FROM {from} WHERE x.run_uuid = r.run_uuid) AS {name}"
+            )),
             Backend::Postgres => {
                 columns.push(format!("COALESCE(a{i}.j, '[]') AS {name}"));
                 joins.push_str(&format!(
