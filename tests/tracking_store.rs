@@ -1062,3 +1062,33 @@ async fn long_histories_page_by_keyset_and_sample_by_step(store: &dyn TrackingSt
     // Both points of step 500 come back: a sampled step keeps all its points.
     assert_eq!(steps, [100, 200, 300, 400, 500, 500, 600]);
 }
+
+/// A connection PostgreSQL dropped while it sat in the pool (a restarted server, a proxy's
+/// idle cut) is found by the ping on its first use after a second idle, and replaced: no
+/// read or write sees it.
+#[tokio::test]
+async fn postgres_replaces_connections_dropped_while_idle() {
+    use sqlx::Connection;
+    let url = common::fresh_postgres_url().await;
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    let id = store.create_experiment("idle", None, &[], None).await.unwrap();
+    let run = new_run(&store, &id, 1).await;
+    let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(dropped >= 2, "dropped {dropped} connections");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    for _ in 0..20 {
+        store.get_experiment(&id).await.unwrap();
+    }
+    store
+        .log_batch(&run, &[metric("m", 1.0, 0, 1)], &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(store.get_run(&run).await.unwrap().metrics.len(), 1);
+}
