@@ -341,14 +341,14 @@ impl SqlTrackingStore {
         }
         let rows = match self.backend {
             Backend::Sqlite => {
-                let sql = hydrate_runs_sql(self.backend, &placeholders(self.backend, 1, ids.len()));
+                let sql = hydrate_runs_sql(self.backend, ids.len());
                 ids_query(&sql, ids).fetch_all(&self.pool).await?
             }
             Backend::Postgres => {
                 // One statement for any number of runs; an id with a comma in it (never one
                 // of ours) splits into parts that match nothing asked for, dropped below.
                 let joined = ids.join(",");
-                sqlx::query(HYDRATE_RUNS_PG.get_or_init(|| hydrate_runs_sql(Backend::Postgres, IDS_PG)))
+                sqlx::query(HYDRATE_RUNS_PG.get_or_init(|| hydrate_runs_sql(Backend::Postgres, 0)))
                     .bind(joined.as_str())
                     .fetch_all(&self.pool)
                     .await?
@@ -391,8 +391,7 @@ impl SqlTrackingStore {
     }
 }
 
-/// The id list of [`hydrate_runs_sql`] on PostgreSQL, and its statement, built once.
-const IDS_PG: &str = "SELECT run_uuid FROM ids";
+/// [`hydrate_runs_sql`] on PostgreSQL, built once: it is the same for any number of runs.
 static HYDRATE_RUNS_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// One row per run: its columns plus params, tags and latest metrics as JSON arrays of
@@ -400,21 +399,23 @@ static HYDRATE_RUNS_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new()
 /// falls back to 20 digits when 15 would lose bits; PostgreSQL prints the shortest exact
 /// form), because both databases' JSON number output keeps only 15 digits or less.
 ///
-/// SQLite looks each run's rows up by primary key in a correlated subquery, `list` being
-/// one placeholder per run. PostgreSQL gets the ids as one comma-joined text, so one
-/// prepared statement serves every count, and aggregates each table once for the whole
-/// list, joining the results. Its planner had scanned small tables (200 runs) whole once
-/// per run and per table in the correlated form, and its cached generic plan for a list
-/// of `$N` compared every row with every id: 1.9 ms for 20 runs against 0.55 ms this way
-/// (the statement log).
-/// On big tables both forms probe the primary keys; this one then sorts to group, which
-/// made 100 runs of a 100,000-run experiment 7.2 ms against 5.3 (measured, kept: a page
-/// of a small experiment is the common call).
-fn hydrate_runs_sql(backend: Backend, list: &str) -> String {
+/// SQLite looks each run's rows up by primary key in a correlated subquery, with one
+/// placeholder per run (`runs` of them). PostgreSQL gets the ids as one comma-joined text,
+/// so one prepared statement serves every count, and aggregates each table once for the
+/// whole list, joining the results. Its planner had scanned small tables (200 runs) whole
+/// once per run and per table in the correlated form, and its cached generic plan for a
+/// list of `$N` compared every row with every id: 1.9 ms for 20 runs against 0.55 ms this
+/// way (the statement log). On big tables both forms probe the primary keys; this one then
+/// sorts to group, which made 100 runs of a 100,000-run experiment 7.2 ms against 5.3
+/// (measured, kept: a page of a small experiment is the common call).
+fn hydrate_runs_sql(backend: Backend, runs: usize) -> String {
     // `IN` keeps it a semi-join: an id asked twice still aggregates its rows once.
-    let with = match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => "WITH ids AS (SELECT unnest(string_to_array($1, ',')) AS run_uuid) ",
+    let (with, list) = match backend {
+        Backend::Sqlite => ("", placeholders(backend, 1, runs)),
+        Backend::Postgres => (
+            "WITH ids AS (SELECT unnest(string_to_array($1, ',')) AS run_uuid) ",
+            "SELECT run_uuid FROM ids".to_string(),
+        ),
     };
     let value_text = exact_value_text(backend);
     let metric_columns = format!("key, {value_text}, timestamp, step, is_nan");
