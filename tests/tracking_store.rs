@@ -1092,3 +1092,38 @@ async fn postgres_replaces_connections_dropped_while_idle() {
         .unwrap();
     assert_eq!(store.get_run(&run).await.unwrap().metrics.len(), 1);
 }
+
+/// aiops' PostgreSQL sessions price a random read as solid-state storage does, unless the
+/// operator chose a page cost: for the database, or in the URL's `options`.
+#[tokio::test]
+async fn postgres_sessions_keep_the_operators_page_cost() {
+    use sqlx::Connection;
+    let cost = |store: &aiops_core::store::SqlTrackingStore| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT current_setting('random_page_cost')")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let url = common::fresh_postgres_url().await;
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    assert_eq!(cost(&store).await, "1.1");
+    let in_url = format!("{url}?options=-c%20random_page_cost%3D2.5");
+    let store = aiops_core::store::SqlTrackingStore::connect(&in_url)
+        .await
+        .unwrap();
+    assert_eq!(cost(&store).await, "2.5");
+    let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let name: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("ALTER DATABASE {name} SET random_page_cost = 3"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    assert_eq!(cost(&store).await, "3");
+}
