@@ -367,7 +367,11 @@ pub async fn log_outputs(State(state): State<AppState>, Caller(actor): Caller, f
     empty()
 }
 
-pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, fields: Fields) -> Reply {
+pub async fn search_runs(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    fields: Fields,
+) -> ApiResult<Json<RunsPage>> {
     let search = RunSearch {
         experiment_ids: fields.str_list("experiment_ids")?,
         filter: parse_filter(&fields.str("filter")?.unwrap_or_default())?,
@@ -382,23 +386,44 @@ pub async fn search_runs(State(state): State<AppState>, Caller(actor): Caller, f
         after: wire::parse_run_page_cursor(fields.str("page_token")?.as_deref())?,
     };
     let page = state.search_runs(&actor, &search).await?;
-    let mut body = Map::new();
-    if page.has_more {
-        // In the default order the token also carries where this page ended (keyset).
+    // In the default order the token also carries where this page ended (keyset).
+    let next_page_token = page.has_more.then(|| {
         let last = page
             .items
             .last()
             .filter(|_| search.order_by.is_empty())
             .map(|r| (r.info.start_time, r.info.run_id.as_str()));
-        body.insert(
-            "next_page_token".into(),
-            json!(wire::run_page_token(search.offset + search.max_results, last)),
-        );
-    }
-    if !page.items.is_empty() {
-        body.insert("runs".into(), page.items.iter().map(wire::run).collect());
-    }
-    Ok(Json(Value::Object(body)))
+        wire::run_page_token(search.offset + search.max_results, last)
+    });
+    Ok(Json(RunsPage {
+        next_page_token,
+        runs: page.items,
+    }))
+}
+
+/// A page of `search_runs`, written straight to the reply (see [`wire::RunOut`]).
+#[derive(serde::Serialize)]
+pub struct RunsPage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "wire::runs")]
+    runs: Vec<aiops_core::tracking::Run>,
+}
+
+/// Sampled points of several runs, each with its run's id (see [`wire::MetricOut`]).
+#[derive(serde::Serialize)]
+pub struct BulkPage {
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "wire::run_metrics")]
+    metrics: Vec<(String, aiops_core::tracking::Metric)>,
+}
+
+/// A page of a metric's history, written straight to the reply (see [`wire::MetricOut`]).
+#[derive(serde::Serialize)]
+pub struct MetricsPage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "wire::metrics")]
+    metrics: Vec<aiops_core::tracking::Metric>,
 }
 
 /// `GET /api/2.0/aiops/runs/export-csv?experiment_id=&filter=&order_by=&columns=`: the
@@ -493,7 +518,7 @@ pub async fn get_metric_history(
     State(state): State<AppState>,
     Caller(actor): Caller,
     fields: Fields,
-) -> Reply {
+) -> ApiResult<Json<MetricsPage>> {
     let run_id = fields.run_id()?;
     let key = fields.required_str("metric_key")?;
     let limit = max_results(&fields, MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
@@ -506,26 +531,22 @@ pub async fn get_metric_history(
         .get_metric_history_page(&actor, &run_id, &key, after.as_ref(), skip, limit + 1)
         .await?;
     let page = aiops_core::store::Page::from_overfetch(points, limit);
-    let mut body = Map::new();
-    if page.has_more {
-        if let Some(last) = page.items.last() {
-            body.insert(
-                "next_page_token".into(),
-                json!(wire::history_page_token(offset + limit, last)),
-            );
-        }
-    }
-    if !page.items.is_empty() {
-        body.insert("metrics".into(), page.items.iter().map(wire::metric).collect());
-    }
-    Ok(Json(Value::Object(body)))
+    let next_page_token = page
+        .items
+        .last()
+        .filter(|_| page.has_more)
+        .map(|last| wire::history_page_token(offset + limit, last));
+    Ok(Json(MetricsPage {
+        next_page_token,
+        metrics: page.items,
+    }))
 }
 
 pub async fn get_metric_history_bulk_interval(
     State(state): State<AppState>,
     Caller(actor): Caller,
     fields: Fields,
-) -> Reply {
+) -> ApiResult<Json<BulkPage>> {
     let run_ids = fields.str_list("run_ids")?;
     if run_ids.is_empty() {
         return Err(ApiError::missing("run_ids"));
@@ -549,19 +570,5 @@ pub async fn get_metric_history_bulk_interval(
     let points = state
         .get_metric_history_sampled(&actor, &run_ids, &key, range, max_points)
         .await?;
-    let metrics: Vec<Value> = points
-        .iter()
-        .map(|(run_id, m)| {
-            let mut v = wire::metric(m);
-            if let Value::Object(map) = &mut v {
-                map.insert("run_id".into(), json!(run_id));
-            }
-            v
-        })
-        .collect();
-    Ok(Json(if metrics.is_empty() {
-        json!({})
-    } else {
-        json!({ "metrics": metrics })
-    }))
+    Ok(Json(BulkPage { metrics: points }))
 }
