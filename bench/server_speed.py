@@ -9,8 +9,9 @@ connections, SECONDS each:
     row lands in a different key's history, the most scattered write there is;
   - search_runs with a filter and a metric order over 200 runs, 100 rows;
   - get-history of a 100-point metric.
-Printed per figure: median (p50) and p99 latency, requests per second, and aiops' median
-against each MLflow's. The floor is wrk against aiops' empty `/health` route at the same
+The servers take each figure in turn, so a change in this machine's speed during the run
+falls on all of them alike. Printed per figure: median (p50) and p99 latency, requests per
+second, and aiops' median against each MLflow's. The floor is wrk against aiops' empty `/health` route at the same
 connection counts: the load generator's own cost on this machine, which bounds every figure.
 
 Usage: python bench/server_speed.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
@@ -86,23 +87,19 @@ def prepare(server, work):
     }
 
 
-def measure(server, work):
-    calls = prepare(server, work)
-    out = {}
-    for conns in CONNECTIONS:
-        for name, (url, script) in calls.items():
-            print(f"... {server.name}: {name}, {conns} connection(s)", file=sys.stderr, flush=True)
-            out[(name, conns)] = load.wrk(url, script, conns, SECONDS)
-            # wrk stops with requests still queued in a saturated server: let it drain, or
-            # the next figure would measure the backlog of this one.
-            requests.get(f"{server.url}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=600)
+def figure(server, url, script, conns):
+    print(f"... {server.name}: {url.split('?')[0]} {conns} connection(s)", file=sys.stderr, flush=True)
+    out = load.wrk(url, script, conns, SECONDS)
+    # wrk stops with requests still queued in a saturated server: let it drain, or
+    # the next figure would measure the backlog of this one.
+    requests.get(f"{server.url}/api/2.0/mlflow/experiments/get?experiment_id=0", timeout=600)
     return out
 
 
 def main():
     args = production.arguments()
     setting = args.setting
-    results, floors = {}, {}
+    floors = {}
     with tempfile.TemporaryDirectory(prefix="aiops-http-") as work, \
             production.services(args) as services:
         servers = bench.start_servers(args.aiops, args.mlflow, work, services)
@@ -111,8 +108,16 @@ def main():
             get = load.lua_file(work, "floor", GET_LUA.replace('"AUTHORIZATION"', json.dumps(bench.AUTHORIZATION)))
             for conns in CONNECTIONS:
                 floors[conns] = load.wrk(f"{aiops.url}/health", get, conns, SECONDS)
-            for server in servers:
-                results[server.name] = measure(server, work)
+            calls = {server.name: prepare(server, work) for server in servers}
+            results = {server.name: {} for server in servers}
+            # Each figure on every server in turn (each server still gets the figures in the
+            # same order): this machine's speed drifts over minutes, and measured server after
+            # server the drift fell on one of them.
+            for conns in CONNECTIONS:
+                for name in calls["aiops"]:
+                    for server in servers:
+                        url, script = calls[server.name][name]
+                        results[server.name][(name, conns)] = figure(server, url, script, conns)
         finally:
             for server in servers:
                 server.stop()
