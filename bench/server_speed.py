@@ -11,8 +11,9 @@ connections, SECONDS each:
   - get-history of a 100-point metric.
 The servers take each figure in turn, so a change in this machine's speed during the run
 falls on all of them alike. Printed per figure: median (p50) and p99 latency, requests per
-second, and aiops' median against each MLflow's. The floor is wrk against aiops' empty `/health` route at the same
-connection counts: the load generator's own cost on this machine, which bounds every figure.
+second, and aiops' median against each MLflow's. The floor is wrk against aiops' empty
+`/health` route at the same connection counts: the load generator's own cost on this machine,
+which bounds every figure.
 
 Usage: python bench/server_speed.py --aiops target/release/aiops --mlflow .tools/mlflow-venv/bin/mlflow
 """
