@@ -1093,37 +1093,43 @@ async fn postgres_replaces_connections_dropped_while_idle() {
     assert_eq!(store.get_run(&run).await.unwrap().metrics.len(), 1);
 }
 
-/// aiops' PostgreSQL sessions price a random read as solid-state storage does, unless the
-/// operator chose a page cost: for the database, or in the URL's `options`.
+/// aiops' PostgreSQL sessions price a random read as solid-state storage does and plan
+/// without Memoize or parallel workers, unless the operator chose a value: for the
+/// database, or in the URL's `options`.
 #[tokio::test]
-async fn postgres_sessions_keep_the_operators_page_cost() {
+async fn postgres_sessions_keep_the_operators_planner_settings() {
     use sqlx::Connection;
-    let cost = |store: &aiops_core::store::SqlTrackingStore| {
+    let settings = |store: &aiops_core::store::SqlTrackingStore| {
         let pool = store.pool().clone();
         async move {
-            sqlx::query_scalar::<_, String>("SELECT current_setting('random_page_cost')")
-                .fetch_one(&pool)
-                .await
-                .unwrap()
+            sqlx::query_scalar::<_, String>(
+                "SELECT current_setting('random_page_cost') || ' ' || current_setting('enable_memoize') \
+                 || ' ' || current_setting('max_parallel_workers_per_gather')",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
         }
     };
     let url = common::fresh_postgres_url().await;
     let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
-    assert_eq!(cost(&store).await, "1.1");
-    let in_url = format!("{url}?options=-c%20random_page_cost%3D2.5");
+    assert_eq!(settings(&store).await, "1.1 off 0");
+    let in_url = format!("{url}?options=-c%20random_page_cost%3D2.5%20-c%20enable_memoize%3Don");
     let store = aiops_core::store::SqlTrackingStore::connect(&in_url)
         .await
         .unwrap();
-    assert_eq!(cost(&store).await, "2.5");
+    assert_eq!(settings(&store).await, "2.5 on 0");
     let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
     let name: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut admin)
         .await
         .unwrap();
-    sqlx::query(&format!("ALTER DATABASE {name} SET random_page_cost = 3"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    for setting in ["random_page_cost = 3", "max_parallel_workers_per_gather = 1"] {
+        sqlx::query(&format!("ALTER DATABASE {name} SET {setting}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
     let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
-    assert_eq!(cost(&store).await, "3");
+    assert_eq!(settings(&store).await, "3 off 1");
 }

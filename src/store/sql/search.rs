@@ -405,7 +405,7 @@ static HYDRATE_RUNS_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new()
 /// generic plan compared every row with every id and a custom plan cost 1.8 ms to make.
 /// Measured with `EXPLAIN ANALYZE`, 100 runs of a 100,000-run experiment load in 2.4–2.9 ms
 /// this way against 6.1 ms aggregating each table once for the whole list and joining.
-/// On small tables this form needs the session's page cost (`SSD_PAGE_COST`).
+/// On small tables this form needs the session's page cost (`SESSION_SETTINGS`).
 ///
 /// The ids are split by `string_to_table`, not `unnest(string_to_array(..))`: the planner
 /// counts the ids of an `unnest` in a custom plan but assumes 10 in the generic one, so after
