@@ -189,10 +189,12 @@ class Db:
     def close(self):
         self.con.commit()
         if self.pg:
-            # Fresh statistics, as autovacuum would give a while later.
+            # A settled database, as autovacuum leaves a bulk load a while later: fresh
+            # statistics, the visibility map set and hint bits written, for every server alike
+            # (otherwise the first reads of the new rows write their hint bits).
             self.con.autocommit = True
             with self.con.cursor() as cur:
-                cur.execute("ANALYZE")
+                cur.execute("VACUUM ANALYZE")
         self.con.close()
 
 

@@ -150,7 +150,7 @@ def main():
         try:
             for runs in (100_000, 1_000_000):
                 exp_id = seed(aiops, "aiops", runs)
-                for name, value in searches(aiops, exp_id, 7).items():
+                for name, value in searches(aiops, exp_id, 21).items():
                     rows.setdefault(name, {})[("aiops", runs)] = value
                 if runs == 100_000:
                     for name, value in histories(aiops, exp_id, seed_history(aiops, "aiops", exp_id), 7).items():

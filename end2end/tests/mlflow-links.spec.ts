@@ -90,8 +90,16 @@ test("the section stays marked on its inner pages, / focuses the search box, lon
   await page.goto("/compare");
   await expect(page.locator(".nav-link.active")).toHaveText("Experiments");
 
+  // This wait timed out once in many runs: if it does again, the failure shows the page's errors.
+  const errors: string[] = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(`/experiments/${experiment}`);
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
+  await expect(page.locator('body[data-hydrated="true"]'))
+    .toBeAttached()
+    .catch((e) => {
+      throw new Error(`${e}\npage errors: ${errors.join("\n") || "none"}`);
+    });
   const cell = page.locator("#runs-table td.name").first();
   // One line of 14 px text is 21 px tall; the name would wrap into several without the rule.
   const box = await cell.locator("a").boundingBox();
