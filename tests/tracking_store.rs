@@ -45,6 +45,7 @@ store_cases!(
     runs_load_in_the_order_asked,
     log_batch_keeps_histories_and_latest_values,
     params_are_immutable_and_batches_atomic,
+    concurrent_batches_answer_for_themselves,
     nan_and_infinite_metrics_round_trip,
     latest_values_round_trip_exactly,
     dataset_inputs_and_model_outputs,
@@ -445,6 +446,81 @@ async fn params_are_immutable_and_batches_atomic(store: &dyn TrackingStore) {
         store.delete_tag(&run_id, "stage").await,
         Err(CoreError::NotFound(_))
     ));
+}
+
+/// Batches logged at once (on SQLite, committed together): each is written or refused on
+/// its own, and a caller that goes away takes no other caller's batch with it.
+async fn concurrent_batches_answer_for_themselves(store: &dyn TrackingStore) {
+    let run_id = new_run(store, "0", 0).await;
+    let gone = new_run(store, "0", 0).await;
+    store
+        .set_run_lifecycle(&gone, LifecycleStage::Deleted)
+        .await
+        .unwrap();
+    let p = |k: &str, v: &str| Param {
+        key: k.into(),
+        value: v.into(),
+    };
+    store
+        .log_batch(&run_id, &[], &[p("fixed", "1")], &[])
+        .await
+        .unwrap();
+
+    // Polled once and dropped: queued (SQLite) or cut short (PostgreSQL), never the others' loss.
+    let point = [metric("dropped", 0.5, 0, 0)];
+    let mut dropped = Box::pin(store.log_batch(&run_id, &point, &[], &[]));
+    let _ = futures::poll!(dropped.as_mut());
+    drop(dropped);
+
+    let batches: Vec<(String, Vec<Metric>, Vec<Param>)> = (0..16)
+        .map(|i| {
+            let target = if i == 7 { gone.clone() } else { run_id.clone() };
+            let value = if i == 5 { "2" } else { "1" };
+            (
+                target,
+                vec![metric("m", i as f64, i, 1000 + i)],
+                vec![p(&format!("p{i}"), "x"), p("fixed", value)],
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(
+        batches
+            .iter()
+            .map(|(run, metrics, params)| store.log_batch(run, metrics, params, &[])),
+    )
+    .await;
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            5 => match result {
+                Err(CoreError::InvalidParameter(m)) => assert!(m.contains("fixed"), "{m}"),
+                other => panic!("batch 5 changes a param: {other:?}"),
+            },
+            7 => assert!(
+                matches!(result, Err(CoreError::InvalidParameter(_))),
+                "batch 7 is for a deleted run: {result:?}"
+            ),
+            _ => assert!(result.is_ok(), "batch {i}: {result:?}"),
+        }
+    }
+    let steps: Vec<i64> = store
+        .get_metric_history(&run_id, "m")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.step)
+        .collect();
+    let expected: Vec<i64> = (0..16).filter(|i| *i != 5 && *i != 7).collect();
+    assert_eq!(steps, expected);
+    let run = store.get_run(&run_id).await.unwrap();
+    let mut keys: Vec<&str> = run.params.iter().map(|p| p.key.as_str()).collect();
+    keys.sort_unstable();
+    let mut want: Vec<String> = expected.iter().map(|i| format!("p{i}")).collect();
+    want.push("fixed".into());
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    assert!(run.params.contains(&p("fixed", "1")));
+    assert_eq!(run.metrics.iter().find(|m| m.key == "m").unwrap().step, 15);
+    assert!(store.get_run(&gone).await.unwrap().params.is_empty());
 }
 
 async fn nan_and_infinite_metrics_round_trip(store: &dyn TrackingStore) {

@@ -6,15 +6,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod auth;
 mod deployments;
 mod experiments;
+mod group_commit;
 mod logged_models;
 mod metrics;
 pub mod migrate;
@@ -112,11 +114,13 @@ pub struct SqlTrackingStore {
     write_pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer; taking turns here avoids SQLITE_BUSY on lock upgrades.
-    write_lock: Option<Mutex<()>>,
+    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite: `log_batch` calls waiting for the writer, committed together.
+    batches: Option<Arc<group_commit::GroupCommit>>,
 }
 
 /// The writer's turn (SQLite) and its open transaction, taken together by [`SqlTrackingStore::write_tx`].
-type WriteTx<'a> = (Option<MutexGuard<'a, ()>>, sqlx::Transaction<'static, sqlx::Any>);
+type WriteTx = (Option<OwnedMutexGuard<()>>, sqlx::Transaction<'static, sqlx::Any>);
 
 impl SqlTrackingStore {
     /// Connects, applies the pending migrations, and returns the store.
@@ -210,11 +214,16 @@ impl SqlTrackingStore {
             }
         };
         let status = migrate::migrate(&options, backend, migrate::builtin(backend), mode).await?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        let batches = write_lock
+            .as_ref()
+            .map(|turn| group_commit::GroupCommit::new(backend, write_pool.clone(), Arc::clone(turn)));
         let store = SqlTrackingStore {
             pool,
             write_pool,
             backend,
-            write_lock: (backend == Backend::Sqlite).then(|| Mutex::new(())),
+            write_lock,
+            batches,
         };
         Ok((store, status))
     }
@@ -224,11 +233,11 @@ impl SqlTrackingStore {
         &self.pool
     }
 
-    /// The only way to write: the writer's turn and a transaction on the writer's
-    /// connection, together. Dropping it without `commit` rolls back, then lets go of the turn.
-    async fn write_tx(&self) -> CoreResult<WriteTx<'_>> {
+    /// The only way to write (SQLite's queued batches take the same turn in
+    /// `group_commit`): the writer's turn and a transaction on the writer's connection, together. Dropping it without `commit` rolls back, then lets go of the turn.
+    async fn write_tx(&self) -> CoreResult<WriteTx> {
         let turn = match &self.write_lock {
-            Some(lock) => Some(lock.lock().await),
+            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
             None => None,
         };
         let tx = self.write_pool.begin().await?;

@@ -153,97 +153,11 @@ impl RunStore for SqlTrackingStore {
         tags: &[RunTag],
     ) -> CoreResult<()> {
         validate_batch(metrics, params, tags)?;
+        if let Some(batches) = &self.batches {
+            return batches.log_batch(run_id, metrics, params, tags).await;
+        }
         let (_writer, mut tx) = self.write_tx().await?;
-        // Checked inside the write: a run deleted meanwhile can't take the batch.
-        let run = active_run_on(&mut *tx, run_id).await?;
-
-        if !params.is_empty() {
-            // A param is immutable once logged: same value again is fine, another is refused.
-            // All placeholders of one statement share one style (sqlx counts `?` apart from `$N`).
-            let marks = placeholder_list(self.backend, 1, params.len() + 1);
-            let sql = format!(
-                "SELECT key, value FROM params WHERE run_uuid = {} AND key IN ({})",
-                marks[0],
-                marks[1..].join(", ")
-            );
-            let mut existing = sqlx::query(&sql).bind(run_id);
-            for p in params {
-                existing = existing.bind(&p.key);
-            }
-            for row in existing.fetch_all(&mut *tx).await? {
-                let key: String = row.try_get("key")?;
-                let old: String = row.try_get("value")?;
-                if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
-                    return Err(CoreError::InvalidParameter(format!(
-                        "Changing param values is not allowed. Param with key='{key}' was already logged with \
-                         value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
-                        new.value
-                    )));
-                }
-            }
-            let mut seen = HashSet::new();
-            // In key order, like tags and latest metrics: the same lock order in every batch.
-            let mut unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
-            unique.sort_by(|a, b| a.key.cmp(&b.key));
-            for chunk in unique.chunks(INSERT_CHUNK) {
-                let sql = format!(
-                    "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
-                    values_rows(self.backend, chunk.len(), 3)
-                );
-                let mut insert = sqlx::query(&sql);
-                for p in chunk {
-                    insert = insert.bind(run_id).bind(&p.key).bind(&p.value);
-                }
-                insert.execute(&mut *tx).await?;
-            }
-        }
-
-        insert_tags(self.backend, &mut tx, run_id, tags).await?;
-        if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
-            sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
-                .bind(&name.value)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-
-        if !metrics.is_empty() {
-            for chunk in metrics.chunks(INSERT_CHUNK) {
-                insert_metric_rows(self.backend, &mut tx, run_id, chunk).await?;
-            }
-            // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
-            let mut latest: HashMap<&str, &Metric> = HashMap::new();
-            for m in metrics {
-                match latest.get(m.key.as_str()) {
-                    Some(current) if !is_later(m, current) => {}
-                    _ => {
-                        latest.insert(&m.key, m);
-                    }
-                }
-            }
-            // In key order: concurrent batches to one run then wait for each other's rows
-            // instead of deadlocking on PostgreSQL (a hash map's order differs per batch).
-            let mut latest: Vec<&Metric> = latest.into_values().collect();
-            latest.sort_by(|a, b| a.key.cmp(&b.key));
-            for chunk in latest.chunks(INSERT_CHUNK) {
-                let sql = format!(
-                    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
-                     VALUES {} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
-                     timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
-                     WHERE excluded.step > latest_metrics.step \
-                        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-                        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
-                            AND excluded.value > latest_metrics.value)",
-                    values_rows(self.backend, chunk.len(), 7)
-                );
-                // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
-                let mut upsert = sqlx::query(&sql);
-                for m in chunk {
-                    upsert = bind_metric(upsert, run_id, m).bind(run.start_time);
-                }
-                upsert.execute(&mut *tx).await?;
-            }
-        }
+        write_batch(self.backend, &mut tx, run_id, metrics, params, tags).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -340,4 +254,107 @@ impl RunStore for SqlTrackingStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// One `log_batch` inside the caller's transaction: the run checked, then its params, tags
+/// and metrics written. The caller commits (or, for SQLite's group commit, releases its savepoint).
+pub(super) async fn write_batch(
+    backend: Backend,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    run_id: &str,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[RunTag],
+) -> CoreResult<()> {
+    // Checked inside the write: a run deleted meanwhile can't take the batch.
+    let run = active_run_on(&mut **tx, run_id).await?;
+
+    if !params.is_empty() {
+        // A param is immutable once logged: same value again is fine, another is refused.
+        // All placeholders of one statement share one style (sqlx counts `?` apart from `$N`).
+        let marks = placeholder_list(backend, 1, params.len() + 1);
+        let sql = format!(
+            "SELECT key, value FROM params WHERE run_uuid = {} AND key IN ({})",
+            marks[0],
+            marks[1..].join(", ")
+        );
+        let mut existing = sqlx::query(&sql).bind(run_id);
+        for p in params {
+            existing = existing.bind(&p.key);
+        }
+        for row in existing.fetch_all(&mut **tx).await? {
+            let key: String = row.try_get("key")?;
+            let old: String = row.try_get("value")?;
+            if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
+                return Err(CoreError::InvalidParameter(format!(
+                    "Changing param values is not allowed. Param with key='{key}' was already logged with \
+                     value='{old}' for run ID='{run_id}'. Attempted logging new value '{}'.",
+                    new.value
+                )));
+            }
+        }
+        let mut seen = HashSet::new();
+        // In key order, like tags and latest metrics: the same lock order in every batch.
+        let mut unique: Vec<&Param> = params.iter().filter(|p| seen.insert(p.key.as_str())).collect();
+        unique.sort_by(|a, b| a.key.cmp(&b.key));
+        for chunk in unique.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO params (run_uuid, key, value) VALUES {} ON CONFLICT (run_uuid, key) DO NOTHING",
+                values_rows(backend, chunk.len(), 3)
+            );
+            let mut insert = sqlx::query(&sql);
+            for p in chunk {
+                insert = insert.bind(run_id).bind(&p.key).bind(&p.value);
+            }
+            insert.execute(&mut **tx).await?;
+        }
+    }
+
+    insert_tags(backend, tx, run_id, tags).await?;
+    if let Some(name) = tags.iter().rev().find(|t| t.key == RUN_NAME_TAG) {
+        sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
+            .bind(&name.value)
+            .bind(run_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+
+    if !metrics.is_empty() {
+        for chunk in metrics.chunks(INSERT_CHUNK) {
+            insert_metric_rows(backend, tx, run_id, chunk).await?;
+        }
+        // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
+        let mut latest: HashMap<&str, &Metric> = HashMap::new();
+        for m in metrics {
+            match latest.get(m.key.as_str()) {
+                Some(current) if !is_later(m, current) => {}
+                _ => {
+                    latest.insert(&m.key, m);
+                }
+            }
+        }
+        // In key order: concurrent batches to one run then wait for each other's rows
+        // instead of deadlocking on PostgreSQL (a hash map's order differs per batch).
+        let mut latest: Vec<&Metric> = latest.into_values().collect();
+        latest.sort_by(|a, b| a.key.cmp(&b.key));
+        for chunk in latest.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
+                 VALUES {} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+                 timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
+                 WHERE excluded.step > latest_metrics.step \
+                    OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+                    OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+                        AND excluded.value > latest_metrics.value)",
+                values_rows(backend, chunk.len(), 7)
+            );
+            // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
+            let mut upsert = sqlx::query(&sql);
+            for m in chunk {
+                upsert = bind_metric(upsert, run_id, m).bind(run.start_time);
+            }
+            upsert.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
 }
