@@ -380,6 +380,36 @@ async fn log_batch_keeps_histories_and_latest_values(store: &dyn TrackingStore) 
         .await
         .unwrap()
         .is_empty());
+
+    // Later batches move the latest values on: a later step, the same step logged later, and
+    // the same step and time with a larger value; an earlier one among them changes nothing.
+    store
+        .log_batch(
+            &run_id,
+            &[
+                metric("loss", 0.5, 200, 1),
+                metric("acc", 0.6, 1, 11),
+                metric("dup", 2.0, 4, 40),
+                metric("m3", 0.0, 3, 3),
+            ],
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .log_batch(&run_id, &[metric("dup", 3.0, 4, 40)], &[], &[])
+        .await
+        .unwrap();
+    let run = store.get_run(&run_id).await.unwrap();
+    let latest = |k: &str| {
+        let m = run.metrics.iter().find(|m| m.key == k).unwrap();
+        (m.step, m.timestamp, m.value)
+    };
+    assert_eq!(latest("loss"), (200, 1, 0.5));
+    assert_eq!(latest("acc"), (1, 11, 0.6));
+    assert_eq!(latest("dup"), (4, 40, 3.0));
+    assert_eq!(latest("m3"), (997, 997, 997.0));
 }
 
 async fn params_are_immutable_and_batches_atomic(store: &dyn TrackingStore) {
