@@ -1239,3 +1239,37 @@ async fn postgres_sessions_keep_the_operators_planner_settings() {
     let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
     assert_eq!(settings(&store).await, "3 off 1");
 }
+
+/// SQLite's WAL reaches the database file without the writer checkpointing: a few hundred
+/// pages stay far below its own bound (16,000), so only the background checkpoint moves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_beside_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    // Let the checkpoint of the migrations' pages pass before measuring.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let before = std::fs::metadata(&path).unwrap().len();
+    let run_id = new_run(&store, "0", 0).await;
+    for batch in 0..20 {
+        let points: Vec<Metric> = (0..500)
+            .map(|k| metric(&format!("key-{k:03}"), k as f64, batch, batch))
+            .collect();
+        store.log_batch(&run_id, &points, &[], &[]).await.unwrap();
+    }
+    let wal = std::fs::metadata(dir.path().join("c.db-wal")).unwrap().len();
+    assert!(wal > 1 << 20, "the batches are in the WAL: {wal} bytes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&path).unwrap().len();
+        if now > before + (512 << 10) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint copied the WAL into the database file in 10 s ({before} -> {now} bytes)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
