@@ -10,18 +10,18 @@
 //! over a history of 500,000 points): 42–44 batches a second against 34.6, the WAL held at
 //! 64 MiB; with no bound it grew to 554 MiB.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use sqlx::AnyPool;
+use tokio::sync::Mutex;
 
 /// How soon after a write the checkpoint runs, and how often while nothing is written.
 const BUSY_EVERY: Duration = Duration::from_millis(50);
 const IDLE_EVERY: Duration = Duration::from_secs(1);
 
-/// Starts the checkpoints; they stop once the store drops `alive`.
-pub(super) fn spawn(readers: AnyPool, alive: &Arc<()>) {
-    let alive: Weak<()> = Arc::downgrade(alive);
+/// Starts the checkpoints; they stop once the writer's turn is gone (the store dropped).
+pub(super) fn spawn(readers: AnyPool, alive: Weak<Mutex<()>>) {
     tokio::spawn(async move {
         let mut every = IDLE_EVERY;
         let mut last = (0, 0);

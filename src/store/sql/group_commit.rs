@@ -138,35 +138,31 @@ impl GroupCommit {
         let mut tx = self.pool.begin().await?;
         if let [b] = group {
             // Alone, the transaction is the batch's own: two statements fewer than a savepoint.
-            let result = write_batch(self.backend, &mut tx, &b.run_id, &b.metrics, &b.params, &b.tags).await;
-            match &result {
-                Ok(()) => tx.commit().await?,
-                Err(_) => tx.rollback().await?,
-            }
-            return Ok(vec![result]);
+            return Ok(vec![write_one(self.backend, tx, b).await?]);
         }
         let mut results = Vec::with_capacity(group.len());
         for b in group {
-            // A nested transaction is a savepoint: `rollback` undoes this batch alone.
-            let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-            let result = write_batch(
-                self.backend,
-                &mut savepoint,
-                &b.run_id,
-                &b.metrics,
-                &b.params,
-                &b.tags,
-            )
-            .await;
-            match &result {
-                Ok(()) => savepoint.commit().await?,
-                Err(_) => savepoint.rollback().await?,
-            }
-            results.push(result);
+            // A nested transaction is a savepoint: its rollback undoes this batch alone.
+            results.push(write_one(self.backend, sqlx::Acquire::begin(&mut *tx).await?, b).await?);
         }
         tx.commit().await?;
         Ok(results)
     }
+}
+
+/// Writes one batch in `tx` (the group's transaction or a savepoint in it), then commits it
+/// or rolls it back: the batch's own result, or the error that undid the group.
+async fn write_one(
+    backend: Backend,
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    b: &Batch,
+) -> CoreResult<CoreResult<()>> {
+    let result = write_batch(backend, &mut tx, &b.run_id, &b.metrics, &b.params, &b.tags).await;
+    match &result {
+        Ok(()) => tx.commit().await?,
+        Err(_) => tx.rollback().await?,
+    }
+    Ok(result)
 }
 
 /// The group's error for each of its batches (errors can't be cloned): a busy or failing

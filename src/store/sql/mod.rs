@@ -119,8 +119,6 @@ pub struct SqlTrackingStore {
     write_lock: Option<Arc<Mutex<()>>>,
     /// SQLite: `log_batch` calls waiting for the writer, committed together.
     batches: Option<Arc<group_commit::GroupCommit>>,
-    /// SQLite: the background checkpoints run while this lives.
-    _checkpoints: Option<Arc<()>>,
 }
 
 /// The writer's turn (SQLite) and its open transaction, taken together by [`SqlTrackingStore::write_tx`].
@@ -219,20 +217,17 @@ impl SqlTrackingStore {
         };
         let status = migrate::migrate(&options, backend, migrate::builtin(backend), mode).await?;
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        let batches = write_lock
-            .as_ref()
-            .map(|turn| group_commit::GroupCommit::new(backend, write_pool.clone(), Arc::clone(turn)));
-        let checkpoints = (backend == Backend::Sqlite).then(|| Arc::new(()));
-        if let Some(alive) = &checkpoints {
-            checkpoint::spawn(pool.clone(), alive);
-        }
+        // SQLite's writer: batches committed together, checkpoints beside it while it lives.
+        let batches = write_lock.as_ref().map(|turn| {
+            checkpoint::spawn(pool.clone(), Arc::downgrade(turn));
+            group_commit::GroupCommit::new(backend, write_pool.clone(), Arc::clone(turn))
+        });
         let store = SqlTrackingStore {
             pool,
             write_pool,
             backend,
             write_lock,
             batches,
-            _checkpoints: checkpoints,
         };
         Ok((store, status))
     }
@@ -243,7 +238,8 @@ impl SqlTrackingStore {
     }
 
     /// The only way to write (SQLite's queued batches take the same turn in
-    /// `group_commit`): the writer's turn and a transaction on the writer's connection, together. Dropping it without `commit` rolls back, then lets go of the turn.
+    /// `group_commit`): the writer's turn and a transaction on the writer's connection,
+    /// together. Dropping it without `commit` rolls back, then lets go of the turn.
     async fn write_tx(&self) -> CoreResult<WriteTx> {
         let turn = match &self.write_lock {
             Some(lock) => Some(Arc::clone(lock).lock_owned().await),
