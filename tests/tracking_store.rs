@@ -1273,3 +1273,43 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Readers keep page caches of their own, with no process-wide lock between them: the
+/// bundled SQLite is built without its shared cache group (`.cargo/config.toml`; a build
+/// that lost the flag fails here), each connection may cache 16 MiB, and the soft heap
+/// limit bounds them together.
+#[tokio::test]
+async fn sqlite_readers_keep_their_own_page_caches() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    let mut reader = store.pool().acquire().await.unwrap();
+    let options: Vec<String> = sqlx::query("PRAGMA compile_options")
+        .fetch_all(&mut *reader)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect();
+    assert!(
+        options.iter().any(|o| o.starts_with("THREADSAFE=1")),
+        "{options:?}"
+    );
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "SQLite was built with its shared page cache group: {options:?}"
+    );
+    let cache: i64 = sqlx::query("PRAGMA cache_size")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cache, -16384);
+    let limit: i64 = sqlx::query("PRAGMA soft_heap_limit")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(limit, 48 << 20);
+}
