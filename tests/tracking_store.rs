@@ -1311,5 +1311,5 @@ async fn sqlite_readers_keep_their_own_page_caches() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(limit, 48 << 20);
+    assert_eq!(limit, 32 << 20);
 }

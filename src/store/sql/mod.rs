@@ -83,11 +83,12 @@ const WRITER_PRAGMAS: &[&str] = &[
 
 /// Page caches. Each connection keeps its own (SQLite is built without its shared page
 /// cache group, `.cargo/config.toml`), so readers never wait on each other's lookups;
-/// what bounds them together is SQLite's process-wide soft heap limit: past 48 MiB, a
+/// what bounds them together is SQLite's process-wide soft heap limit: past 32 MiB (what
+/// the shared group held before: the writer's 16 MiB and 2 MiB for each of 8 readers), a
 /// connection reuses its own oldest pages instead of taking more. Up to 16 MiB each
 /// because a filtered search over 100,000 runs reads 8 to 12 MiB of pages (SQLite alone:
 /// 11.6 ms with a 2 MiB cache, 7.8 ms with 12 MiB or more).
-const CACHE_PRAGMAS: &[&str] = &["PRAGMA cache_size = -16384", "PRAGMA soft_heap_limit = 50331648"];
+const CACHE_PRAGMAS: &[&str] = &["PRAGMA cache_size = -16384", "PRAGMA soft_heap_limit = 33554432"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
