@@ -162,6 +162,7 @@ impl SqlTrackingStore {
                         .max_connections(max)
                         .after_connect(move |conn, _meta| {
                             Box::pin(async move {
+                                let writer_only: &[&str] = if writer { WRITER_PRAGMAS } else { &[] };
                                 for pragma in [
                                     "PRAGMA journal_mode = WAL",
                                     "PRAGMA synchronous = NORMAL",
@@ -173,16 +174,12 @@ impl SqlTrackingStore {
                                     // journal (every page it changes, to undo the statement
                                     // alone): in memory, not a temporary file per write.
                                     "PRAGMA temp_store = MEMORY",
-                                ] {
-                                    conn.execute(pragma).await?;
-                                }
-                                for pragma in CACHE_PRAGMAS {
+                                ]
+                                .iter()
+                                .chain(CACHE_PRAGMAS)
+                                .chain(writer_only)
+                                {
                                     conn.execute(*pragma).await?;
-                                }
-                                if writer {
-                                    for pragma in WRITER_PRAGMAS {
-                                        conn.execute(*pragma).await?;
-                                    }
                                 }
                                 Ok(())
                             })
