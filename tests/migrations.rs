@@ -1,6 +1,7 @@
 //! Schema migrations on SQLite and PostgreSQL: the `auto`, `check` and `off` modes, a
 //! schema newer than the binary (a rolling upgrade), a changed migration, a failed
-//! migration letting go of the lock, and several replicas starting at once.
+//! migration letting go of the lock, several replicas starting at once, and what the
+//! migrations that change stored rows do to them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use aiops_core::store::migrate::{self, builtin};
-use aiops_core::store::{Backend, MigrationMode, SqlTrackingStore};
+use aiops_core::store::{Backend, MetricStore, MigrationMode, SqlTrackingStore};
 use sqlx::any::AnyConnectOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, Connection};
@@ -51,6 +52,7 @@ migration_cases!(
     newer_schema_starts_changed_migration_does_not,
     failed_migration_lets_go_of_the_lock,
     latest_metrics_carry_their_run_start_time,
+    metrics_keep_their_points_without_a_foreign_key,
 );
 
 /// Replicas share PostgreSQL; SQLite serves one process (compose and the chart refuse more).
@@ -163,6 +165,77 @@ async fn newer_schema_starts_changed_migration_does_not(backend: Backend) {
     }
 }
 
+/// A new database migrated only up to the built-in migration before `first_left_out`.
+async fn schema_before(backend: Backend, first_left_out: &str) -> (String, Option<tempfile::TempDir>) {
+    let (url, dir) = fresh_url(backend).await;
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let mut older = Vec::new();
+    for entry in std::fs::read_dir(format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < first_left_out {
+            older.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    let files: Vec<(&str, &str)> = older.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let (before, _files) = migrator_from(&files).await;
+    sqlx::any::install_default_drivers();
+    let options: AnyConnectOptions = url.parse().unwrap();
+    migrate::migrate(&options, backend, &before, MigrationMode::Auto)
+        .await
+        .unwrap();
+    (url, dir)
+}
+
+/// Migration 11 rebuilds SQLite's metrics without their foreign key to runs (PostgreSQL's
+/// 0010 dropped it): every point logged before it is still there, in the same table, and
+/// the table no longer names runs.
+async fn metrics_keep_their_points_without_a_foreign_key(backend: Backend) {
+    let (url, _dir) = schema_before(backend, "0011").await;
+    let mut conn = connection(&url).await;
+    sqlx::query(
+        "INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, artifact_uri) \
+         VALUES ('r1', 0, 'r1', 'FINISHED', 1, 'a')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for (key, step, value) in [("loss", 0, 0.5), ("loss", 1, 0.25), ("acc", 0, 0.75)] {
+        sqlx::query(&format!(
+            "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) \
+             VALUES ('r1', '{key}', {step}, 10, {value}, 0)"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+
+    let (store, _) = SqlTrackingStore::connect_with(&url, MigrationMode::Auto)
+        .await
+        .unwrap();
+    let loss: Vec<(i64, f64)> = store
+        .get_metric_history("r1", "loss")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.step, m.value))
+        .collect();
+    assert_eq!(loss, [(0, 0.5), (1, 0.25)]);
+    assert_eq!(store.get_metric_history("r1", "acc").await.unwrap().len(), 1);
+    let foreign_keys = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) FROM pragma_foreign_key_list('metrics')",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.table_constraints \
+             WHERE table_name = 'metrics' AND constraint_type = 'FOREIGN KEY'"
+        }
+    };
+    let (count,): (i64,) = sqlx::query_as(foreign_keys).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(count, 0);
+}
+
 /// A migrator from files written now (the way a broken migration would arrive).
 async fn migrator_from(files: &[(&str, &str)]) -> (Migrator, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -232,26 +305,7 @@ async fn replicas_starting_at_once_all_migrate(backend: Backend) {
 /// index): rows already there are filled in, and so are rows a binary older than the
 /// schema writes without it during a rolling upgrade.
 async fn latest_metrics_carry_their_run_start_time(backend: Backend) {
-    let (url, _dir) = fresh_url(backend).await;
-    let folder = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    let mut older = Vec::new();
-    for entry in std::fs::read_dir(format!("{}/migrations/{folder}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.as_str() < "0009" {
-            older.push((name, std::fs::read_to_string(&path).unwrap()));
-        }
-    }
-    let files: Vec<(&str, &str)> = older.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
-    let (before, _files) = migrator_from(&files).await;
-    sqlx::any::install_default_drivers();
-    let options: AnyConnectOptions = url.parse().unwrap();
-    migrate::migrate(&options, backend, &before, MigrationMode::Auto)
-        .await
-        .unwrap();
+    let (url, _dir) = schema_before(backend, "0009").await;
 
     let mut conn = connection(&url).await;
     let old_row = |run: &'static str| {

@@ -802,19 +802,31 @@ fn bind_metrics<'q>(
 /// B-tree descent; PostgreSQL's `ON CONFLICT` probes the index before inserting each row as
 /// well, which took 40% of a 500-metric batch. So there the plain insert goes first, in a
 /// savepoint, and the probing one runs only after it met a duplicate.
+///
+/// SQLite gets `OR IGNORE` rather than `ON CONFLICT DO NOTHING`: a statement that cannot
+/// fail halfway (no abort on a constraint; migration 11 dropped the foreign key) needs no
+/// statement journal inside the transaction, where SQLite copies every page the statement
+/// changes before changing it. SQLite alone (Python's `sqlite3`, 500 keys at one random
+/// step over 150 points each): 3.7–4.0 ms a batch against 4.4–4.9 ms.
 async fn insert_metric_rows(
     backend: Backend,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     run_id: &str,
     chunk: &[Metric],
 ) -> CoreResult<()> {
-    let plain = format!(
-        "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
-        values_rows(backend, chunk.len(), 6)
-    );
+    let (verb, skip) = match backend {
+        Backend::Sqlite => ("INSERT OR IGNORE", ""),
+        Backend::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
+    };
+    let plain = |verb: &str| {
+        format!(
+            "{verb} INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+            values_rows(backend, chunk.len(), 6)
+        )
+    };
     if backend == Backend::Postgres {
         let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
-        match bind_metrics(sqlx::query(&plain), run_id, chunk.iter())
+        match bind_metrics(sqlx::query(&plain("INSERT")), run_id, chunk.iter())
             .execute(&mut *savepoint)
             .await
         {
@@ -823,7 +835,7 @@ async fn insert_metric_rows(
             Err(e) => return Err(e.into()),
         }
     }
-    let skipping = format!("{plain} ON CONFLICT DO NOTHING");
+    let skipping = format!("{}{skip}", plain(verb));
     bind_metrics(sqlx::query(&skipping), run_id, chunk.iter())
         .execute(&mut **tx)
         .await?;
