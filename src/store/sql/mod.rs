@@ -814,19 +814,10 @@ async fn insert_metric_rows(
     run_id: &str,
     chunk: &[Metric],
 ) -> CoreResult<()> {
-    let (verb, skip) = match backend {
-        Backend::Sqlite => ("INSERT OR IGNORE", ""),
-        Backend::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
-    };
-    let plain = |verb: &str| {
-        format!(
-            "{verb} INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
-            values_rows(backend, chunk.len(), 6)
-        )
-    };
     if backend == Backend::Postgres {
+        let plain = metrics_insert("INSERT", backend, chunk.len());
         let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
-        match bind_metrics(sqlx::query(&plain("INSERT")), run_id, chunk.iter())
+        match bind_metrics(sqlx::query(&plain), run_id, chunk.iter())
             .execute(&mut *savepoint)
             .await
         {
@@ -835,11 +826,30 @@ async fn insert_metric_rows(
             Err(e) => return Err(e.into()),
         }
     }
-    let skipping = format!("{}{skip}", plain(verb));
+    let skipping = skipping_metrics_insert(backend, chunk.len());
     bind_metrics(sqlx::query(&skipping), run_id, chunk.iter())
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// `verb` (an insert) of `rows` metric points (run_uuid, key, step, timestamp, value, is_nan).
+fn metrics_insert(verb: &str, backend: Backend, rows: usize) -> String {
+    format!(
+        "{verb} INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+        values_rows(backend, rows, 6)
+    )
+}
+
+/// Inserts `rows` metric points, skipping any already stored ([`insert_metric_rows`]).
+fn skipping_metrics_insert(backend: Backend, rows: usize) -> String {
+    match backend {
+        Backend::Sqlite => metrics_insert("INSERT OR IGNORE", backend, rows),
+        Backend::Postgres => format!(
+            "{} ON CONFLICT DO NOTHING",
+            metrics_insert("INSERT", backend, rows)
+        ),
+    }
 }
 
 /// Placeholders for `count` values bound in order, numbered from `first`.

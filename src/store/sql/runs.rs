@@ -320,9 +320,6 @@ pub(super) async fn write_batch(
     }
 
     if !metrics.is_empty() {
-        for chunk in metrics.chunks(INSERT_CHUNK) {
-            insert_metric_rows(backend, tx, run_id, chunk).await?;
-        }
         // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
         let mut latest: HashMap<&str, &Metric> = HashMap::new();
         for m in metrics {
@@ -337,30 +334,27 @@ pub(super) async fn write_batch(
         // instead of deadlocking on PostgreSQL (a hash map's order differs per batch).
         let mut latest: Vec<&Metric> = latest.into_values().collect();
         latest.sort_by(|a, b| a.key.cmp(&b.key));
-        for chunk in latest.chunks(INSERT_CHUNK) {
-            let rows = values_rows(backend, chunk.len(), 7);
-            // PostgreSQL locks the stored row of every conflict, even one the update's WHERE
-            // then skips, and logs the lock: candidates that lose (an older step logged late,
-            // the common case of scattered steps) are dropped first by a plain probe.
-            // `EXPLAIN ANALYZE` of 500 such candidates: 3.6–4.2 ms to run without it, 1.1 ms with.
-            let source = match backend {
-                Backend::Postgres => format!(
-                    "SELECT v.run_uuid, v.key, v.step, v.timestamp, v.value, v.is_nan, v.start_time \
-                     FROM (VALUES {rows}) AS v (run_uuid, key, step, timestamp, value, is_nan, start_time) \
-                     WHERE NOT EXISTS (SELECT 1 FROM latest_metrics l WHERE l.run_uuid = v.run_uuid \
-                        AND l.key = v.key AND (l.step, l.timestamp, l.value) >= (v.step, v.timestamp, v.value))"
-                ),
-                Backend::Sqlite => format!("VALUES {rows}"),
-            };
+        if backend == Backend::Sqlite && metrics.len() <= INSERT_CHUNK {
+            // Both statements in one call to SQLite's worker thread (a wake-up there and one
+            // back on the runtime each). SQLite binds a multi-statement query's values in
+            // order across its statements.
             let sql = format!(
-                "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
-                 {source} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
-                 timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
-                 WHERE excluded.step > latest_metrics.step \
-                    OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
-                    OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
-                        AND excluded.value > latest_metrics.value)"
+                "{}; {}",
+                skipping_metrics_insert(backend, metrics.len()),
+                latest_upsert(backend, latest.len())
             );
+            let mut query = bind_metrics(sqlx::query(&sql), run_id, metrics.iter());
+            for m in &latest {
+                query = bind_metric(query, run_id, m).bind(run.start_time);
+            }
+            query.execute(&mut **tx).await?;
+            return Ok(());
+        }
+        for chunk in metrics.chunks(INSERT_CHUNK) {
+            insert_metric_rows(backend, tx, run_id, chunk).await?;
+        }
+        for chunk in latest.chunks(INSERT_CHUNK) {
+            let sql = latest_upsert(backend, chunk.len());
             // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
             let mut upsert = sqlx::query(&sql);
             for m in chunk {
@@ -370,4 +364,32 @@ pub(super) async fn write_batch(
         }
     }
     Ok(())
+}
+
+/// Upserts `rows` candidates for runs' latest metrics (run_uuid, key, step, timestamp,
+/// value, is_nan, start_time each); a stored point stays unless the candidate is later.
+fn latest_upsert(backend: Backend, rows: usize) -> String {
+    let rows = values_rows(backend, rows, 7);
+    // PostgreSQL locks the stored row of every conflict, even one the update's WHERE
+    // then skips, and logs the lock: candidates that lose (an older step logged late,
+    // the common case of scattered steps) are dropped first by a plain probe.
+    // `EXPLAIN ANALYZE` of 500 such candidates: 3.6–4.2 ms to run without it, 1.1 ms with.
+    let source = match backend {
+        Backend::Postgres => format!(
+            "SELECT v.run_uuid, v.key, v.step, v.timestamp, v.value, v.is_nan, v.start_time \
+             FROM (VALUES {rows}) AS v (run_uuid, key, step, timestamp, value, is_nan, start_time) \
+             WHERE NOT EXISTS (SELECT 1 FROM latest_metrics l WHERE l.run_uuid = v.run_uuid \
+                AND l.key = v.key AND (l.step, l.timestamp, l.value) >= (v.step, v.timestamp, v.value))"
+        ),
+        Backend::Sqlite => format!("VALUES {rows}"),
+    };
+    format!(
+        "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
+         {source} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
+         timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan \
+         WHERE excluded.step > latest_metrics.step \
+            OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp) \
+            OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp \
+                AND excluded.value > latest_metrics.value)"
+    )
 }
