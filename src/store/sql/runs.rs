@@ -343,11 +343,10 @@ pub(super) async fn write_batch(
                 skipping_metrics_insert(backend, metrics.len()),
                 latest_upsert(backend, latest.len())
             );
-            let mut query = bind_metrics(sqlx::query(&sql), run_id, metrics.iter());
-            for m in &latest {
-                query = bind_metric(query, run_id, m).bind(run.start_time);
-            }
-            query.execute(&mut **tx).await?;
+            let query = bind_metrics(sqlx::query(&sql), run_id, metrics.iter());
+            bind_latest(query, run_id, &latest, run.start_time)
+                .execute(&mut **tx)
+                .await?;
             return Ok(());
         }
         for chunk in metrics.chunks(INSERT_CHUNK) {
@@ -355,15 +354,26 @@ pub(super) async fn write_batch(
         }
         for chunk in latest.chunks(INSERT_CHUNK) {
             let sql = latest_upsert(backend, chunk.len());
-            // The run's start_time rides along so the metric order's index carries MLflow's tie-break.
-            let mut upsert = sqlx::query(&sql);
-            for m in chunk {
-                upsert = bind_metric(upsert, run_id, m).bind(run.start_time);
-            }
-            upsert.execute(&mut **tx).await?;
+            bind_latest(sqlx::query(&sql), run_id, chunk, run.start_time)
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
+}
+
+/// Binds the values of [`latest_upsert`]'s rows. The run's start_time rides along so the
+/// metric order's index carries MLflow's tie-break.
+fn bind_latest<'q>(
+    mut query: AnyQuery<'q>,
+    run_id: &'q str,
+    candidates: &[&'q Metric],
+    start_time: i64,
+) -> AnyQuery<'q> {
+    for m in candidates {
+        query = bind_metric(query, run_id, m).bind(start_time);
+    }
+    query
 }
 
 /// Upserts `rows` candidates for runs' latest metrics (run_uuid, key, step, timestamp,
