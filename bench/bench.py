@@ -138,11 +138,10 @@ class PeakRss:
 
 
 class Server:
-    def __init__(self, name, command, url, db, env=None):
+    def __init__(self, name, command, url, db, env=None, output=subprocess.DEVNULL):
+        """`output`: where the server's stdout and stderr go (a file to read its log)."""
         self.name, self.url, self.db = name, url, db
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
-        )
+        self.proc = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True, env=env)
         wait_up(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", self.proc)
         wait_quiet(name, self.proc.pid)
 

@@ -3,7 +3,7 @@ time (from its request log, tower_http's latency) and the rest (the loopback, wa
 
 Usage: python bench/client_split.py target/release/aiops  (50 runs held on SQLite; 100 calls a figure, twice)
 """
-import os, re, signal, statistics, subprocess, sys, tempfile, time, uuid
+import os, re, statistics, sys, tempfile, time, uuid
 sys.path.insert(0, os.path.dirname(__file__))
 import bench
 import requests
@@ -12,9 +12,9 @@ work = tempfile.mkdtemp(prefix="split-")
 port = bench.free_port()
 log = open(f"{work}/log.txt", "w")
 env = {**os.environ, "RUST_LOG": "warn,tower_http=info", "AIOPS_ADMIN_PASSWORD": bench.ADMIN_PASSWORD, "NO_COLOR": "1"}
-proc = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", f"{work}/d"], stdout=log, stderr=log, env=env, start_new_session=True)
 url = f"http://127.0.0.1:{port}"
-bench.wait_up(f"{url}/api/2.0/mlflow/experiments/get?experiment_id=0", proc)
+server = bench.Server("aiops", [BIN, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", f"{work}/d"], url,
+                      f"{work}/d/aiops.db", env=env, output=log)
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 client = MlflowClient(url)
@@ -45,7 +45,7 @@ for rep in range(2):
     clock("history (client)", [lambda j=j: client.get_metric_history(rids[j % 50], "m2") for j in range(100)], "/api/2.0/mlflow/metrics/get-history")
     s = requests.Session(); s.headers["Authorization"] = bench.AUTHORIZATION
     clock("GET /health (requests)", [lambda: s.get(f"{url}/health").content] * 200, "/health")
-os.killpg(proc.pid, signal.SIGTERM); proc.wait()
+server.stop()
 
 import shutil
 shutil.rmtree(work, ignore_errors=True)
