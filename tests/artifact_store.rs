@@ -165,6 +165,22 @@ async fn large_uploads_stream_in_parts(store: &dyn ArtifactStore) {
     let body: ByteStream = Box::pin(futures::stream::iter([Ok(Bytes::from(edge.clone()))]));
     store.put(&path("big/edge.bin"), body).await.unwrap();
     assert!(read(store, "big/edge.bin").await == edge);
+
+    // Chunks that straddle the parts' bounds (cut, the rest carried into the next part), and
+    // a file of exactly one part.
+    let odd: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 241) as u8).collect();
+    let chunks: Vec<std::io::Result<Bytes>> = (0..6).map(|_| Ok(Bytes::from(odd.clone()))).collect();
+    let body: ByteStream = Box::pin(futures::stream::iter(chunks));
+    assert_eq!(
+        store.put(&path("big/odd.bin"), body).await.unwrap(),
+        6 * odd.len() as u64
+    );
+    let back = read(store, "big/odd.bin").await;
+    assert!(back.len() == 6 * odd.len() && back.chunks(odd.len()).all(|c| c == odd.as_slice()));
+    let whole: Vec<u8> = edge[..8 * 1024 * 1024].to_vec();
+    let body: ByteStream = Box::pin(futures::stream::iter([Ok(Bytes::from(whole.clone()))]));
+    store.put(&path("big/whole.bin"), body).await.unwrap();
+    assert!(read(store, "big/whole.bin").await == whole);
 }
 
 async fn ping_answers(store: &dyn ArtifactStore) {

@@ -22,6 +22,36 @@ const PARTS_IN_FLIGHT: usize = 3;
 const RANGE_SIZE: usize = 4 * 1024 * 1024;
 const RANGES_IN_FLIGHT: usize = 4;
 
+/// Reads the next part of `body`, at most [`PART_SIZE`] bytes in one buffer of that size, and
+/// whether the body ended. A chunk that crosses the bound is cut and its rest kept in
+/// `carry` for the next part: growing a buffer past the bound doubled it to 16 MiB for 8 MiB
+/// of data, which put the S3 upload's peak RSS at 97 MiB.
+async fn read_part(body: &mut ByteStream, carry: &mut Option<Bytes>) -> CoreResult<(Bytes, bool)> {
+    let mut part = BytesMut::new();
+    loop {
+        let mut chunk = match carry.take() {
+            Some(rest) => rest,
+            None => match body.next().await {
+                Some(chunk) => chunk?,
+                None => return Ok((part.freeze(), true)),
+            },
+        };
+        let room = PART_SIZE - part.len();
+        if chunk.len() > room {
+            *carry = Some(chunk.split_off(room));
+        }
+        if part.capacity() == 0 && !chunk.is_empty() {
+            // The whole part at once, so it never grows by copying; pages untouched by a
+            // small artifact are never made resident.
+            part.reserve(PART_SIZE);
+        }
+        part.extend_from_slice(&chunk);
+        if part.len() == PART_SIZE {
+            return Ok((part.freeze(), false));
+        }
+    }
+}
+
 /// S3's longest object key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
@@ -157,7 +187,13 @@ impl S3ArtifactStore {
         Ok(())
     }
 
-    async fn put_multipart(&self, key: &str, first: Bytes, body: &mut ByteStream) -> CoreResult<u64> {
+    async fn put_multipart(
+        &self,
+        key: &str,
+        first: Bytes,
+        body: &mut ByteStream,
+        mut carry: Option<Bytes>,
+    ) -> CoreResult<u64> {
         let upload = self
             .client
             .create_multipart_upload()
@@ -177,27 +213,17 @@ impl S3ArtifactStore {
             let mut parts = Vec::new();
             let mut written = 0u64;
             let mut pending = Some(first);
-            let mut buffer = BytesMut::with_capacity(PART_SIZE);
             let mut done = false;
             let mut part_number = 0i32;
             while !done {
-                while buffer.len() < PART_SIZE {
-                    match body.next().await {
-                        Some(chunk) => buffer.extend_from_slice(&chunk?),
-                        None => {
-                            done = true;
-                            break;
-                        }
-                    }
-                }
                 let data = match pending.take() {
-                    Some(first) => {
-                        // The first part was read before we knew the upload was large.
-                        let mut joined = BytesMut::from(&first[..]);
-                        joined.extend_from_slice(&buffer.split());
-                        joined.freeze()
+                    // The first part was read before we knew the upload was large.
+                    Some(first) => first,
+                    None => {
+                        let (data, end) = read_part(body, &mut carry).await?;
+                        done = end;
+                        data
                     }
-                    None => buffer.split().freeze(),
                 };
                 if data.is_empty() {
                     break;
@@ -297,18 +323,14 @@ impl ArtifactStore for S3ArtifactStore {
         }
         self.refuse_file_folder_clash(path).await?;
         // Read up to one part; small files go up in one request, larger ones as multipart.
-        let mut buffer = BytesMut::new();
-        while buffer.len() < PART_SIZE {
-            match body.next().await {
-                Some(chunk) => buffer.extend_from_slice(&chunk?),
-                None => {
-                    let len = buffer.len() as u64;
-                    self.put_single(&key, buffer.freeze()).await?;
-                    return Ok(len);
-                }
-            }
+        let mut carry = None;
+        let (first, end) = read_part(&mut body, &mut carry).await?;
+        if end {
+            let len = first.len() as u64;
+            self.put_single(&key, first).await?;
+            return Ok(len);
         }
-        self.put_multipart(&key, buffer.freeze(), &mut body).await
+        self.put_multipart(&key, first, &mut body, carry).await
     }
 
     /// Small files come back as one GET stream. Larger ones as ranges, `RANGES_IN_FLIGHT`
