@@ -212,22 +212,10 @@ impl S3ArtifactStore {
             let mut uploads: tokio::task::JoinSet<CoreResult<CompletedPart>> = tokio::task::JoinSet::new();
             let mut parts = Vec::new();
             let mut written = 0u64;
-            let mut pending = Some(first);
-            let mut done = false;
+            // The first part was read before we knew the upload was large; the rest here.
+            let (mut data, mut done) = (first, false);
             let mut part_number = 0i32;
-            while !done {
-                let data = match pending.take() {
-                    // The first part was read before we knew the upload was large.
-                    Some(first) => first,
-                    None => {
-                        let (data, end) = read_part(body, &mut carry).await?;
-                        done = end;
-                        data
-                    }
-                };
-                if data.is_empty() {
-                    break;
-                }
+            while !data.is_empty() {
                 written += data.len() as u64;
                 part_number = part_number
                     .checked_add(1)
@@ -254,6 +242,10 @@ impl S3ArtifactStore {
                         parts.push(joined.map_err(|e| CoreError::Storage(format!("upload_part: {e}")))??);
                     }
                 }
+                if done {
+                    break;
+                }
+                (data, done) = read_part(body, &mut carry).await?;
             }
             while let Some(joined) = uploads.join_next().await {
                 parts.push(joined.map_err(|e| CoreError::Storage(format!("upload_part: {e}")))??);
