@@ -65,6 +65,17 @@ fn metric(key: &str, value: f64, step: i64, timestamp: i64) -> Metric {
     }
 }
 
+/// The steps of a metric's whole history, in its order.
+async fn history_steps(store: &dyn TrackingStore, run_id: &str, key: &str) -> Vec<i64> {
+    store
+        .get_metric_history(run_id, key)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.step)
+        .collect()
+}
+
 pub(crate) async fn new_run(store: &dyn TrackingStore, experiment_id: &str, start_time: i64) -> String {
     store
         .create_run(NewRun {
@@ -532,15 +543,8 @@ async fn concurrent_batches_answer_for_themselves(store: &dyn TrackingStore) {
             _ => assert!(result.is_ok(), "batch {i}: {result:?}"),
         }
     }
-    let steps: Vec<i64> = store
-        .get_metric_history(&run_id, "m")
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.step)
-        .collect();
     let expected: Vec<i64> = (0..16).filter(|i| *i != 5 && *i != 7).collect();
-    assert_eq!(steps, expected);
+    assert_eq!(history_steps(store, &run_id, "m").await, expected);
     let run = store.get_run(&run_id).await.unwrap();
     let mut keys: Vec<&str> = run.params.iter().map(|p| p.key.as_str()).collect();
     keys.sort_unstable();
@@ -1272,6 +1276,78 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// SQLite's writer keeps a transaction open between writes (each COMMIT is sent with the
+/// next BEGIN), and that transaction holds nothing: after a write that committed, another
+/// process writes at once (no wait for SQLite's write lock), and after one that failed
+/// inside its transaction, a checkpoint can empty the WAL (no snapshot kept). The writer
+/// goes on writing after both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writer_holds_nothing_between_writes() {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Row};
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+    let store = aiops_core::store::SqlTrackingStore::connect(&url).await.unwrap();
+    let run_id = new_run(&store, "0", 0).await;
+    let fixed = |value: &str| Param {
+        key: "fixed".into(),
+        value: value.into(),
+    };
+    store
+        .log_batch(&run_id, &[metric("m", 1.0, 0, 0)], &[fixed("1")], &[])
+        .await
+        .unwrap();
+    // Another process: no busy timeout, so a lock held by the writer fails it at once.
+    let mut outsider = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .busy_timeout(std::time::Duration::ZERO)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE outsider (x INTEGER)")
+        .execute(&mut outsider)
+        .await
+        .expect("the writer holds SQLite's write lock between writes");
+
+    // Fails inside the write, after reading the stored param.
+    let refused = store.log_batch(&run_id, &[], &[fixed("2")], &[]).await;
+    assert!(
+        matches!(refused, Err(CoreError::InvalidParameter(_))),
+        "{refused:?}"
+    );
+    // The failed write is rolled back beside its answer: give it a moment, no more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut outsider)
+            .await
+            .unwrap();
+        if row.get::<i64, _>(0) == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a snapshot is still held 2 s after a failed write"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::metadata(dir.path().join("w.db-wal")).unwrap().len(),
+        0,
+        "the checkpoint emptied the WAL"
+    );
+    sqlx::query("INSERT INTO outsider (x) VALUES (1)")
+        .execute(&mut outsider)
+        .await
+        .unwrap();
+    store
+        .log_batch(&run_id, &[metric("m", 2.0, 1, 1)], &[fixed("1")], &[])
+        .await
+        .unwrap();
+    assert_eq!(history_steps(&store, &run_id, "m").await, [0, 1]);
 }
 
 /// Readers keep page caches of their own, with no process-wide lock between them: the

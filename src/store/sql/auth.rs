@@ -99,7 +99,7 @@ impl ResourceKey {
 #[async_trait::async_trait]
 impl AuthStore for SqlTrackingStore {
     async fn create_user(&self, username: &str, password_hash: &str, is_admin: bool) -> CoreResult<User> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (username, password_hash, is_admin, version, created_at) \
              VALUES ($1, $2, $3, 1, $4) RETURNING id, username, is_admin",
@@ -166,7 +166,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "UPDATE users SET password_hash = $1, version = version + 1 WHERE username = $2 RETURNING id",
         )
@@ -186,7 +186,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn set_admin(&self, username: &str, is_admin: bool) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("UPDATE users SET is_admin = $1, version = version + 1 WHERE username = $2")
             .bind(i64::from(is_admin))
             .bind(username)
@@ -200,7 +200,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn delete_user(&self, username: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&mut *tx)
@@ -300,7 +300,7 @@ impl AuthStore for SqlTrackingStore {
     ) -> CoreResult<()> {
         let key = Self::resource_key(kind, resource_id)?;
         let (table, column) = grant_table(kind);
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         if let ResourceKey::Id(id) = key {
             let exists = sqlx::query("SELECT 1 AS one FROM experiments WHERE experiment_id = $1")
                 .bind(id)
@@ -326,7 +326,7 @@ impl AuthStore for SqlTrackingStore {
     async fn revoke(&self, kind: ResourceKind, resource_id: &str, user_id: i64) -> CoreResult<()> {
         let key = Self::resource_key(kind, resource_id)?;
         let (table, column) = grant_table(kind);
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let sql = format!("DELETE FROM {table} WHERE {column} = $1 AND user_id = $2");
         let done = key
             .bind(sqlx::query(&sql))
@@ -350,7 +350,7 @@ impl AuthStore for SqlTrackingStore {
         token_hash: &str,
         expires_at: Option<i64>,
     ) -> CoreResult<TokenInfo> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO access_tokens (user_id, name, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id, name, created_at, expires_at, last_used_at",
@@ -379,7 +379,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn delete_token(&self, user_id: i64, token_id: i64) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM access_tokens WHERE id = $1 AND user_id = $2")
             .bind(token_id)
             .bind(user_id)
@@ -411,7 +411,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn touch_token(&self, token_id: i64, at: i64) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(at)
             .bind(token_id)
@@ -423,7 +423,7 @@ impl AuthStore for SqlTrackingStore {
 
     async fn create_session(&self, id_hash: &str, user_id: i64, expires_at: i64) -> CoreResult<()> {
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // Expired sessions go as new ones come, so the table never grows without bound.
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now)
@@ -455,7 +455,7 @@ impl AuthStore for SqlTrackingStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(&mut *tx)

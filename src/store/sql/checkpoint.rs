@@ -16,12 +16,14 @@ use std::time::Duration;
 use sqlx::AnyPool;
 use tokio::sync::Mutex;
 
+use super::writer::SqliteWriter;
+
 /// How soon after a write the checkpoint runs, and how often while nothing is written.
 const BUSY_EVERY: Duration = Duration::from_millis(50);
 const IDLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the checkpoints; they stop once the writer's turn is gone (the store dropped).
-pub(super) fn spawn(readers: AnyPool, alive: Weak<Mutex<()>>) {
+pub(super) fn spawn(readers: AnyPool, alive: Weak<Mutex<SqliteWriter>>) {
     tokio::spawn(async move {
         let mut every = IDLE_EVERY;
         let mut last = (0, 0);

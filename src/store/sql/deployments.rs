@@ -35,7 +35,7 @@ fn from_row(row: &AnyRow) -> CoreResult<StoredDeployment> {
 #[async_trait::async_trait]
 impl DeploymentStore for SqlTrackingStore {
     async fn put_deployment(&self, d: StoredDeployment) -> CoreResult<StoredDeployment> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {COLUMNS} FROM deployments WHERE name = $1");
         let before = sqlx::query(&sql)
             .bind(&d.name)
@@ -95,7 +95,7 @@ impl DeploymentStore for SqlTrackingStore {
     }
 
     async fn delete_deployment(&self, name: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let deleted = sqlx::query("DELETE FROM deployments WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -111,7 +111,7 @@ impl DeploymentStore for SqlTrackingStore {
         if buckets.is_empty() {
             return Ok(());
         }
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         for b in buckets {
             sqlx::query(
                 "INSERT INTO inference_stats (bucket_start, deployment, version, replica, requests, errors, latencies) \
@@ -161,7 +161,7 @@ impl DeploymentStore for SqlTrackingStore {
     }
 
     async fn prune_stats(&self, before: i64) -> CoreResult<u64> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM inference_stats WHERE bucket_start < $1")
             .bind(before)
             .execute(&mut *tx)

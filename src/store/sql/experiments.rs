@@ -16,7 +16,7 @@ impl ExperimentStore for SqlTrackingStore {
             validation::experiment_tag(&tag.key, &tag.value).map_err(CoreError::InvalidParameter)?;
         }
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) \
              VALUES ($1, $2, 'active', $3, $3) RETURNING experiment_id",
@@ -114,7 +114,7 @@ impl ExperimentStore for SqlTrackingStore {
     async fn rename_experiment(&self, experiment_id: &str, new_name: &str) -> CoreResult<()> {
         let id = parse_experiment_id(experiment_id)?;
         let new_name = validation::experiment_name(new_name).map_err(CoreError::InvalidParameter)?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let result =
             sqlx::query("UPDATE experiments SET name = $1, last_update_time = $2 WHERE experiment_id = $3")
                 .bind(&new_name)
@@ -139,7 +139,7 @@ impl ExperimentStore for SqlTrackingStore {
                 "Cannot delete the default experiment '0'.".into(),
             ));
         }
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 WHERE experiment_id = $3",
         )
@@ -164,7 +164,7 @@ impl ExperimentStore for SqlTrackingStore {
                 "The experiment {experiment_id} must be in the 'active' state."
             )));
         }
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO experiment_tags (experiment_id, key, value) VALUES ($1, $2, $3) \
              ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",

@@ -17,10 +17,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError};
 
 use futures::FutureExt;
-use sqlx::AnyPool;
-use tokio::sync::{oneshot, Mutex};
+use tokio::sync::oneshot;
 
 use super::runs::write_batch;
+use super::writer::{Turn, WriteTx};
 use super::Backend;
 use crate::tracking::{Metric, Param, RunTag};
 use crate::{CoreError, CoreResult};
@@ -48,17 +48,15 @@ struct Queue {
 pub(super) struct GroupCommit {
     queue: std::sync::Mutex<Queue>,
     backend: Backend,
-    pool: AnyPool,
     /// The writer's turn, shared with every other write (`SqlTrackingStore::write_tx`).
-    turn: Arc<Mutex<()>>,
+    turn: Turn,
 }
 
 impl GroupCommit {
-    pub(super) fn new(backend: Backend, pool: AnyPool, turn: Arc<Mutex<()>>) -> Arc<Self> {
+    pub(super) fn new(backend: Backend, turn: Turn) -> Arc<Self> {
         Arc::new(GroupCommit {
             queue: std::sync::Mutex::new(Queue::default()),
             backend,
-            pool,
             turn,
         })
     }
@@ -134,35 +132,28 @@ impl GroupCommit {
 
     /// Each batch's own result, or the error that undid the whole group.
     async fn write(&self, group: &[Batch]) -> CoreResult<Vec<CoreResult<()>>> {
-        let _turn = self.turn.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = WriteTx::sqlite(&self.turn).await?;
         if let [b] = group {
             // Alone, the transaction is the batch's own: two statements fewer than a savepoint.
-            return Ok(vec![write_one(self.backend, tx, b).await?]);
+            let result = write_batch(self.backend, &mut tx, &b.run_id, &b.metrics, &b.params, &b.tags).await;
+            if result.is_ok() {
+                tx.commit().await?;
+            }
+            return Ok(vec![result]);
         }
         let mut results = Vec::with_capacity(group.len());
         for b in group {
-            // A nested transaction is a savepoint: its rollback undoes this batch alone.
-            results.push(write_one(self.backend, sqlx::Acquire::begin(&mut *tx).await?, b).await?);
+            // A savepoint's rollback undoes this batch alone.
+            results.push(
+                tx.savepoint(async |conn| {
+                    write_batch(self.backend, conn, &b.run_id, &b.metrics, &b.params, &b.tags).await
+                })
+                .await?,
+            );
         }
         tx.commit().await?;
         Ok(results)
     }
-}
-
-/// Writes one batch in `tx` (the group's transaction or a savepoint in it), then commits it
-/// or rolls it back: the batch's own result, or the error that undid the group.
-async fn write_one(
-    backend: Backend,
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
-    b: &Batch,
-) -> CoreResult<CoreResult<()>> {
-    let result = write_batch(backend, &mut tx, &b.run_id, &b.metrics, &b.params, &b.tags).await;
-    match &result {
-        Ok(()) => tx.commit().await?,
-        Err(_) => tx.rollback().await?,
-    }
-    Ok(result)
 }
 
 /// The group's error for each of its batches (errors can't be cloned): a busy or failing

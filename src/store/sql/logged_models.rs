@@ -33,7 +33,7 @@ impl LoggedModelStore for SqlTrackingStore {
         );
         let now = now_millis();
         {
-            let (_writer, mut tx) = self.write_tx().await?;
+            let mut tx = self.write_tx().await?;
             sqlx::query(
                 "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, \
                  creation_timestamp_ms, last_updated_timestamp_ms, status, model_type, source_run_id) \
@@ -118,7 +118,7 @@ impl LoggedModelStore for SqlTrackingStore {
         }
         self.get_logged_model(model_id).await?;
         {
-            let (_writer, mut tx) = self.write_tx().await?;
+            let mut tx = self.write_tx().await?;
             sqlx::query(
                 "UPDATE logged_models SET status = $1, last_updated_timestamp_ms = $2 WHERE model_id = $3",
             )
@@ -144,7 +144,7 @@ impl LoggedModelStore for SqlTrackingStore {
 
     async fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM logged_model_tags WHERE model_id = $1 AND key = $2")
             .bind(model_id)
             .bind(key)
@@ -166,7 +166,7 @@ impl LoggedModelStore for SqlTrackingStore {
 
     async fn delete_logged_model(&self, model_id: &str) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE logged_models SET lifecycle_stage = 'deleted' WHERE model_id = $1")
             .bind(model_id)
             .execute(&mut *tx)
@@ -220,7 +220,7 @@ impl SqlTrackingStore {
         pairs: impl Iterator<Item = (&'a String, &'a String)>,
     ) -> CoreResult<()> {
         self.get_logged_model(model_id).await?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         upsert_key_values(&mut tx, table, model_id, pairs).await?;
         tx.commit().await?;
         Ok(())

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::AnyConnection;
 use sqlx::{AnyPool, Executor, Row};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod auth;
 mod checkpoint;
@@ -25,6 +25,7 @@ mod registry;
 mod runs;
 mod search;
 mod webhooks;
+mod writer;
 
 use super::{
     Database, ExperimentPage, ExperimentSearch, ExperimentStore, LoggedModelPage, LoggedModelStore,
@@ -42,6 +43,7 @@ use crate::tracking::{
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
 pub use migrate::{MigrationMode, SchemaStatus};
+use writer::{SqliteWriter, Turn, WriteTx};
 
 /// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
 const INSERT_CHUNK: usize = 500;
@@ -117,21 +119,46 @@ impl Backend {
     }
 }
 
+/// Every SQLite connection's settings, and the writer's own on top.
+async fn set_up_sqlite(conn: &mut AnyConnection, writer: bool) -> Result<(), sqlx::Error> {
+    let writer_only: &[&str] = if writer { WRITER_PRAGMAS } else { &[] };
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA busy_timeout = 10000",
+        "PRAGMA foreign_keys = ON",
+        // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
+        "PRAGMA case_sensitive_like = ON",
+        // A multi-row insert inside a transaction keeps a statement journal (every page it
+        // changes, to undo the statement alone): in memory, not a temporary file per write.
+        "PRAGMA temp_store = MEMORY",
+    ]
+    .iter()
+    .chain(CACHE_PRAGMAS)
+    .chain(writer_only)
+    {
+        conn.execute(*pragma).await?;
+    }
+    Ok(())
+}
+
 pub struct SqlTrackingStore {
     /// Reads.
     pool: AnyPool,
-    /// Writes, apart from the readers' pool so a crowd of searches can never hold every
-    /// connection while a write waits (SQLite: its one writer connection).
-    write_pool: AnyPool,
+    /// Writes, apart from the readers so a crowd of searches can never hold every
+    /// connection while a write waits.
+    writes: Writes,
     backend: Backend,
-    /// SQLite allows one writer; taking turns here avoids SQLITE_BUSY on lock upgrades.
-    write_lock: Option<Arc<Mutex<()>>>,
     /// SQLite: `log_batch` calls waiting for the writer, committed together.
     batches: Option<Arc<group_commit::GroupCommit>>,
 }
 
-/// The writer's turn (SQLite) and its open transaction, taken together by [`SqlTrackingStore::write_tx`].
-type WriteTx = (Option<OwnedMutexGuard<()>>, sqlx::Transaction<'static, sqlx::Any>);
+enum Writes {
+    /// SQLite allows one writer: its connection, taken in turns (no SQLITE_BUSY on lock upgrades).
+    Sqlite(Turn),
+    /// PostgreSQL: a pool of connections of their own.
+    Postgres(AnyPool),
+}
 
 impl SqlTrackingStore {
     /// Connects, applies the pending migrations, and returns the store.
@@ -152,43 +179,21 @@ impl SqlTrackingStore {
                 .acquire_timeout(Duration::from_secs(5))
                 .test_before_acquire(false)
         };
-        let (pool, write_pool) = match backend {
+        let (pool, writes) = match backend {
             Backend::Sqlite => {
+                // The writer connects first, so the database file and WAL mode exist
+                // before the readers open it. It is held outside sqlx's pool (`writer`).
+                let mut writer = <AnyConnection as sqlx::Connection>::connect_with(&options).await?;
+                set_up_sqlite(&mut writer, true).await?;
                 // A SQLite connection is a file handle in this process: it cannot go stale
                 // the way a network connection can, so it is not pinged before each use
                 // (the ping cost a worker-thread round trip, as much as a point query).
-                let sqlite = |max: u32, writer: bool| {
-                    pool_options()
-                        .max_connections(max)
-                        .after_connect(move |conn, _meta| {
-                            Box::pin(async move {
-                                let writer_only: &[&str] = if writer { WRITER_PRAGMAS } else { &[] };
-                                for pragma in [
-                                    "PRAGMA journal_mode = WAL",
-                                    "PRAGMA synchronous = NORMAL",
-                                    "PRAGMA busy_timeout = 10000",
-                                    "PRAGMA foreign_keys = ON",
-                                    // MLflow's LIKE is case-sensitive; ILIKE is the insensitive one.
-                                    "PRAGMA case_sensitive_like = ON",
-                                    // A multi-row insert inside a transaction keeps a statement
-                                    // journal (every page it changes, to undo the statement
-                                    // alone): in memory, not a temporary file per write.
-                                    "PRAGMA temp_store = MEMORY",
-                                ]
-                                .iter()
-                                .chain(CACHE_PRAGMAS)
-                                .chain(writer_only)
-                                {
-                                    conn.execute(*pragma).await?;
-                                }
-                                Ok(())
-                            })
-                        })
-                };
-                // The writer connects first, so the database file and WAL mode exist
-                // before the readers open it.
-                let write_pool = sqlite(1, true).connect_with(options.clone()).await?;
-                (sqlite(8, false).connect_with(options.clone()).await?, write_pool)
+                let readers = pool_options()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| Box::pin(set_up_sqlite(conn, false)))
+                    .connect_with(options.clone())
+                    .await?;
+                (readers, Err(writer))
             }
             Backend::Postgres => {
                 // A network connection can go stale while it sits idle (a restarted server,
@@ -220,22 +225,26 @@ impl SqlTrackingStore {
                         .max_connections(16)
                         .connect_with(options.clone())
                         .await?,
-                    write_pool,
+                    Ok(Writes::Postgres(write_pool)),
                 )
             }
         };
         let status = migrate::migrate(&options, backend, migrate::builtin(backend), mode).await?;
-        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        // SQLite's writer: batches committed together, checkpoints beside it while it lives.
-        let batches = write_lock.as_ref().map(|turn| {
-            checkpoint::spawn(pool.clone(), Arc::downgrade(turn));
-            group_commit::GroupCommit::new(backend, write_pool.clone(), Arc::clone(turn))
-        });
+        let (writes, batches) = match writes {
+            Ok(writes) => (writes, None),
+            // SQLite's writer, its first transaction opened on the migrated schema: batches
+            // committed together, checkpoints beside it while it lives.
+            Err(writer) => {
+                let turn = SqliteWriter::start(writer).await?;
+                checkpoint::spawn(pool.clone(), Arc::downgrade(&turn));
+                let batches = group_commit::GroupCommit::new(backend, Arc::clone(&turn));
+                (Writes::Sqlite(turn), Some(batches))
+            }
+        };
         let store = SqlTrackingStore {
             pool,
-            write_pool,
+            writes,
             backend,
-            write_lock,
             batches,
         };
         Ok((store, status))
@@ -247,15 +256,13 @@ impl SqlTrackingStore {
     }
 
     /// The only way to write (SQLite's queued batches take the same turn in
-    /// `group_commit`): the writer's turn and a transaction on the writer's connection,
+    /// `group_commit`): the writer's turn and a transaction on a writer's connection,
     /// together. Dropping it without `commit` rolls back, then lets go of the turn.
     async fn write_tx(&self) -> CoreResult<WriteTx> {
-        let turn = match &self.write_lock {
-            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
-            None => None,
-        };
-        let tx = self.write_pool.begin().await?;
-        Ok((turn, tx))
+        match &self.writes {
+            Writes::Sqlite(turn) => WriteTx::sqlite(turn).await,
+            Writes::Postgres(pool) => Ok(WriteTx::postgres(pool.begin().await?)),
+        }
     }
 
     async fn experiment_where(&self, clause: &str, bind: BindValue<'_>) -> CoreResult<Option<Experiment>> {
@@ -680,7 +687,7 @@ fn stored_double(text: &str, is_nan: i64) -> CoreResult<f64> {
 }
 
 async fn insert_model_link(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     run_id: &str,
     direction: &str,
     model_id: &str,
@@ -699,7 +706,7 @@ async fn insert_model_link(
     .bind(direction)
     .bind(model_id)
     .bind(step)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -719,7 +726,7 @@ fn bind_value<'q>(query: AnyQuery<'q>, bind: &'q Bind) -> AnyQuery<'q> {
 
 async fn insert_tags(
     backend: Backend,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     run_id: &str,
     tags: &[RunTag],
 ) -> CoreResult<()> {
@@ -742,14 +749,14 @@ async fn insert_tags(
         for t in chunk {
             insert = insert.bind(run_id).bind(&t.key).bind(&t.value);
         }
-        insert.execute(&mut **tx).await?;
+        insert.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
 /// Upserts key/value rows of one owner into `table` (tags or params of a logged model).
 async fn upsert_key_values<'a>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     table: &'static str,
     owner: &str,
     pairs: impl Iterator<Item = (&'a String, &'a String)>,
@@ -766,7 +773,7 @@ async fn upsert_key_values<'a>(
         .bind(owner)
         .bind(key.as_str())
         .bind(value.as_str())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -810,13 +817,13 @@ fn bind_metrics<'q>(
 /// step over 150 points each): 3.7–4.0 ms a batch against 4.4–4.9 ms.
 async fn insert_metric_rows(
     backend: Backend,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     run_id: &str,
     chunk: &[Metric],
 ) -> CoreResult<()> {
     if backend == Backend::Postgres {
         let plain = metrics_insert("INSERT", backend, chunk.len());
-        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
         match bind_metrics(sqlx::query(&plain), run_id, chunk.iter())
             .execute(&mut *savepoint)
             .await
@@ -828,7 +835,7 @@ async fn insert_metric_rows(
     }
     let skipping = skipping_metrics_insert(backend, chunk.len());
     bind_metrics(sqlx::query(&skipping), run_id, chunk.iter())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::search::IdPage;
 use super::webhooks::enqueue_on;
@@ -88,7 +88,7 @@ fn check_tag(key: &str, value: &str) -> CoreResult<()> {
 }
 
 async fn audit_on(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     name: &str,
     version: Option<i64>,
     action: &'static str,
@@ -108,7 +108,7 @@ async fn audit_on(
     .bind(&change.actor)
     .bind(&change.comment)
     .bind(now_millis())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -123,7 +123,7 @@ fn tag_map(tags: &[Tag]) -> serde_json::Value {
 
 /// Our `model_version.stage_transitioned` event, for one version that moved.
 async fn stage_event_on(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     name: &str,
     version: i64,
     from: Stage,
@@ -159,25 +159,21 @@ fn latest_versions_sql(list: &str) -> String {
     )
 }
 
-async fn touch_model(tx: &mut Transaction<'static, Any>, name: &str, at: i64) -> CoreResult<()> {
+async fn touch_model(tx: &mut AnyConnection, name: &str, at: i64) -> CoreResult<()> {
     sqlx::query("UPDATE registered_models SET last_updated_time = $1 WHERE name = $2")
         .bind(at)
         .bind(name)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
-async fn version_row_on(
-    tx: &mut Transaction<'static, Any>,
-    name: &str,
-    version: i64,
-) -> CoreResult<ModelVersion> {
+async fn version_row_on(tx: &mut AnyConnection, name: &str, version: i64) -> CoreResult<ModelVersion> {
     let sql = format!("SELECT {VERSION_COLUMNS} FROM model_versions WHERE name = $1 AND version = $2");
     let row = sqlx::query(&sql)
         .bind(name)
         .bind(version)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| version_not_found(name, version))?;
     version_from(&row)
@@ -301,7 +297,7 @@ impl RegistryStore for SqlTrackingStore {
             check_tag(&tag.key, &tag.value)?;
         }
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT INTO registered_models (name, creation_time, last_updated_time, description) VALUES ($1, $2, $2, $3)",
         )
@@ -359,7 +355,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn update_registered_model(&self, name: &str, description: &str) -> CoreResult<RegisteredModel> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE registered_models SET description = $1, last_updated_time = $2 WHERE name = $3",
         )
@@ -377,7 +373,7 @@ impl RegistryStore for SqlTrackingStore {
 
     async fn rename_registered_model(&self, name: &str, new_name: &str) -> CoreResult<RegisteredModel> {
         check_name(new_name)?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // Versions, tags and aliases follow through ON UPDATE CASCADE; grants are keyed by
         // name without a foreign key (they may name models not yet made), so move them here.
         let renamed =
@@ -412,7 +408,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn delete_registered_model(&self, name: &str, change: &Change) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM registered_models WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
@@ -486,7 +482,7 @@ impl RegistryStore for SqlTrackingStore {
 
     async fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> CoreResult<()> {
         check_tag(key, value)?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query("SELECT 1 AS one FROM registered_models WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -508,7 +504,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn delete_registered_model_tag(&self, name: &str, key: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM registered_model_tags WHERE name = $1 AND key = $2")
             .bind(name)
             .bind(key)
@@ -549,7 +545,7 @@ impl RegistryStore for SqlTrackingStore {
             check_tag(&tag.key, &tag.value)?;
         }
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // The next number, taken under the write lock (SQLite) or the row lock (PostgreSQL).
         let row = sqlx::query(
             "UPDATE registered_models SET last_version = last_version + 1, last_updated_time = $1 \
@@ -633,7 +629,7 @@ impl RegistryStore for SqlTrackingStore {
         version: i64,
         description: &str,
     ) -> CoreResult<ModelVersion> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE model_versions SET description = $1, last_updated_time = $2 WHERE name = $3 AND version = $4",
         )
@@ -651,7 +647,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn delete_model_version(&self, name: &str, version: i64, change: &Change) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let existing = version_row_on(&mut tx, name, version).await?;
         sqlx::query("DELETE FROM registered_model_aliases WHERE name = $1 AND version = $2")
             .bind(name)
@@ -687,7 +683,7 @@ impl RegistryStore for SqlTrackingStore {
         change: &Change,
     ) -> CoreResult<ModelVersion> {
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // Lock the model row first (PostgreSQL), so two promotions of one model take turns
         // and exactly one version ends up in the stage.
         let locked = sqlx::query("UPDATE registered_models SET last_updated_time = $1 WHERE name = $2")
@@ -764,7 +760,7 @@ impl RegistryStore for SqlTrackingStore {
         value: &str,
     ) -> CoreResult<()> {
         check_tag(key, value)?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         version_row_on(&mut tx, name, version).await?;
         sqlx::query(
             "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
@@ -788,7 +784,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         version_row_on(&mut tx, name, version).await?;
         sqlx::query("DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3")
             .bind(name)
@@ -816,7 +812,7 @@ impl RegistryStore for SqlTrackingStore {
                 "'{alias}' is reserved: aliases may not be 'latest' or look like a version ('v3')"
             )));
         }
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         version_row_on(&mut tx, name, version).await?;
         let before =
             sqlx::query("SELECT version FROM registered_model_aliases WHERE name = $1 AND alias = $2")
@@ -859,7 +855,7 @@ impl RegistryStore for SqlTrackingStore {
     }
 
     async fn delete_alias(&self, name: &str, alias: &str, change: &Change) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "DELETE FROM registered_model_aliases WHERE name = $1 AND alias = $2 RETURNING version",
         )

@@ -48,7 +48,7 @@ impl RunStore for SqlTrackingStore {
 
         let experiment_id = parse_experiment_id(&experiment.experiment_id)?;
         {
-            let (_writer, mut tx) = self.write_tx().await?;
+            let mut tx = self.write_tx().await?;
             sqlx::query(
                 "INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, \
                  lifecycle_stage, artifact_uri) VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7)",
@@ -83,7 +83,7 @@ impl RunStore for SqlTrackingStore {
             }
         }
         {
-            let (_writer, mut tx) = self.write_tx().await?;
+            let mut tx = self.write_tx().await?;
             sqlx::query("UPDATE runs SET status = $1, end_time = $2, name = $3 WHERE run_uuid = $4")
                 .bind(update.status.unwrap_or(info.status).as_str())
                 .bind(update.end_time.or(info.end_time))
@@ -115,7 +115,7 @@ impl RunStore for SqlTrackingStore {
     }
 
     async fn set_run_lifecycle(&self, run_id: &str, stage: LifecycleStage) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let deleted_time = (stage == LifecycleStage::Deleted).then(now_millis);
         let done = sqlx::query("UPDATE runs SET lifecycle_stage = $1, deleted_time = $2 WHERE run_uuid = $3")
             .bind(stage.as_str())
@@ -156,7 +156,7 @@ impl RunStore for SqlTrackingStore {
         if let Some(batches) = &self.batches {
             return batches.log_batch(run_id, metrics, params, tags).await;
         }
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         write_batch(self.backend, &mut tx, run_id, metrics, params, tags).await?;
         tx.commit().await?;
         Ok(())
@@ -164,7 +164,7 @@ impl RunStore for SqlTrackingStore {
 
     async fn delete_tag(&self, run_id: &str, key: &str) -> CoreResult<()> {
         self.active_run(run_id).await?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM tags WHERE run_uuid = $1 AND key = $2")
             .bind(run_id)
             .bind(key)
@@ -188,7 +188,7 @@ impl RunStore for SqlTrackingStore {
         validation::dataset_inputs(datasets).map_err(CoreError::InvalidParameter)?;
         let info = self.active_run(run_id).await?;
         let experiment_id = parse_experiment_id(&info.experiment_id)?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // The first of several inputs with the same (name, digest) wins, as in MLflow.
         let mut seen = HashSet::new();
         for input in datasets
@@ -247,7 +247,7 @@ impl RunStore for SqlTrackingStore {
 
     async fn log_outputs(&self, run_id: &str, models: &[ModelOutput]) -> CoreResult<()> {
         self.active_run(run_id).await?;
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         for model in models {
             insert_model_link(&mut tx, run_id, "output", &model.model_id, model.step).await?;
         }
@@ -260,14 +260,14 @@ impl RunStore for SqlTrackingStore {
 /// and metrics written. The caller commits (or, for SQLite's group commit, releases its savepoint).
 pub(super) async fn write_batch(
     backend: Backend,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut AnyConnection,
     run_id: &str,
     metrics: &[Metric],
     params: &[Param],
     tags: &[RunTag],
 ) -> CoreResult<()> {
     // Checked inside the write: a run deleted meanwhile can't take the batch.
-    let run = active_run_on(&mut **tx, run_id).await?;
+    let run = active_run_on(&mut *tx, run_id).await?;
 
     if !params.is_empty() {
         // A param is immutable once logged: same value again is fine, another is refused.
@@ -282,7 +282,7 @@ pub(super) async fn write_batch(
         for p in params {
             existing = existing.bind(&p.key);
         }
-        for row in existing.fetch_all(&mut **tx).await? {
+        for row in existing.fetch_all(&mut *tx).await? {
             let key: String = row.try_get("key")?;
             let old: String = row.try_get("value")?;
             if let Some(new) = params.iter().find(|p| p.key == key && p.value != old) {
@@ -306,7 +306,7 @@ pub(super) async fn write_batch(
             for p in chunk {
                 insert = insert.bind(run_id).bind(&p.key).bind(&p.value);
             }
-            insert.execute(&mut **tx).await?;
+            insert.execute(&mut *tx).await?;
         }
     }
 
@@ -315,7 +315,7 @@ pub(super) async fn write_batch(
         sqlx::query("UPDATE runs SET name = $1 WHERE run_uuid = $2")
             .bind(&name.value)
             .bind(run_id)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
 
@@ -345,7 +345,7 @@ pub(super) async fn write_batch(
             );
             let query = bind_metrics(sqlx::query(&sql), run_id, metrics.iter());
             bind_latest(query, run_id, &latest, run.start_time)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
             return Ok(());
         }
@@ -355,7 +355,7 @@ pub(super) async fn write_batch(
         for chunk in latest.chunks(INSERT_CHUNK) {
             let sql = latest_upsert(backend, chunk.len());
             bind_latest(sqlx::query(&sql), run_id, chunk, run.start_time)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await?;
         }
     }

@@ -2,7 +2,7 @@
 //! [`enqueue_on`], which the registry store calls inside a change's transaction.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::{ids_query, placeholders, SqlTrackingStore};
 use crate::store::webhooks::{Outbound, Outcome, WebhookStore};
@@ -75,7 +75,7 @@ fn delivery_from(row: &AnyRow) -> CoreResult<Delivery> {
 /// Queues `event` for every active webhook subscribed to it, in the caller's transaction,
 /// with MLflow's body: `{"entity", "action", "timestamp", "data"}`.
 pub(super) async fn enqueue_on(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     event: WebhookEvent,
     model_name: &str,
     data: serde_json::Value,
@@ -84,7 +84,7 @@ pub(super) async fn enqueue_on(
     let subscribers: Vec<String> =
         sqlx::query("SELECT id FROM webhooks WHERE status = 'ACTIVE' AND events LIKE $1")
             .bind(&pattern)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *tx)
             .await?
             .iter()
             .map(|r| r.try_get("id"))
@@ -112,7 +112,7 @@ pub(super) async fn enqueue_on(
         .bind(model_name)
         .bind(&body)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -135,7 +135,7 @@ impl WebhookStore for SqlTrackingStore {
     async fn create_webhook(&self, new: NewWebhook) -> CoreResult<Webhook> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO webhooks (id, name, description, url, events, secret, status, creation_time, \
              last_updated_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -179,7 +179,7 @@ impl WebhookStore for SqlTrackingStore {
     }
 
     async fn update_webhook(&self, id: &str, update: WebhookUpdate) -> CoreResult<Webhook> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1");
         let row = sqlx::query(&sql)
             .bind(id)
@@ -206,7 +206,7 @@ impl WebhookStore for SqlTrackingStore {
     }
 
     async fn delete_webhook(&self, id: &str) -> CoreResult<()> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // Deliveries go first so SQLite needs no foreign-key cascade to be switched on.
         sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
             .bind(id)
@@ -225,7 +225,7 @@ impl WebhookStore for SqlTrackingStore {
 
     async fn claim_deliveries(&self, limit: i64, lease_ms: i64) -> CoreResult<Vec<Outbound>> {
         let now = now_millis();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         // The conditions stand on the UPDATE itself too: when two replicas pick the same
         // row, PostgreSQL re-checks them on the row the first one wrote, and the second skips it.
         let claimed = sqlx::query(
@@ -286,7 +286,7 @@ impl WebhookStore for SqlTrackingStore {
             Outcome::Failed { status, error } => (DeliveryStatus::Failed, status, error, now),
         };
         let error: String = error.chars().take(MAX_ERROR_LEN).collect();
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, last_status = $2, last_error = $3, \
              next_attempt_at = $4, claimed_until = 0, updated_at = $5 WHERE id = $6",
@@ -328,7 +328,7 @@ impl WebhookStore for SqlTrackingStore {
     }
 
     async fn prune_deliveries(&self, before: i64) -> CoreResult<u64> {
-        let (_writer, mut tx) = self.write_tx().await?;
+        let mut tx = self.write_tx().await?;
         let done =
             sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'PENDING' AND updated_at < $1")
                 .bind(before)
