@@ -443,13 +443,19 @@ async fn active_run_on<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     run_id: &str,
 ) -> CoreResult<RunInfo> {
     let info = run_info_on(executor, run_id).await?;
-    if info.lifecycle_stage != LifecycleStage::Active {
+    refuse_inactive(&info)?;
+    Ok(info)
+}
+
+fn refuse_inactive(run: &RunInfo) -> CoreResult<()> {
+    if run.lifecycle_stage != LifecycleStage::Active {
         return Err(CoreError::InvalidParameter(format!(
-            "The run {run_id} must be in the 'active' state. Current state is {}.",
-            info.lifecycle_stage.as_str()
+            "The run {} must be in the 'active' state. Current state is {}.",
+            run.run_id,
+            run.lifecycle_stage.as_str()
         )));
     }
-    Ok(info)
+    Ok(())
 }
 
 fn run_not_found(run_id: &str) -> CoreError {

@@ -266,6 +266,9 @@ pub(super) async fn write_batch(
     params: &[Param],
     tags: &[RunTag],
 ) -> CoreResult<()> {
+    if backend == Backend::Sqlite && params.is_empty() && tags.is_empty() && metrics.len() <= INSERT_CHUNK {
+        return sqlite_metrics_alone(tx, run_id, metrics).await;
+    }
     // Checked inside the write: a run deleted meanwhile can't take the batch.
     let run = active_run_on(&mut *tx, run_id).await?;
 
@@ -320,20 +323,7 @@ pub(super) async fn write_batch(
     }
 
     if !metrics.is_empty() {
-        // One candidate per key: PostgreSQL refuses to upsert a row twice in one statement.
-        let mut latest: HashMap<&str, &Metric> = HashMap::new();
-        for m in metrics {
-            match latest.get(m.key.as_str()) {
-                Some(current) if !is_later(m, current) => {}
-                _ => {
-                    latest.insert(&m.key, m);
-                }
-            }
-        }
-        // In key order: concurrent batches to one run then wait for each other's rows
-        // instead of deadlocking on PostgreSQL (a hash map's order differs per batch).
-        let mut latest: Vec<&Metric> = latest.into_values().collect();
-        latest.sort_by(|a, b| a.key.cmp(&b.key));
+        let latest = latest_candidates(metrics);
         if backend == Backend::Sqlite && metrics.len() <= INSERT_CHUNK {
             // Both statements in one call to SQLite's worker thread (a wake-up there and one
             // back on the runtime each). SQLite binds a multi-statement query's values in
@@ -360,6 +350,57 @@ pub(super) async fn write_batch(
         }
     }
     Ok(())
+}
+
+/// A batch of metrics alone on SQLite (the common one: a training loop's flush): the run's
+/// check, the points and the latest values in one call to the writer's thread, where a batch
+/// with params or tags makes one call for each. The points are written whatever the check
+/// finds; a batch it refuses is rolled back by the caller, like any batch that fails. No
+/// constraint can fail for a missing run: the points have no foreign key (migration 11), and
+/// the latest values take the run's start_time from its row, so without one there are none.
+async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[Metric]) -> CoreResult<()> {
+    let latest = latest_candidates(metrics);
+    let backend = Backend::Sqlite;
+    let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = ?");
+    if !metrics.is_empty() {
+        // SQLite binds a multi-statement query's values in order across its statements.
+        let source = format!(
+            "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, r.start_time \
+             FROM (VALUES {}) AS v, runs r WHERE r.run_uuid = ?",
+            values_rows(backend, latest.len(), 6)
+        );
+        sql = format!(
+            "{sql}; {}; {}",
+            skipping_metrics_insert(backend, metrics.len()),
+            upsert_latest_from(&source)
+        );
+    }
+    let mut query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter());
+    if !metrics.is_empty() {
+        query = bind_metrics(query, run_id, latest.iter().copied()).bind(run_id);
+    }
+    let rows = query.fetch_all(&mut *tx).await?;
+    let run = run_info_from(rows.first().ok_or_else(|| run_not_found(run_id))?)?;
+    refuse_inactive(&run)
+}
+
+/// The candidates for runs' latest metrics in a batch: one per key, the latest, in key
+/// order. One per key because PostgreSQL refuses to upsert a row twice in one statement; in
+/// key order so concurrent batches to one run wait for each other's rows instead of
+/// deadlocking on PostgreSQL (a hash map's order differs per batch).
+fn latest_candidates(metrics: &[Metric]) -> Vec<&Metric> {
+    let mut latest: HashMap<&str, &Metric> = HashMap::new();
+    for m in metrics {
+        match latest.get(m.key.as_str()) {
+            Some(current) if !is_later(m, current) => {}
+            _ => {
+                latest.insert(&m.key, m);
+            }
+        }
+    }
+    let mut latest: Vec<&Metric> = latest.into_values().collect();
+    latest.sort_by(|a, b| a.key.cmp(&b.key));
+    latest
 }
 
 /// Binds the values of [`latest_upsert`]'s rows. The run's start_time rides along so the
@@ -393,6 +434,12 @@ fn latest_upsert(backend: Backend, rows: usize) -> String {
         ),
         Backend::Sqlite => format!("VALUES {rows}"),
     };
+    upsert_latest_from(&source)
+}
+
+/// The upsert of runs' latest metrics from `source`, rows of (run_uuid, key, step,
+/// timestamp, value, is_nan, start_time).
+fn upsert_latest_from(source: &str) -> String {
     format!(
         "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, start_time) \
          {source} ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, \
