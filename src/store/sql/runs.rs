@@ -361,8 +361,11 @@ pub(super) async fn write_batch(
 async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[Metric]) -> CoreResult<()> {
     let latest = latest_candidates(metrics);
     let backend = Backend::Sqlite;
-    let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = ?");
-    if !metrics.is_empty() {
+    let select = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = ?");
+    let sql;
+    let query = if metrics.is_empty() {
+        sqlx::query(&select).bind(run_id)
+    } else {
         // SQLite binds a multi-statement query's values in order across its statements.
         let source = format!(
             "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, r.start_time \
@@ -370,15 +373,13 @@ async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[M
             values_rows(backend, latest.len(), 6)
         );
         sql = format!(
-            "{sql}; {}; {}",
+            "{select}; {}; {}",
             skipping_metrics_insert(backend, metrics.len()),
             upsert_latest_from(&source)
         );
-    }
-    let mut query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter());
-    if !metrics.is_empty() {
-        query = bind_metrics(query, run_id, latest.iter().copied()).bind(run_id);
-    }
+        let query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter());
+        bind_metrics(query, run_id, latest.iter().copied()).bind(run_id)
+    };
     let rows = query.fetch_all(&mut *tx).await?;
     let run = run_info_from(rows.first().ok_or_else(|| run_not_found(run_id))?)?;
     refuse_inactive(&run)

@@ -44,7 +44,7 @@ impl SqliteWriter {
             conn,
             state: State::Unsettled,
         };
-        writer.settle().await?;
+        writer.begin().await?;
         Ok(Arc::new(Mutex::new(writer)))
     }
 
@@ -52,6 +52,11 @@ impl SqliteWriter {
     async fn settle(&mut self) -> CoreResult<()> {
         // Fails only when SQLite already ended the transaction: nothing to undo then.
         let _ = self.conn.execute("ROLLBACK").await;
+        self.begin().await
+    }
+
+    /// Opens the empty deferred transaction the next write takes: no lock, no snapshot.
+    async fn begin(&mut self) -> CoreResult<()> {
         self.conn.execute("BEGIN").await?;
         self.state = State::Ready;
         Ok(())
