@@ -1,10 +1,10 @@
 """Same MLflow-client workload against aiops and `mlflow server` (1 and 4 workers), one run.
 
-Every server gets SQLite and a local artifact folder of its own, on 127.0.0.1 only.
+Every server gets SQLite and a local artifact folder of its own, on 127.0.0.1 only; with
+`--production`, a PostgreSQL database and an S3 bucket of its own (bench/production.py).
 Prints one table with medians and ratios (MLflow time / aiops time). Bounded: fixed
 request counts, and every server is stopped at the end.
 """
-import argparse
 import base64
 import os
 import signal
@@ -19,6 +19,8 @@ import time
 import uuid
 
 import requests
+
+import production
 
 RUNS = 200
 PARAMS, TAGS, METRICS, STEPS = 10, 5, 5, 100
@@ -359,13 +361,10 @@ def big_search(server, exp_id, clock, name):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--aiops", required=True)
-    parser.add_argument("--mlflow", required=True)
-    args = parser.parse_args()
+    args = production.arguments()
     results, client_cpu = {}, {}
-    with tempfile.TemporaryDirectory(prefix="aiops-bench-") as work:
-        servers = start_servers(args.aiops, args.mlflow, work)
+    with tempfile.TemporaryDirectory(prefix="aiops-bench-") as work, production.services(args) as services:
+        servers = start_servers(args.aiops, args.mlflow, work, services)
         try:
             for server in servers:
                 print(f"... {server.name}: client workload", file=sys.stderr, flush=True)
@@ -383,6 +382,7 @@ def main():
             for server in servers:
                 server.stop()
 
+    print(f"\nThe MLflow client's workload ({args.setting})")
     names = list(results)
     metrics = list(results["aiops"])
     width = max(len(m) for m in metrics) + 2

@@ -2,7 +2,7 @@
 # Benchmark: the same MLflow-client workload against aiops (release build) and
 # `mlflow server` with 1 and 4 workers, all on SQLite + local artifacts, on 127.0.0.1;
 # then the server's own speed at the HTTP level (bench/server_speed.py, wrk), big experiments and
-# long histories (bench/scale.py), a 1 GiB artifact (bench/artifacts.py), the same three again on
+# long histories (bench/scale.py), a 1 GiB artifact (bench/artifacts.py), the same four again on
 # PostgreSQL + S3 (--production, beside MLflow on the same PostgreSQL and S3),
 # mixed load (wrk) and idle connections (bench/load.py), then what signing in costs
 # (bench/auth.py: Basic, token and authentication off), then the registry calls
@@ -32,7 +32,7 @@ ensure_postgres
 ensure_s3_server
 PROD_PYTHON=$(ensure_venv bench-production-venv "$ROOT/bench/requirements-production.txt" "MLflow on PostgreSQL and S3")
 PROD_MLFLOW="$(dirname "$PROD_PYTHON")/mlflow"
-for script in server_speed scale artifacts; do
+for script in bench server_speed scale artifacts; do
   log "$script on PostgreSQL + S3"
   "$PROD_PYTHON" "bench/$script.py" --production --aiops "$ROOT/target/release/aiops" --mlflow "$PROD_MLFLOW"
 done
