@@ -962,9 +962,19 @@ async fn metric_order_pages_match_the_general_order(store: &dyn TrackingStore) {
         if let Some(v) = v {
             metrics.push(metric("m", *v, 0, 1));
         }
-        store.log_batch(&run, &metrics, &[], &[]).await.unwrap();
+        // A param too, so filters probe params as well as metrics on both paths.
+        let parity = Param {
+            key: "parity".into(),
+            value: if i % 2 == 0 { "even" } else { "odd" }.into(),
+        };
+        store.log_batch(&run, &metrics, &[parity], &[]).await.unwrap();
     }
-    for (filter, ascending) in [("", false), ("", true), ("metrics.other >= 2", false)] {
+    for (filter, ascending) in [
+        ("", false),
+        ("", true),
+        ("metrics.other >= 2", false),
+        ("metrics.other >= 1 and params.parity = 'even'", true),
+    ] {
         let dir = if ascending { "ASC" } else { "DESC" };
         let search = |order: Vec<&str>, max_results: i64, offset: i64| RunSearch {
             experiment_ids: vec![id.clone()],

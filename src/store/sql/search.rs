@@ -77,11 +77,7 @@ impl SearchStore for SqlTrackingStore {
         };
         // The newest `examine` runs (their index walk is cheap), then the filter on them only.
         let examine = examine.max(1);
-        let mut b = match self.backend {
-            Backend::Postgres => SqlBuilder::new(1).probing_each_row(),
-            // SQLite tests a correlated EXISTS row by row already (and has no bare OFFSET).
-            Backend::Sqlite => SqlBuilder::new(1),
-        };
+        let mut b = self.probing_builder();
         let scope = run_scope(&mut b, &experiment_ids, search);
         let window = b.bind(Bind::Int(examine));
         let condition = compile_filter(&mut b, Subject::Runs, filter);
@@ -161,9 +157,9 @@ impl SqlTrackingStore {
         let scope = |b: &mut SqlBuilder| run_scope(b, experiment_ids, search);
         // The walk, and its builder: the filter's conditions on params, tags and metrics are
         // met on the walk's own run id, before the run itself is looked up (a third of the
-        // lookups on a filter that passes one run in ten).
+        // lookups on a filter that passes one run in ten), by a probe per row walked.
         let with_metric = || {
-            let mut b = SqlBuilder::new(1).matching_runs_on("o0.run_uuid");
+            let mut b = self.probing_builder().matching_runs_on("o0.run_uuid");
             let k = b.bind(Bind::Text(key.to_string()));
             let scope = scope(&mut b);
             let sql = format!(
@@ -193,7 +189,7 @@ impl SqlTrackingStore {
         } else {
             0
         };
-        let mut b = SqlBuilder::new(1);
+        let mut b = self.probing_builder();
         let order_by = search.order_by.clone();
         let (joins, order) = compile_run_order(&mut b, &order_by);
         let k = b.bind(Bind::Text(key.to_string()));
@@ -217,6 +213,19 @@ impl SqlTrackingStore {
             items,
             has_more: more,
         })
+    }
+
+    /// A builder whose filter conditions are tested by a probe per row tested, never
+    /// joined: on PostgreSQL (`SqlBuilder::probing_each_row`); SQLite tests a correlated
+    /// EXISTS row by row already (and has no bare OFFSET). Joined, PostgreSQL without
+    /// statistics for new rows (the minute before autovacuum's) tested every run of the
+    /// experiment against every run a metric condition matched: 200 runs, 27,738 probes and
+    /// 96 ms for the runs without the order's metric, 13,935 and 6 ms for the walk.
+    fn probing_builder(&self) -> SqlBuilder {
+        match self.backend {
+            Backend::Postgres => SqlBuilder::new(1).probing_each_row(),
+            Backend::Sqlite => SqlBuilder::new(1),
+        }
     }
 
     /// The run ids `sql` selects with the search's filter, `order` and `page`.
