@@ -108,7 +108,9 @@ run_mlflow_suite() {
       AIOPS_URL="$url" AIOPS_TEST_SUITE="$name" AIOPS_TEST_OUTSIDE_DIR="$WORK:$S3TMP" \
       MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
       "$MLFLOW_PYTHON" -m pytest -q -p no:cacheprovider tests/mlflow_client 2>&1 | tee -a "$WORK/pytest.log"; then
+    # The server's log first, the failures last: CI shows only the tail of the output.
     echo "--- server log ($name) ---"; tail -n 80 "$WORK/$name.log"
+    echo "--- failures ($name) ---"; grep -E '^(FAILED|ERROR) ' "$WORK/pytest.log" | tail -n 40
     exit 1
   fi
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
@@ -160,6 +162,11 @@ if ! (cd end2end && AIOPS_BASE_URL="http://127.0.0.1:$PORT" AIOPS_BASE_PATH_URL=
     AIOPS_SEED_FILE="$WORK/seed.json" AIOPS_SCREENSHOT_DIR="$SCREENSHOTS" \
     npx playwright test) 2>&1 | tee "$WORK/e2e.log"; then
   echo "--- server log ---"; tail -n 50 "$WORK/e2e-server.log"
+  # Playwright's failure reports, last: CI shows only the tail of the output.
+  echo "--- browser test failures ---"
+  grep -E '^ +[0-9]+\) |^ +Error:|^ +Expected|^ +Received|^ +(Call log|Timeout)' "$WORK/e2e.log" | tail -n 60
+  grep -F '✘' "$WORK/e2e.log" | tail -n 20
+  sed -n '/^ *[0-9][0-9]* failed/,$p' "$WORK/e2e.log" | tail -n 30
   exit 1
 fi
 
