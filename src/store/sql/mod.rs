@@ -885,8 +885,13 @@ fn placeholders(backend: Backend, first: usize, count: usize) -> String {
 
 /// `($1, $2, $3), ($4, $5, $6), …` for a multi-row VALUES list.
 fn values_rows(backend: Backend, rows: usize, columns: usize) -> String {
+    values_rows_from(backend, 1, rows, columns)
+}
+
+/// [`values_rows`] numbered from `first`, for a list after other values in one statement.
+fn values_rows_from(backend: Backend, first: usize, rows: usize, columns: usize) -> String {
     (0..rows)
-        .map(|r| format!("({})", placeholders(backend, r * columns + 1, columns)))
+        .map(|r| format!("({})", placeholders(backend, first + r * columns, columns)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -156,6 +156,15 @@ impl RunStore for SqlTrackingStore {
         if let Some(batches) = &self.batches {
             return batches.log_batch(run_id, metrics, params, tags).await;
         }
+        if let Writes::Postgres(pool) = &self.writes {
+            if params.is_empty()
+                && tags.is_empty()
+                && metrics.len() <= INSERT_CHUNK
+                && postgres_metrics_alone(pool, run_id, metrics).await?
+            {
+                return Ok(());
+            }
+        }
         let mut tx = self.write_tx().await?;
         write_batch(self.backend, &mut tx, run_id, metrics, params, tags).await?;
         tx.commit().await?;
@@ -385,6 +394,49 @@ async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[M
     refuse_inactive(&run)
 }
 
+/// A batch of metrics alone on PostgreSQL, in one statement and one round trip where the
+/// general path takes seven (BEGIN, the run's check, a savepoint, the points, its release,
+/// the latest values, COMMIT). One statement is a transaction of its own, and the run's
+/// check is inside it: the points and latest values are written only if the run is active.
+/// The points go in with a plain insert (see [`insert_metric_rows`]); `false` when one was
+/// already stored, and then nothing was written and the general path takes the batch.
+async fn postgres_metrics_alone(pool: &AnyPool, run_id: &str, metrics: &[Metric]) -> CoreResult<bool> {
+    if metrics.is_empty() {
+        active_run_on(pool, run_id).await?;
+        return Ok(true);
+    }
+    let backend = Backend::Postgres;
+    let latest = latest_candidates(metrics);
+    let columns = "(run_uuid, key, step, timestamp, value, is_nan)";
+    let latest_source = format!(
+        "SELECT v.run_uuid, v.key, v.step, v.timestamp, v.value, v.is_nan, r.start_time \
+         FROM (VALUES {}) AS v {columns} JOIN r ON r.lifecycle_stage = 'active' \
+         WHERE NOT EXISTS ({LATER_STORED})",
+        values_rows_from(backend, 2 + 6 * metrics.len(), latest.len(), 6)
+    );
+    let sql = format!(
+        "WITH r AS (SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = $1), \
+         points AS (INSERT INTO metrics {columns} SELECT * FROM (VALUES {}) AS v {columns} \
+            WHERE EXISTS (SELECT 1 FROM r WHERE lifecycle_stage = 'active')), \
+         latest AS ({}) \
+         SELECT {RUN_COLUMNS} FROM r",
+        values_rows_from(backend, 2, metrics.len(), 6),
+        upsert_latest_from(&latest_source)
+    );
+    let query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter());
+    let row = match bind_metrics(query, run_id, latest.iter().copied())
+        .fetch_optional(pool)
+        .await
+    {
+        Ok(row) => row,
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let run = run_info_from(&row.ok_or_else(|| run_not_found(run_id))?)?;
+    refuse_inactive(&run)?;
+    Ok(true)
+}
+
 /// The candidates for runs' latest metrics in a batch: one per key, the latest, in key
 /// order. One per key because PostgreSQL refuses to upsert a row twice in one statement; in
 /// key order so concurrent batches to one run wait for each other's rows instead of
@@ -430,13 +482,16 @@ fn latest_upsert(backend: Backend, rows: usize) -> String {
         Backend::Postgres => format!(
             "SELECT v.run_uuid, v.key, v.step, v.timestamp, v.value, v.is_nan, v.start_time \
              FROM (VALUES {rows}) AS v (run_uuid, key, step, timestamp, value, is_nan, start_time) \
-             WHERE NOT EXISTS (SELECT 1 FROM latest_metrics l WHERE l.run_uuid = v.run_uuid \
-                AND l.key = v.key AND (l.step, l.timestamp, l.value) >= (v.step, v.timestamp, v.value))"
+             WHERE NOT EXISTS ({LATER_STORED})"
         ),
         Backend::Sqlite => format!("VALUES {rows}"),
     };
     upsert_latest_from(&source)
 }
+
+/// Whether the stored latest value of candidate `v`'s key is at least as late (PostgreSQL).
+const LATER_STORED: &str = "SELECT 1 FROM latest_metrics l WHERE l.run_uuid = v.run_uuid \
+    AND l.key = v.key AND (l.step, l.timestamp, l.value) >= (v.step, v.timestamp, v.value)";
 
 /// The upsert of runs' latest metrics from `source`, rows of (run_uuid, key, step,
 /// timestamp, value, is_nan, start_time).
