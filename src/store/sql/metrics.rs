@@ -16,9 +16,14 @@ impl MetricStore for SqlTrackingStore {
         offset: i64,
         limit: i64,
     ) -> CoreResult<Vec<Metric>> {
-        self.run_info(run_id).await?;
-        self.metric_points(run_id, key, (i64::MIN, i64::MAX), after, offset, limit)
-            .await
+        // The run's check and its points at once, on two connections: one after the other,
+        // a history call waited for two round trips to the database.
+        let (_, points) = futures::future::try_join(
+            self.run_info(run_id),
+            self.metric_points(run_id, key, (i64::MIN, i64::MAX), after, offset, limit),
+        )
+        .await?;
+        Ok(points)
     }
 
     async fn get_metric_history_sampled(
