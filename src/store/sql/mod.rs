@@ -846,10 +846,13 @@ async fn insert_metric_rows(
     Ok(())
 }
 
-/// `verb` (an insert) of `rows` metric points (run_uuid, key, step, timestamp, value, is_nan).
+/// A metric point's columns, in the order [`bind_metric`] binds them.
+const METRIC_COLUMNS: &str = "(run_uuid, key, step, timestamp, value, is_nan)";
+
+/// `verb` (an insert) of `rows` metric points ([`METRIC_COLUMNS`]).
 fn metrics_insert(verb: &str, backend: Backend, rows: usize) -> String {
     format!(
-        "{verb} INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES {}",
+        "{verb} INTO metrics {METRIC_COLUMNS} VALUES {}",
         values_rows(backend, rows, 6)
     )
 }

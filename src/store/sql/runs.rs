@@ -159,6 +159,7 @@ impl RunStore for SqlTrackingStore {
         if let Writes::Postgres(pool) = &self.writes {
             if params.is_empty()
                 && tags.is_empty()
+                && !metrics.is_empty()
                 && metrics.len() <= INSERT_CHUNK
                 && postgres_metrics_alone(pool, run_id, metrics).await?
             {
@@ -401,13 +402,9 @@ async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[M
 /// The points go in with a plain insert (see [`insert_metric_rows`]); `false` when one was
 /// already stored, and then nothing was written and the general path takes the batch.
 async fn postgres_metrics_alone(pool: &AnyPool, run_id: &str, metrics: &[Metric]) -> CoreResult<bool> {
-    if metrics.is_empty() {
-        active_run_on(pool, run_id).await?;
-        return Ok(true);
-    }
     let backend = Backend::Postgres;
     let latest = latest_candidates(metrics);
-    let columns = "(run_uuid, key, step, timestamp, value, is_nan)";
+    let columns = METRIC_COLUMNS;
     let latest_source = format!(
         "SELECT v.run_uuid, v.key, v.step, v.timestamp, v.value, v.is_nan, r.start_time \
          FROM (VALUES {}) AS v {columns} JOIN r ON r.lifecycle_stage = 'active' \
