@@ -141,11 +141,13 @@ def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("stack"))
     try:
         s.start()
-        # The demo through nginx: data in the database, inference traffic spread over both.
-        out = subprocess.run([s.binary, "demo", "--url", s.proxy, "--requests", "120"], env=s.env,
-                             capture_output=True, text=True, cwd=s.tmp, timeout=300)
-        assert out.returncode == 0, out.stdout + out.stderr
-        assert "sent 120 of 120" in out.stdout, out.stdout
+        # The demo through nginx: data in the database, then inference traffic spread over both.
+        # Each replica loads the deployment within its own sync period; until both have, nginx
+        # sends every call to the one that has (the other answers 503), so the traffic waits.
+        demo(s, 0)
+        for url in s.replicas:
+            wait_for(f"{url}/v2/models/iris/ready", headers=basic(s))
+        demo(s, 120)
         yield s
     except BaseException:
         for name, _ in s.procs:
@@ -153,6 +155,13 @@ def stack(tmp_path_factory):
         raise
     finally:
         s.stop()
+
+
+def demo(s, requests_):
+    out = subprocess.run([s.binary, "demo", "--url", s.proxy, "--requests", str(requests_)], env=s.env,
+                         capture_output=True, text=True, cwd=s.tmp, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"sent {requests_} of {requests_}" in out.stdout, out.stdout
 
 
 def test_every_dashboard_query_returns_data(stack):
