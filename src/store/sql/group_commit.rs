@@ -19,7 +19,7 @@ use std::sync::{Arc, PoisonError};
 use futures::FutureExt;
 use tokio::sync::oneshot;
 
-use super::runs::write_batch;
+use super::runs::{sqlite_metrics_alone_fits, sqlite_metrics_committed, write_batch};
 use super::writer::{Turn, WriteTx};
 use super::Backend;
 use crate::tracking::{Metric, Param, RunTag};
@@ -134,6 +134,9 @@ impl GroupCommit {
     async fn write(&self, group: &[Batch]) -> CoreResult<Vec<CoreResult<()>>> {
         let mut tx = WriteTx::sqlite(&self.turn).await?;
         if let [b] = group {
+            if sqlite_metrics_alone_fits(self.backend, &b.metrics, &b.params, &b.tags) {
+                return Ok(vec![sqlite_metrics_committed(tx, &b.run_id, &b.metrics).await]);
+            }
             // Alone, the transaction is the batch's own: two statements fewer than a savepoint.
             let result = write_batch(self.backend, &mut tx, &b.run_id, &b.metrics, &b.params, &b.tags).await;
             if result.is_ok() {

@@ -43,7 +43,7 @@ use crate::tracking::{
 use crate::validation;
 use crate::{now_millis, CoreError, CoreResult};
 pub use migrate::{MigrationMode, SchemaStatus};
-use writer::{SqliteWriter, Turn, WriteTx};
+use writer::{SqliteWriter, Turn, WriteTx, COMMIT_AND_BEGIN};
 
 /// Rows per multi-row INSERT: keeps bind parameters well under both databases' limits.
 const INSERT_CHUNK: usize = 500;

@@ -276,7 +276,7 @@ pub(super) async fn write_batch(
     params: &[Param],
     tags: &[RunTag],
 ) -> CoreResult<()> {
-    if backend == Backend::Sqlite && params.is_empty() && tags.is_empty() && metrics.len() <= INSERT_CHUNK {
+    if sqlite_metrics_alone_fits(backend, metrics, params, tags) {
         return sqlite_metrics_alone(tx, run_id, metrics).await;
     }
     // Checked inside the write: a run deleted meanwhile can't take the batch.
@@ -362,37 +362,82 @@ pub(super) async fn write_batch(
     Ok(())
 }
 
+/// Whether a batch takes [`sqlite_metrics_alone`]: metrics alone, in one insert chunk.
+pub(super) fn sqlite_metrics_alone_fits(
+    backend: Backend,
+    metrics: &[Metric],
+    params: &[Param],
+    tags: &[RunTag],
+) -> bool {
+    backend == Backend::Sqlite && params.is_empty() && tags.is_empty() && metrics.len() <= INSERT_CHUNK
+}
+
 /// A batch of metrics alone on SQLite (the common one: a training loop's flush): the run's
 /// check, the points and the latest values in one call to the writer's thread, where a batch
-/// with params or tags makes one call for each. The points are written whatever the check
-/// finds; a batch it refuses is rolled back by the caller, like any batch that fails. No
+/// with params or tags makes one call for each. The points and latest values are written
+/// only if the run is active (checked by the statements themselves, so `then` may commit in
+/// the same call); the run's row read beside them says why a refused batch was refused. No
 /// constraint can fail for a missing run: the points have no foreign key (migration 11), and
 /// the latest values take the run's start_time from its row, so without one there are none.
 async fn sqlite_metrics_alone(tx: &mut AnyConnection, run_id: &str, metrics: &[Metric]) -> CoreResult<()> {
+    let rows = sqlite_metrics_alone_statements(tx, run_id, metrics, "").await?;
+    refuse_unless_active(run_id, &rows)
+}
+
+/// [`sqlite_metrics_alone`]'s statements, then `then`; the run's row, if there is one.
+async fn sqlite_metrics_alone_statements(
+    tx: &mut AnyConnection,
+    run_id: &str,
+    metrics: &[Metric],
+    then: &str,
+) -> CoreResult<Vec<AnyRow>> {
     let latest = latest_candidates(metrics);
     let backend = Backend::Sqlite;
     let select = format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_uuid = ?");
     let sql;
     let query = if metrics.is_empty() {
-        sqlx::query(&select).bind(run_id)
+        sql = format!("{select}{then}");
+        sqlx::query(&sql).bind(run_id)
     } else {
         // SQLite binds a multi-statement query's values in order across its statements.
         let source = format!(
             "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, r.start_time \
-             FROM (VALUES {}) AS v, runs r WHERE r.run_uuid = ?",
+             FROM (VALUES {}) AS v, runs r WHERE r.run_uuid = ? AND r.lifecycle_stage = 'active'",
             values_rows(backend, latest.len(), 6)
         );
         sql = format!(
-            "{select}; {}; {}",
-            skipping_metrics_insert(backend, metrics.len()),
+            "{select}; INSERT OR IGNORE INTO metrics {METRIC_COLUMNS} SELECT * FROM (VALUES {}) \
+             WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = ? AND lifecycle_stage = 'active'); {}{then}",
+            values_rows(backend, metrics.len(), 6),
             upsert_latest_from(&source)
         );
-        let query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter());
+        let query = bind_metrics(sqlx::query(&sql).bind(run_id), run_id, metrics.iter()).bind(run_id);
         bind_metrics(query, run_id, latest.iter().copied()).bind(run_id)
     };
-    let rows = query.fetch_all(&mut *tx).await?;
+    Ok(query.fetch_all(&mut *tx).await?)
+}
+
+/// The batch's answer from the run's row read beside its statements.
+fn refuse_unless_active(run_id: &str, rows: &[AnyRow]) -> CoreResult<()> {
     let run = run_info_from(rows.first().ok_or_else(|| run_not_found(run_id))?)?;
     refuse_inactive(&run)
+}
+
+/// A lone batch of metrics on SQLite ([`sqlite_metrics_alone_fits`]), committed in the same
+/// call to the writer's thread as its statements: one wake-up of that thread and one back
+/// on the runtime, where a commit of its own takes another of each. Safe because the
+/// statements write nothing for a run that is missing or not active; a statement that fails
+/// stops the rest, the commit among them, and the writer rolls back at its next turn.
+pub(super) async fn sqlite_metrics_committed(
+    mut tx: WriteTx,
+    run_id: &str,
+    metrics: &[Metric],
+) -> CoreResult<()> {
+    let rows =
+        sqlite_metrics_alone_statements(&mut tx, run_id, metrics, &format!("; {COMMIT_AND_BEGIN}")).await?;
+    // Every statement ran, the commit among them, whatever the run's check found.
+    tx.committed_by_statements();
+    refuse_unless_active(run_id, &rows)
 }
 
 /// A batch of metrics alone on PostgreSQL, in one statement and one round trip where the

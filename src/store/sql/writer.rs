@@ -34,6 +34,9 @@ enum State {
     Unsettled,
 }
 
+/// What ends a write on SQLite: its commit, and the next write's empty transaction.
+pub(super) const COMMIT_AND_BEGIN: &str = "COMMIT; BEGIN";
+
 /// The writer's turn: whoever holds the lock writes.
 pub(super) type Turn = Arc<Mutex<SqliteWriter>>;
 
@@ -65,7 +68,7 @@ impl SqliteWriter {
     /// Commits and opens the next transaction in the same round trip.
     async fn commit(&mut self) -> CoreResult<()> {
         self.state = State::Unsettled;
-        let mut done = self.conn.execute_many("COMMIT; BEGIN");
+        let mut done = self.conn.execute_many(COMMIT_AND_BEGIN);
         // The first result is the COMMIT's: an error before it means nothing was committed.
         done.try_next().await?;
         // A BEGIN that failed after the commit leaves the writer unsettled; the write stands.
@@ -118,6 +121,14 @@ impl WriteTx {
             }
         }
         Ok(())
+    }
+
+    /// Ends a SQLite write whose own statements ended with [`COMMIT_AND_BEGIN`] and all ran:
+    /// the writer is ready for the next write, as after [`WriteTx::commit`].
+    pub(super) fn committed_by_statements(mut self) {
+        if let Inner::Sqlite(Some(writer)) = &mut self.0 {
+            writer.state = State::Ready;
+        }
     }
 
     /// Runs `write` inside a savepoint of this transaction: kept if it succeeds, undone
