@@ -6,7 +6,8 @@
 //! write: its `BEGIN`, and the ping it sends to every connection handed back (sqlx-core
 //! 0.8's `return_to_pool`, with no way to turn it off). Here the writer keeps an empty
 //! deferred transaction open between writes: each `COMMIT` is sent with the next `BEGIN`,
-//! so a write costs its own statements and one more. An empty deferred transaction holds
+//! so a write costs its own statements and one more (none more for a write whose own
+//! statements end with it: [`WriteTx::committed_by_statements`]). An empty deferred transaction holds
 //! no lock and no snapshot (SQLite takes both at the first read), so readers, checkpoints
 //! and other processes see no difference.
 
